@@ -1,0 +1,279 @@
+#pragma once
+// A multi-producer, multi-consumer broadcast channel: every receiver sees every value sent after
+// it subscribed, in send order. The semantics are those of tokio's `sync::broadcast`.
+//
+//     auto [tx, rx] = swarmsync::broadcast::channel<CoreEvent>(16);
+//     auto rx2 = tx.subscribe();
+//     tx.send(CoreEvent::startup);                       // returns 2: two receivers will see it
+//     // in a coroutine:
+//     while (true) {
+//       auto ev = co_await rx.recv();
+//       if (ev) handle(*ev);
+//       else if (ev.error().kind == RecvError::lagged) note_missed(ev.error().skipped);
+//       else break;                                       // closed: all senders gone, all seen
+//     }
+//
+// Capacity. `channel(n)` rounds n up to the next power of two (tokio does the same); `capacity()`
+// returns the rounded figure. The channel holds the last `capacity()` values; each value is stored
+// once, whatever the number of receivers, and no memory is allocated per value.
+//
+// Lagging. A send never waits for a receiver. A receiver that falls more than `capacity()` values
+// behind gets `RecvError{lagged, n}` once, with `n` the number of values it missed, and then
+// resumes at the oldest value the channel still holds. A receiver that keeps up never lags.
+//
+// Closing. When the last `Sender` is destroyed the channel is closed; each receiver first gets
+// every value it has not seen yet, then `RecvError{closed}`. A receiver waiting at that moment
+// wakes.
+//
+// Progress. No mutex is taken on any path. Receiving never waits for another thread. Sending
+// never waits for a receiver's progress; it may spin for the length of one copy of `T` while a
+// receiver copies the value being overwritten (see detail/broadcast_ring.hpp). `T` must be
+// copy-constructible; a receiver gets its own copy.
+//
+// Async. `recv()` is awaited from an `asio::awaitable` coroutine, on any executor, strand or
+// thread. It is cancel-safe: a cancelled `recv()` (for example the losing branch of an awaitable
+// `||` on a strand or a one-thread context) consumes nothing, and the next `recv()` returns the
+// value. `recv_until()` takes a deadline and is loss-free on any executor. A cancelled receive
+// throws `boost::system::system_error(asio::error::operation_aborted)`.
+//
+// Thread safety. `Sender` may be used from any number of threads at once (copies or the same
+// object). A `Receiver` is used by one coroutine at a time; give each consumer its own
+// (`subscribe()` / `resubscribe()`).
+
+#include "swarmsync/channels/error.hpp"
+#include "swarmsync/detail/broadcast_ring.hpp"
+#include "swarmsync/detail/wait_list.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <utility>
+
+namespace swarmsync::broadcast {
+
+template <class T>
+class Sender;
+template <class T>
+class Receiver;
+
+namespace detail {
+
+template <class T>
+struct Shared {
+  explicit Shared(std::size_t capacity) : ring(capacity) {}
+
+  swarmsync::detail::BroadcastRing<T> ring;
+  swarmsync::detail::WaitList waiters;
+  std::atomic<std::size_t> senders{1};
+  std::atomic<std::size_t> receivers{0};
+  std::atomic<bool> closed{false};
+  std::atomic<std::uint64_t> lagged_total{0};
+};
+
+}  // namespace detail
+
+/// Creates a broadcast channel holding the last `capacity` values (rounded up to a power of two)
+/// and returns its first sender and a receiver. Throws `std::invalid_argument` if capacity is 0.
+template <class T>
+std::pair<Sender<T>, Receiver<T>> channel(std::size_t capacity);
+
+/// The sending half. Copyable; the channel closes when the last copy is destroyed.
+template <class T>
+class Sender {
+ public:
+  Sender(const Sender& other) noexcept : shared_(other.shared_) {
+    if (shared_) shared_->senders.fetch_add(1, std::memory_order_relaxed);
+  }
+  Sender(Sender&& other) noexcept = default;
+  Sender& operator=(Sender other) noexcept {
+    std::swap(shared_, other.shared_);
+    return *this;
+  }
+  ~Sender() { leave(); }
+
+  /// Sends `value` to every current receiver without waiting. Returns how many receivers will see
+  /// it, or, when there is no receiver, `SendError` holding the value.
+  template <class U = T>
+  Result<std::size_t, SendError<T>> send(U&& value) const {
+    const std::size_t receivers = shared_->receivers.load(std::memory_order_seq_cst);
+    if (receivers == 0) return SendError<T>{T(std::forward<U>(value))};
+    shared_->ring.write(std::forward<U>(value));
+    shared_->waiters.wake_all();
+    return Result<std::size_t, SendError<T>>(boost::system::in_place_value, receivers);
+  }
+
+  /// A new receiver that sees every value sent after this call.
+  Receiver<T> subscribe() const { return Receiver<T>(shared_); }
+
+  /// Number of receivers alive now.
+  std::size_t receiver_count() const noexcept { return shared_->receivers.load(std::memory_order_acquire); }
+
+  /// Number of values sent so far on the channel.
+  std::uint64_t sent_count() const noexcept { return shared_->ring.tail(); }
+
+  /// Total number of values missed by receivers that lagged, over the channel's life.
+  std::uint64_t lagged_count() const noexcept { return shared_->lagged_total.load(std::memory_order_relaxed); }
+
+  /// The capacity, rounded up to a power of two.
+  std::size_t capacity() const noexcept { return shared_->ring.capacity(); }
+
+  /// True if both ends belong to the same channel.
+  bool same_channel(const Sender& other) const noexcept { return shared_ == other.shared_; }
+  bool same_channel(const Receiver<T>& other) const noexcept { return shared_ == other.shared_; }
+
+ private:
+  friend std::pair<Sender<T>, Receiver<T>> channel<T>(std::size_t);
+  friend class Receiver<T>;
+
+  explicit Sender(std::shared_ptr<detail::Shared<T>> shared) : shared_(std::move(shared)) {}
+
+  void leave() {
+    if (shared_ && shared_->senders.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+      shared_->closed.store(true, std::memory_order_seq_cst);
+      shared_->waiters.wake_all();
+    }
+    shared_.reset();
+  }
+
+  std::shared_ptr<detail::Shared<T>> shared_;
+};
+
+/// The receiving half: one cursor over the channel. Move-only; one coroutine uses it at a time.
+template <class T>
+class Receiver {
+ public:
+  Receiver(Receiver&& other) noexcept
+      : shared_(std::move(other.shared_)), next_(other.next_), node_(std::exchange(other.node_, nullptr)) {}
+  Receiver& operator=(Receiver&& other) noexcept {
+    if (this != &other) {
+      leave();
+      shared_ = std::move(other.shared_);
+      next_ = other.next_;
+      node_ = std::exchange(other.node_, nullptr);
+    }
+    return *this;
+  }
+  Receiver(const Receiver&) = delete;
+  Receiver& operator=(const Receiver&) = delete;
+  ~Receiver() { leave(); }
+
+  /// Waits for the next value. Completes with the value, `RecvError{lagged, n}` (and then resumes
+  /// at the oldest value held), or `RecvError{closed}` once every sender is gone and everything
+  /// left was received. Cancel-safe: a cancelled call consumes nothing and throws
+  /// `system_error(operation_aborted)`.
+  asio::awaitable<Result<T, RecvError>> recv() {
+    for (;;) {
+      auto r = try_recv();
+      if (r || r.error().kind != RecvError::empty) co_return r;
+      const auto ec = co_await swarmsync::detail::park(shared_->waiters, node(), [this] { return ready(); });
+      if (ec) throw boost::system::system_error(ec);
+      co_await swarmsync::detail::throw_if_cancelled();
+    }
+  }
+
+  /// As `recv()`, but gives up at `deadline` with `RecvError{timed_out}`. Loss-free on any
+  /// executor: a value is consumed only when this call returns it.
+  template <class Clock, class Duration>
+  asio::awaitable<Result<T, RecvError>> recv_until(std::chrono::time_point<Clock, Duration> deadline) {
+    for (;;) {
+      auto r = try_recv();
+      if (r || r.error().kind != RecvError::empty) co_return r;
+      const auto ec =
+          co_await swarmsync::detail::park_until(shared_->waiters, node(), [this] { return ready(); }, deadline);
+      if (ec == asio::error::timed_out) co_return RecvError{RecvError::timed_out};
+      if (ec) throw boost::system::system_error(ec);
+      co_await swarmsync::detail::throw_if_cancelled();
+    }
+  }
+
+  /// `recv_until(now + timeout)`.
+  template <class Rep, class Period>
+  asio::awaitable<Result<T, RecvError>> recv_for(std::chrono::duration<Rep, Period> timeout) {
+    return recv_until(std::chrono::steady_clock::now() + timeout);
+  }
+
+  /// Takes the next value if there is one now, without waiting. Errors: `empty`, `lagged` (then
+  /// resumes at the oldest value held), `closed`.
+  Result<T, RecvError> try_recv() {
+    std::optional<T> out;
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      std::uint64_t skipped = 0;
+      switch (shared_->ring.read(next_, out, skipped)) {
+        case swarmsync::detail::BroadcastRing<T>::Read::value:
+          return Result<T, RecvError>(boost::system::in_place_value, std::move(*out));
+        case swarmsync::detail::BroadcastRing<T>::Read::lagged:
+          shared_->lagged_total.fetch_add(skipped, std::memory_order_relaxed);
+          return RecvError{RecvError::lagged, skipped};
+        case swarmsync::detail::BroadcastRing<T>::Read::empty:
+          // Every sender leaves only after its sends are published: once `closed` is seen, one
+          // more read tells whether anything is left.
+          if (attempt == 0 && shared_->closed.load(std::memory_order_seq_cst)) continue;
+          return RecvError{attempt == 0 ? RecvError::empty : RecvError::closed};
+      }
+    }
+    return RecvError{RecvError::closed};
+  }
+
+  /// A new receiver of the same channel that sees the values sent after this call.
+  Receiver resubscribe() const { return Receiver(shared_); }
+
+  /// Number of values sent that this receiver has not received yet (may exceed the capacity,
+  /// in which case the next receive reports a lag).
+  std::size_t len() const noexcept {
+    const std::uint64_t tail = shared_->ring.tail();
+    return tail > next_ ? static_cast<std::size_t>(tail - next_) : 0;
+  }
+
+  /// True if `len() == 0`.
+  bool is_empty() const noexcept { return len() == 0; }
+
+  /// Number of receivers alive now, this one included.
+  std::size_t receiver_count() const noexcept { return shared_->receivers.load(std::memory_order_acquire); }
+
+  /// True once every sender is gone (values may still be left to receive).
+  bool is_closed() const noexcept { return shared_->closed.load(std::memory_order_acquire); }
+
+  /// True if both ends belong to the same channel.
+  bool same_channel(const Receiver& other) const noexcept { return shared_ == other.shared_; }
+  bool same_channel(const Sender<T>& other) const noexcept { return shared_ == other.shared_; }
+
+ private:
+  friend std::pair<Sender<T>, Receiver<T>> channel<T>(std::size_t);
+  friend class Sender<T>;
+
+  explicit Receiver(std::shared_ptr<detail::Shared<T>> shared) : shared_(std::move(shared)) {
+    shared_->receivers.fetch_add(1, std::memory_order_seq_cst);
+    next_ = shared_->ring.tail();
+  }
+
+  bool ready() const noexcept {
+    return shared_->ring.readable(next_) || shared_->closed.load(std::memory_order_seq_cst);
+  }
+
+  swarmsync::detail::WaitNode& node() {
+    if (!node_) node_ = swarmsync::detail::WaitNode::make();
+    return *node_;
+  }
+
+  void leave() {
+    if (shared_) shared_->receivers.fetch_sub(1, std::memory_order_acq_rel);
+    shared_.reset();
+    if (node_) std::exchange(node_, nullptr)->release();
+  }
+
+  std::shared_ptr<detail::Shared<T>> shared_;
+  std::uint64_t next_ = 0;
+  swarmsync::detail::WaitNode* node_ = nullptr;
+};
+
+template <class T>
+std::pair<Sender<T>, Receiver<T>> channel(std::size_t capacity) {
+  auto shared = std::make_shared<detail::Shared<T>>(capacity);
+  Receiver<T> rx(shared);
+  return {Sender<T>(std::move(shared)), std::move(rx)};
+}
+
+}  // namespace swarmsync::broadcast

@@ -1,0 +1,448 @@
+#pragma once
+// Multi-producer, single-consumer channels, unbounded and bounded. The semantics are those of
+// tokio's `sync::mpsc`.
+//
+//     auto [tx, rx] = swarmsync::mpsc::unbounded_channel<Job>();
+//     auto tx2 = tx;                                     // many producers
+//     if (auto sent = tx.send(Job{1}); !sent)            // never waits
+//       keep(std::move(sent.error().value));             // receiver gone: the job comes back
+//     // in the consumer's coroutine:
+//     while (auto job = co_await rx.recv()) run(*job);   // ends when every sender is gone
+//
+//     auto [btx, brx] = swarmsync::mpsc::channel<Job>(1024);
+//     co_await btx.send(Job{2});                         // waits for room: backpressure
+//
+// Ordering. Values are received in the order their sends took effect: FIFO per sender, and
+// across senders in the order of the sends (the queue is linearizable).
+//
+// Closing. When every sender is gone, `recv()` returns what is left and then `std::nullopt`.
+// `Receiver::close()` refuses new sends (their values come back in `SendError`) and lets the
+// receiver drain what was accepted before. A send either is accepted, and then it is received, or
+// fails and hands its value back; there is no window in between. Destroying a `Receiver` closes the
+// channel; values still queued then are destroyed with the channel.
+//
+// Memory. Values live in blocks of 32 slots; consumed blocks are reused (a few are kept after a
+// burst, the rest freed), so a steady stream allocates nothing. Overhead per queued value: about
+// 1.5 bytes of block header, plus a 64-byte-aligned shared state per channel.
+//
+// Progress. `UnboundedSender::send` and `try_recv` are lock-free: one fetch_add and one fetch_or
+// per value, no mutex, no post to an executor when the receiver is not parked. Waking a parked
+// receiver posts its continuation to its own executor once.
+//
+// Async. `recv()` and the bounded `send()` are awaited from an `asio::awaitable` coroutine on any
+// executor, strand or thread. `recv()` is cancel-safe: a cancelled receive (the losing branch of an
+// awaitable `||` on a strand or a one-thread context) consumes nothing. `recv_until()` takes a
+// deadline and is loss-free on any executor. A cancelled operation throws
+// `boost::system::system_error(asio::error::operation_aborted)`. A cancelled bounded `send()`
+// sends nothing and its value is destroyed with the coroutine (as in tokio); to keep the value,
+// `co_await reserve()` first (cancel-safe) and then `permit.send(value)`.
+//
+// Thread safety. Senders may be used from any number of threads at once. The `Receiver` is used
+// by one coroutine at a time. `T` must be nothrow move-constructible.
+
+#include "swarmsync/channels/error.hpp"
+#include "swarmsync/detail/block_list.hpp"
+#include "swarmsync/detail/wait_list.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <utility>
+#include <vector>
+
+namespace swarmsync::mpsc {
+
+template <class T>
+class UnboundedSender;
+template <class T>
+class Sender;
+template <class T>
+class Receiver;
+template <class T>
+class Permit;
+
+namespace detail {
+
+template <class T>
+struct Shared {
+  explicit Shared(std::size_t cap) : capacity(cap), permits(static_cast<std::int64_t>(cap)) {}
+
+  swarmsync::detail::BlockList<T> queue;
+  swarmsync::detail::WaitList rx_waiters;
+  swarmsync::detail::WaitList tx_waiters;  // bounded only: senders waiting for room
+  std::atomic<std::size_t> senders{1};
+  std::atomic<bool> senders_gone{false};
+  const std::size_t capacity;               // 0: unbounded
+  alignas(64) std::atomic<std::int64_t> permits;  // bounded only: free room
+
+  // Sends `value` if the queue accepts it; wakes the receiver.
+  bool push(T& value) {
+    if (!queue.push(value)) return false;
+    rx_waiters.wake_all();
+    return true;
+  }
+
+  bool try_acquire_permit() noexcept {
+    std::int64_t p = permits.load(std::memory_order_relaxed);
+    while (p > 0) {
+      if (permits.compare_exchange_weak(p, p - 1, std::memory_order_acq_rel, std::memory_order_relaxed)) return true;
+    }
+    return false;
+  }
+
+  void release_permits(std::int64_t n) {
+    permits.fetch_add(n, std::memory_order_seq_cst);
+    tx_waiters.wake_all();
+  }
+
+  bool room_or_closed() const noexcept {
+    return permits.load(std::memory_order_seq_cst) > 0 || queue.is_closed();
+  }
+
+  void sender_joins() noexcept { senders.fetch_add(1, std::memory_order_relaxed); }
+  void sender_leaves() {
+    if (senders.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+      senders_gone.store(true, std::memory_order_seq_cst);
+      rx_waiters.wake_all();
+    }
+  }
+};
+
+// What senders of both kinds share: the handle, copy counting, and the queries.
+template <class T>
+class SenderBase {
+ public:
+  SenderBase(const SenderBase& other) noexcept : shared_(other.shared_) {
+    if (shared_) shared_->sender_joins();
+  }
+  SenderBase(SenderBase&&) noexcept = default;
+  SenderBase& operator=(const SenderBase& other) noexcept {
+    SenderBase copy(other);
+    std::swap(shared_, copy.shared_);
+    return *this;
+  }
+  SenderBase& operator=(SenderBase&& other) noexcept {
+    std::swap(shared_, other.shared_);
+    return *this;
+  }
+  ~SenderBase() {
+    if (shared_) shared_->sender_leaves();
+  }
+
+  /// True once the receiver is closed or gone: every send will fail.
+  bool is_closed() const noexcept { return shared_->queue.is_closed(); }
+
+  /// Number of values queued now (accepted and not yet received).
+  std::size_t len() const noexcept { return shared_->queue.size(); }
+
+  /// True if both handles belong to the same channel.
+  template <class Other>
+  bool same_channel(const Other& other) const noexcept {
+    return shared_.get() == other.shared_.get();
+  }
+
+ protected:
+  template <class>
+  friend class SenderBase;
+  friend class Receiver<T>;
+  explicit SenderBase(std::shared_ptr<Shared<T>> shared) noexcept : shared_(std::move(shared)) {}
+
+  std::shared_ptr<Shared<T>> shared_;
+};
+
+}  // namespace detail
+
+/// Creates an unbounded channel: sends never wait.
+template <class T>
+std::pair<UnboundedSender<T>, Receiver<T>> unbounded_channel();
+
+/// Creates a bounded channel holding at most `capacity` queued values; sends wait for room.
+/// Throws `std::invalid_argument` if `capacity` is 0.
+template <class T>
+std::pair<Sender<T>, Receiver<T>> channel(std::size_t capacity);
+
+/// The sending half of an unbounded channel. Copyable; the channel's senders are gone when the
+/// last copy is destroyed.
+template <class T>
+class UnboundedSender : public detail::SenderBase<T> {
+ public:
+  /// Queues `value` without waiting, or returns `SendError` holding it if the receiver is closed
+  /// or gone.
+  Result<void, SendError<T>> send(T value) const {
+    if (this->shared_->push(value)) return {};
+    return SendError<T>{std::move(value)};
+  }
+
+ private:
+  friend std::pair<UnboundedSender<T>, Receiver<T>> unbounded_channel<T>();
+  using detail::SenderBase<T>::SenderBase;
+};
+
+/// The sending half of a bounded channel. Copyable.
+template <class T>
+class Sender : public detail::SenderBase<T> {
+ public:
+  /// Waits for room, then queues `value`. Completes with `SendError` holding the value if the
+  /// receiver is closed or gone (before or while waiting). Cancelling it sends nothing.
+  asio::awaitable<Result<void, SendError<T>>> send(T value) const {
+    auto permit = co_await reserve();
+    if (!permit) co_return SendError<T>{std::move(value)};
+    std::move(*permit).send(std::move(value));
+    co_return Result<void, SendError<T>>{};
+  }
+
+  /// Queues `value` if there is room now. Errors: `full` or `closed`, each holding the value.
+  Result<void, TrySendError<T>> try_send(T value) const {
+    auto& s = *this->shared_;
+    if (s.queue.is_closed()) return TrySendError<T>{TrySendErrorKind::closed, std::move(value)};
+    if (!s.try_acquire_permit()) return TrySendError<T>{TrySendErrorKind::full, std::move(value)};
+    if (s.push(value)) return {};
+    s.release_permits(1);
+    return TrySendError<T>{TrySendErrorKind::closed, std::move(value)};
+  }
+
+  /// Waits for room and reserves it; `std::nullopt` if the receiver is closed or gone.
+  /// Cancel-safe: a cancelled reserve holds nothing.
+  asio::awaitable<std::optional<Permit<T>>> reserve() const {
+    auto& s = *this->shared_;
+    swarmsync::detail::WaitNode* node = nullptr;
+    struct Release {
+      swarmsync::detail::WaitNode*& n;
+      ~Release() {
+        if (n) n->release();
+      }
+    } release{node};
+    for (;;) {
+      if (s.queue.is_closed()) co_return std::nullopt;
+      if (s.try_acquire_permit()) co_return Permit<T>(this->shared_);
+      if (!node) node = swarmsync::detail::WaitNode::make();
+      const auto ec = co_await swarmsync::detail::park(s.tx_waiters, *node, [&s] { return s.room_or_closed(); });
+      if (ec) throw boost::system::system_error(ec);
+      co_await swarmsync::detail::throw_if_cancelled();
+    }
+  }
+
+  /// The capacity given at creation.
+  std::size_t capacity() const noexcept { return this->shared_->capacity; }
+
+ private:
+  friend std::pair<Sender<T>, Receiver<T>> channel<T>(std::size_t);
+  using detail::SenderBase<T>::SenderBase;
+};
+
+/// Room reserved in a bounded channel by `Sender::reserve()`. Sending through it cannot wait;
+/// destroying it unused gives the room back.
+/// A permit counts as a sender: the channel does not end while one is held.
+template <class T>
+class Permit {
+ public:
+  Permit(Permit&& other) noexcept : shared_(std::move(other.shared_)) {}
+  Permit& operator=(Permit&&) = delete;
+  Permit(const Permit&) = delete;
+  ~Permit() {
+    if (shared_) {
+      shared_->release_permits(1);
+      shared_->sender_leaves();
+    }
+  }
+
+  /// Queues `value` in the reserved room. Returns `SendError` with the value if the receiver was
+  /// closed since the room was reserved.
+  Result<void, SendError<T>> send(T value) && {
+    auto shared = std::move(shared_);
+    const bool accepted = shared->push(value);
+    if (!accepted) shared->release_permits(1);
+    shared->sender_leaves();
+    if (accepted) return {};
+    return SendError<T>{std::move(value)};
+  }
+
+ private:
+  friend class Sender<T>;
+  explicit Permit(std::shared_ptr<detail::Shared<T>> shared) : shared_(std::move(shared)) {
+    shared_->sender_joins();
+  }
+  std::shared_ptr<detail::Shared<T>> shared_;
+};
+
+/// The receiving half of either kind of channel. Move-only; one coroutine uses it at a time.
+template <class T>
+class Receiver {
+ public:
+  Receiver(Receiver&& other) noexcept
+      : shared_(std::move(other.shared_)), node_(std::exchange(other.node_, nullptr)) {}
+  Receiver& operator=(Receiver&& other) noexcept {
+    if (this != &other) {
+      leave();
+      shared_ = std::move(other.shared_);
+      node_ = std::exchange(other.node_, nullptr);
+    }
+    return *this;
+  }
+  Receiver(const Receiver&) = delete;
+  Receiver& operator=(const Receiver&) = delete;
+  ~Receiver() { leave(); }
+
+  /// Waits for the next value; `std::nullopt` once every sender is gone (or the receiver was
+  /// closed) and everything accepted was received. Cancel-safe: a cancelled call consumes nothing
+  /// and throws `system_error(operation_aborted)`.
+  asio::awaitable<std::optional<T>> recv() {
+    for (;;) {
+      if (auto v = take()) co_return v;
+      if (finished()) co_return std::nullopt;
+      const auto ec = co_await swarmsync::detail::park(shared_->rx_waiters, node(), [this] { return ready(); });
+      if (ec) throw boost::system::system_error(ec);
+      co_await swarmsync::detail::throw_if_cancelled();
+    }
+  }
+
+  /// As `recv()`, but gives up at `deadline` with `RecvTimeoutError::timed_out`; `disconnected`
+  /// when the channel ended. Loss-free on any executor: a value is consumed only when returned.
+  template <class Clock, class Duration>
+  asio::awaitable<Result<T, RecvTimeoutError>> recv_until(std::chrono::time_point<Clock, Duration> deadline) {
+    for (;;) {
+      if (auto v = take()) co_return Result<T, RecvTimeoutError>(boost::system::in_place_value, std::move(*v));
+      if (finished()) co_return RecvTimeoutError::disconnected;
+      const auto ec = co_await swarmsync::detail::park_until(shared_->rx_waiters, node(), [this] { return ready(); },
+                                                             deadline);
+      if (ec == asio::error::timed_out) co_return RecvTimeoutError::timed_out;
+      if (ec) throw boost::system::system_error(ec);
+      co_await swarmsync::detail::throw_if_cancelled();
+    }
+  }
+
+  /// `recv_until(now + timeout)`.
+  template <class Rep, class Period>
+  asio::awaitable<Result<T, RecvTimeoutError>> recv_for(std::chrono::duration<Rep, Period> timeout) {
+    return recv_until(std::chrono::steady_clock::now() + timeout);
+  }
+
+  /// Waits until at least one value is there, then moves up to `limit` values to the end of
+  /// `buffer` in order. Returns how many were added; 0 only when the channel has ended (or `limit`
+  /// is 0). Cancel-safe like `recv()`.
+  asio::awaitable<std::size_t> recv_many(std::vector<T>& buffer, std::size_t limit) {
+    if (limit == 0) co_return 0;
+    for (;;) {
+      if (const std::size_t n = take_many(buffer, limit)) co_return n;
+      if (finished()) co_return 0;
+      const auto ec = co_await swarmsync::detail::park(shared_->rx_waiters, node(), [this] { return ready(); });
+      if (ec) throw boost::system::system_error(ec);
+      co_await swarmsync::detail::throw_if_cancelled();
+    }
+  }
+
+  /// Takes the next value if there is one now. Errors: `empty`, or `disconnected` once the channel
+  /// has ended.
+  Result<T, TryRecvError> try_recv() {
+    if (auto v = take()) return Result<T, TryRecvError>(boost::system::in_place_value, std::move(*v));
+    return finished() ? TryRecvError::disconnected : TryRecvError::empty;
+  }
+
+  /// Refuses every later send (their values come back to the senders) and wakes senders waiting
+  /// for room. What was accepted before stays receivable. Idempotent.
+  void close() {
+    if (!shared_) return;
+    closed_at_ = shared_->queue.close();
+    shared_->tx_waiters.wake_all();
+  }
+
+  /// True once `close()` was called or every sender is gone.
+  bool is_closed() const noexcept {
+    return shared_->queue.is_closed() || shared_->senders_gone.load(std::memory_order_acquire);
+  }
+
+  /// Number of values queued now.
+  std::size_t len() const noexcept { return shared_->queue.size(); }
+
+  /// True if `len() == 0`.
+  bool is_empty() const noexcept { return len() == 0; }
+
+  /// Number of senders alive now.
+  std::size_t sender_count() const noexcept { return shared_->senders.load(std::memory_order_acquire); }
+
+  /// The capacity of a bounded channel; 0 for an unbounded one.
+  std::size_t capacity() const noexcept { return shared_->capacity; }
+
+  /// True if both handles belong to the same channel.
+  template <class Other>
+  bool same_channel(const Other& other) const noexcept {
+    return shared_.get() == other.shared_.get();
+  }
+
+ private:
+  template <class>
+  friend class detail::SenderBase;
+  friend std::pair<UnboundedSender<T>, Receiver<T>> unbounded_channel<T>();
+  friend std::pair<Sender<T>, Receiver<T>> channel<T>(std::size_t);
+
+  explicit Receiver(std::shared_ptr<detail::Shared<T>> shared) : shared_(std::move(shared)) {}
+
+  std::optional<T> take() {
+    auto v = shared_->queue.pop();
+    if (v && shared_->capacity) shared_->release_permits(1);
+    return v;
+  }
+
+  std::size_t take_many(std::vector<T>& buffer, std::size_t limit) {
+    std::size_t n = 0;
+    while (n < limit) {
+      auto v = shared_->queue.pop();
+      if (!v) break;
+      buffer.push_back(std::move(*v));
+      ++n;
+    }
+    if (n && shared_->capacity) shared_->release_permits(static_cast<std::int64_t>(n));
+    return n;
+  }
+
+  // Nothing more can arrive: every sender is gone, or the receiver closed and took everything
+  // accepted before. Called after a failed take.
+  bool finished() {
+    if (shared_->senders_gone.load(std::memory_order_seq_cst)) return !shared_->queue.ready_at_head();
+    if (shared_->queue.is_closed()) {
+      if (closed_at_ == not_closed) closed_at_ = shared_->queue.close();
+      return shared_->queue.head_index() >= closed_at_;
+    }
+    return false;
+  }
+
+  bool ready() { return shared_->queue.ready_at_head() || finished(); }
+
+  swarmsync::detail::WaitNode& node() {
+    if (!node_) node_ = swarmsync::detail::WaitNode::make();
+    return *node_;
+  }
+
+  void leave() {
+    if (shared_) close();
+    shared_.reset();
+    if (node_) std::exchange(node_, nullptr)->release();
+  }
+
+  static constexpr std::uint64_t not_closed = ~std::uint64_t{0};
+
+  std::shared_ptr<detail::Shared<T>> shared_;
+  swarmsync::detail::WaitNode* node_ = nullptr;
+  std::uint64_t closed_at_ = not_closed;
+};
+
+template <class T>
+std::pair<UnboundedSender<T>, Receiver<T>> unbounded_channel() {
+  auto shared = std::make_shared<detail::Shared<T>>(0);
+  Receiver<T> rx(shared);
+  return {UnboundedSender<T>(std::move(shared)), std::move(rx)};
+}
+
+template <class T>
+std::pair<Sender<T>, Receiver<T>> channel(std::size_t capacity) {
+  if (capacity == 0) throw std::invalid_argument("swarmsync::mpsc::channel: capacity must be > 0");
+  auto shared = std::make_shared<detail::Shared<T>>(capacity);
+  Receiver<T> rx(shared);
+  return {Sender<T>(std::move(shared)), std::move(rx)};
+}
+
+}  // namespace swarmsync::mpsc

@@ -1,0 +1,251 @@
+#pragma once
+// Parking of coroutines on a channel, lock-free.
+//
+// A coroutine that finds nothing to do parks a `WaitNode` on a `WaitList` and suspends. Whoever
+// makes progress possible (a sender that published a value, a receiver that freed room, the last
+// sender leaving) calls `wake_all()`, which takes the whole list with one exchange and completes
+// every node that is still armed. The woken coroutine only resumes: it takes its value itself,
+// after checking that it was not cancelled meanwhile ("wake, then take"), so a wake-up that loses a
+// race with a cancellation or a timeout never consumes a message.
+//
+// Who completes a parked node is decided by one atomic word, `state`:
+//   armed  - a handler is installed and nobody has completed it yet;
+//   linked - the node is (or is about to be) on a list, or in a list that a waker took.
+// The waker, a cancellation and a timeout each clear `armed` with a read-modify-write; exactly one
+// of them wins and completes the handler. A node stays `linked` until a waker unlinks it, so a
+// cancelled node that parks again is re-armed in place rather than pushed twice.
+//
+// No lost wake-up: the parking side links its node (a seq_cst RMW) and then re-reads the channel
+// (seq_cst); the making-progress side publishes (seq_cst) and then reads the list head (seq_cst).
+// In the single total order of these operations one of the two sees the other. When the node was
+// still linked from an earlier wait, the re-arming RMW on `state` orders it against the waker's
+// exchange on the same word: either the waker sees `armed`, or the parker sees `linked` cleared
+// and pushes again before re-reading the channel.
+//
+// The list is a Treiber stack that is only ever emptied whole (`exchange(nullptr)`), so there is
+// no ABA problem. Nodes are reference counted: a list holds one reference per linked node, so a
+// receiver may go away while its node is still linked.
+
+#include "swarmsync/detail/asio_fwd.hpp"
+
+#include <boost/asio/any_completion_handler.hpp>
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/associated_cancellation_slot.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/defer.hpp>
+#include <boost/asio/error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/system/error_code.hpp>
+#include <boost/system/system_error.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <thread>
+#include <tuple>
+#include <utility>
+
+namespace swarmsync::detail {
+
+class WaitList;
+
+/// A parked waiter: the completion handler of one wait at a time.
+class WaitNode {
+ public:
+  using Handler = asio::any_completion_handler<void(boost::system::error_code)>;
+
+  static constexpr std::uint32_t armed = 1;
+  static constexpr std::uint32_t linked = 2;
+
+  static WaitNode* make() { return new WaitNode; }
+
+  void add_ref() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
+  void release() noexcept {
+    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+  }
+
+  /// Takes the right to complete the installed handler; true for exactly one caller per wait.
+  bool try_disarm() noexcept {
+    std::uint32_t s = state_.load(std::memory_order_relaxed);
+    while (s & armed) {
+      if (state_.compare_exchange_weak(s, s & ~armed, std::memory_order_acq_rel,
+                                       std::memory_order_relaxed))
+        return true;
+    }
+    return false;
+  }
+
+  /// Installs the completion handler of the next wait, and the executor it resumes on.
+  template <class H>
+  void install(H&& handler) {
+    executor_ = asio::get_associated_executor(handler);
+    // Swap, not assign: Boost 1.81's any_completion_handler move-assignment recurses forever.
+    Handler(std::forward<H>(handler)).swap(handler_);
+  }
+
+  /// Completes the handler on its own executor, never inline: the continuation is queued (on the
+  /// calling thread's private queue when that thread runs the same io_context). Only the winner
+  /// of `try_disarm` (or of the waker's exchange) may call this.
+  void complete(boost::system::error_code ec) {
+    asio::any_io_executor ex = std::move(executor_);
+    asio::defer(ex, Resume{std::move(handler_), ec});
+  }
+
+  /// The handler's cancellation slot (not connected when the wait cannot be cancelled).
+  asio::cancellation_slot cancellation_slot() const { return handler_.get_cancellation_slot(); }
+
+ private:
+  friend class WaitList;
+
+  struct Resume {
+    Handler handler;
+    boost::system::error_code ec;
+    void operator()() { std::move(handler)(ec); }
+  };
+
+  WaitNode() = default;
+  ~WaitNode() = default;
+
+  std::atomic<std::uint32_t> refs_{1};
+  std::atomic<std::uint32_t> state_{0};
+  WaitNode* next_ = nullptr;  // written by the pusher before publication, read by the waker after
+  Handler handler_;           // both written by the parking side before it arms the node
+  asio::any_io_executor executor_;
+};
+
+/// A lock-free set of parked waiters, woken all at once.
+class WaitList {
+ public:
+  WaitList() = default;
+  WaitList(const WaitList&) = delete;
+  WaitList& operator=(const WaitList&) = delete;
+  ~WaitList() { drop(head_.exchange(nullptr, std::memory_order_acquire)); }
+
+  /// Arms `node` (its handler must be installed) and links it if it is not linked already.
+  void arm(WaitNode& node) {
+    std::uint32_t s = node.state_.load(std::memory_order_relaxed);
+    while (!node.state_.compare_exchange_weak(s, s | WaitNode::armed | WaitNode::linked,
+                                              std::memory_order_seq_cst,
+                                              std::memory_order_relaxed)) {
+    }
+    if (s & WaitNode::linked) return;
+    node.add_ref();
+    WaitNode* head = head_.load(std::memory_order_relaxed);
+    do {
+      node.next_ = head;
+    } while (!head_.compare_exchange_weak(head, &node, std::memory_order_seq_cst,
+                                          std::memory_order_relaxed));
+  }
+
+  /// True when some waiter may be parked. A seq_cst load: call it after publishing.
+  bool maybe_waiting() const noexcept { return head_.load(std::memory_order_seq_cst) != nullptr; }
+
+  /// Wakes every armed waiter. Cheap (one load) when nobody is parked.
+  void wake_all() {
+    if (!maybe_waiting()) return;
+    WaitNode* n = head_.exchange(nullptr, std::memory_order_seq_cst);
+    while (n) {
+      WaitNode* next = n->next_;
+      const std::uint32_t s = n->state_.exchange(0, std::memory_order_acq_rel);
+      if (s & WaitNode::armed) n->complete({});
+      n->release();
+      n = next;
+    }
+  }
+
+ private:
+  static void drop(WaitNode* n) {
+    while (n) {
+      WaitNode* next = n->next_;
+      n->state_.store(0, std::memory_order_relaxed);
+      n->release();
+      n = next;
+    }
+  }
+
+  std::atomic<WaitNode*> head_{nullptr};
+};
+
+// A cancellation of the waiting coroutine completes the wait with `operation_aborted`, unless a
+// waker got there first.
+inline void connect_cancellation(WaitNode& node) {
+  auto slot = node.cancellation_slot();
+  if (!slot.is_connected()) return;
+  slot.assign([&node](asio::cancellation_type type) {
+    if (type != asio::cancellation_type::none && node.try_disarm()) node.complete(asio::error::operation_aborted);
+  });
+}
+
+/// Suspends the calling coroutine on `list` until a waker completes it or it is cancelled, unless
+/// `ready()` (checked after parking) says there is no need. Returns an empty error code when woken
+/// or ready, `operation_aborted` when cancelled. Never consumes anything itself.
+template <class Ready>
+asio::awaitable<boost::system::error_code> park(WaitList& list, WaitNode& node, Ready ready) {
+  auto token = asio::as_tuple(asio::use_awaitable);
+  auto [ec] = co_await asio::async_initiate<decltype(token), void(boost::system::error_code)>(
+      [&list, &node, &ready](auto handler) {
+        node.install(std::move(handler));
+        connect_cancellation(node);
+        list.arm(node);
+        if (ready() && node.try_disarm()) node.complete({});
+      },
+      token);
+  co_return ec;
+}
+
+/// As `park`, and also completes with `asio::error::timed_out` at `deadline`. The timer and the
+/// waker race on the node's state, so a timed-out wait never consumes a value: this is loss-free
+/// on any executor, strand or not.
+template <class Ready, class Clock, class Duration>
+asio::awaitable<boost::system::error_code> park_until(WaitList& list, WaitNode& node, Ready ready,
+                                                      std::chrono::time_point<Clock, Duration> deadline) {
+  asio::basic_waitable_timer<Clock> timer(co_await asio::this_coro::executor, deadline);
+  auto token = asio::as_tuple(asio::use_awaitable);
+  auto [ec] = co_await asio::async_initiate<decltype(token), void(boost::system::error_code)>(
+      [&list, &node, &ready, &timer](auto handler) {
+        node.install(std::move(handler));
+        connect_cancellation(node);
+        list.arm(node);
+        node.add_ref();
+        timer.async_wait([n = &node](boost::system::error_code tec) {
+          if (!tec && n->try_disarm()) n->complete(asio::error::timed_out);
+          n->release();
+        });
+        if (ready() && node.try_disarm()) node.complete({});
+      },
+      token);
+  timer.cancel();
+  co_return ec;
+}
+
+/// Throws `operation_aborted` if the calling coroutine has been asked to stop. Called between a
+/// wake-up and taking a value, so that a branch that lost a race (`||`) leaves the value queued.
+inline asio::awaitable<void> throw_if_cancelled() {
+  auto state = co_await asio::this_coro::cancellation_state;
+  if (state.cancelled() != asio::cancellation_type::none)
+    throw boost::system::system_error(asio::error::operation_aborted);
+}
+
+/// Busy-wait helper for the few places that wait on another thread's progress for a bounded
+/// number of instructions (a writer finishing a slot): spin, then yield the core.
+class Backoff {
+ public:
+  void pause() noexcept {
+    if (++spins_ < 64) {
+#if defined(__x86_64__) || defined(__i386__)
+      __builtin_ia32_pause();
+#endif
+    } else {
+      std::this_thread::yield();
+    }
+  }
+
+ private:
+  unsigned spins_ = 0;
+};
+
+}  // namespace swarmsync::detail

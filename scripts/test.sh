@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Sets everything up, then builds and runs the whole test suite three times: a g++ release build
+# with warnings as errors, clang with ThreadSanitizer, and g++ with AddressSanitizer and
+# UndefinedBehaviorSanitizer. `--quick` runs only the first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+quick=0
+for arg in "$@"; do
+  case "$arg" in
+    --quick) quick=1 ;;
+    *) echo "test.sh: unknown option '$arg' (only --quick)" >&2; exit 2 ;;
+  esac
+done
+
+bash scripts/setup.sh
+jobs=$(nproc)
+
+run_suite() {  # name, compiler, extra cmake args...
+  local name=$1 cxx=$2; shift 2
+  echo "== $name"
+  CXX=$cxx cmake -S . -B "build/$name" -G Ninja "$@" >/dev/null
+  cmake --build "build/$name" -j "$jobs"
+  (cd "build/$name" && ctest --output-on-failure -j 1)
+}
+
+export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1"
+export ASAN_OPTIONS="detect_leaks=1 abort_on_error=1"
+export UBSAN_OPTIONS="print_stacktrace=1 halt_on_error=1"
+
+run_suite test g++ -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSWARMSYNC_WARNINGS_AS_ERRORS=ON
+if [ "$quick" -eq 0 ]; then
+  run_suite tsan clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSWARMSYNC_SANITIZE=thread
+  run_suite asan g++ -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSWARMSYNC_SANITIZE=address -DSWARMSYNC_WARNINGS_AS_ERRORS=ON
+fi
+echo "== all test builds passed"

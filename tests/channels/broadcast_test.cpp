@@ -1,0 +1,251 @@
+// The broadcast channel, operation by operation (cases after tokio's tests/sync_broadcast.rs).
+
+#include <swarmsync/channels/broadcast.hpp>
+
+#include "support/async.hpp"
+#include "support/counted.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <gtest/gtest.h>
+
+#include <string>
+#include <thread>
+
+namespace {
+
+using namespace swarmsync;
+using broadcast::RecvError;
+using swarmsync::test::run_sync;
+
+RecvError lagged(std::uint64_t n) { return RecvError{RecvError::lagged, n}; }
+const RecvError closed{RecvError::closed};
+const RecvError empty{RecvError::empty};
+
+TEST(Broadcast, SendThenTryRecv) {
+  auto [tx, rx] = broadcast::channel<int>(16);
+  ASSERT_EQ(tx.send(1).value(), 1u);
+  auto v = rx.try_recv();
+  ASSERT_TRUE(v);
+  EXPECT_EQ(*v, 1);
+  EXPECT_EQ(rx.try_recv().error(), empty);
+}
+
+TEST(Broadcast, EveryReceiverSeesEveryValueInOrder) {
+  auto [tx, rx1] = broadcast::channel<int>(16);
+  auto rx2 = tx.subscribe();
+  EXPECT_EQ(tx.send(1).value(), 2u);
+  EXPECT_EQ(tx.send(2).value(), 2u);
+  for (auto* rx : {&rx1, &rx2}) {
+    EXPECT_EQ(rx->try_recv().value(), 1);
+    EXPECT_EQ(rx->try_recv().value(), 2);
+    EXPECT_EQ(rx->try_recv().error(), empty);
+  }
+}
+
+TEST(Broadcast, SubscriberSeesOnlyValuesSentAfterSubscribing) {
+  auto [tx, rx] = broadcast::channel<int>(16);
+  tx.send(1).value();
+  auto late = tx.subscribe();
+  tx.send(2).value();
+  EXPECT_EQ(late.try_recv().value(), 2);
+  EXPECT_EQ(rx.try_recv().value(), 1);
+}
+
+TEST(Broadcast, SendWithoutReceiverGivesTheValueBack) {
+  auto [tx, rx] = broadcast::channel<std::string>(4);
+  { auto drop = std::move(rx); }
+  EXPECT_EQ(tx.receiver_count(), 0u);
+  auto r = tx.send(std::string("kept"));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().value, "kept");
+  EXPECT_THROW(r.value(), ChannelError);
+}
+
+TEST(Broadcast, LaggedReportsTheExactNumberMissedAndResumesAtTheOldest) {
+  auto [tx, rx1] = broadcast::channel<int>(2);
+  auto rx2 = tx.subscribe();
+  tx.send(1).value();
+  tx.send(2).value();
+  EXPECT_EQ(rx1.try_recv().value(), 1);
+  tx.send(3).value();
+  // rx2 has not read 1, which 3 overwrote.
+  EXPECT_EQ(rx2.try_recv().error(), lagged(1));
+  EXPECT_EQ(rx2.try_recv().value(), 2);
+  EXPECT_EQ(rx2.try_recv().value(), 3);
+  EXPECT_EQ(rx1.try_recv().value(), 2);
+  EXPECT_EQ(rx1.try_recv().value(), 3);
+  EXPECT_EQ(tx.lagged_count(), 1u);
+}
+
+TEST(Broadcast, LaggedByMoreThanAWholeRing) {
+  auto [tx, rx] = broadcast::channel<int>(4);
+  for (int i = 0; i < 10; ++i) tx.send(i).value();
+  EXPECT_EQ(rx.len(), 10u);
+  EXPECT_EQ(rx.try_recv().error(), lagged(6));
+  for (int i = 6; i < 10; ++i) EXPECT_EQ(rx.try_recv().value(), i);
+  EXPECT_TRUE(rx.is_empty());
+}
+
+TEST(Broadcast, AwaitedRecvReportsLagThenValues) {
+  auto [tx, rx] = broadcast::channel<int>(2);
+  for (int i = 0; i < 5; ++i) tx.send(i).value();
+  run_sync([&]() -> asio::awaitable<void> {
+    auto r = co_await rx.recv();
+    EXPECT_EQ(r.error(), lagged(3));
+    EXPECT_EQ((co_await rx.recv()).value(), 3);
+    EXPECT_EQ((co_await rx.recv()).value(), 4);
+  }());
+}
+
+TEST(Broadcast, ClosedAfterDrainingWhenEverySenderIsGone) {
+  auto [tx, rx] = broadcast::channel<int>(4);
+  auto tx2 = tx;
+  tx.send(1).value();
+  { auto drop = std::move(tx); }
+  EXPECT_FALSE(rx.is_closed());  // tx2 remains
+  tx2.send(2).value();
+  { auto drop = std::move(tx2); }
+  EXPECT_TRUE(rx.is_closed());
+  EXPECT_EQ(rx.try_recv().value(), 1);
+  EXPECT_EQ(rx.try_recv().value(), 2);
+  EXPECT_EQ(rx.try_recv().error(), closed);
+  run_sync([&]() -> asio::awaitable<void> { EXPECT_EQ((co_await rx.recv()).error(), closed); }());
+}
+
+TEST(Broadcast, LaggedReceiverOfAClosedChannelStillGetsTheRest) {
+  auto [tx, rx] = broadcast::channel<int>(2);
+  for (int i = 0; i < 3; ++i) tx.send(i).value();
+  { auto drop = std::move(tx); }
+  EXPECT_EQ(rx.try_recv().error(), lagged(1));
+  EXPECT_EQ(rx.try_recv().value(), 1);
+  EXPECT_EQ(rx.try_recv().value(), 2);
+  EXPECT_EQ(rx.try_recv().error(), closed);
+}
+
+TEST(Broadcast, WaitingReceiverWakesOnSend) {
+  asio::io_context ioc;
+  auto [tx, rx] = broadcast::channel<int>(4);
+  int got = -1;
+  asio::co_spawn(ioc, [&]() -> asio::awaitable<void> { got = (co_await rx.recv()).value(); }, asio::detached);
+  ioc.poll();  // the receiver parks
+  EXPECT_EQ(got, -1);
+  std::thread sender([&] { tx.send(42).value(); });
+  sender.join();
+  ioc.run();
+  EXPECT_EQ(got, 42);
+}
+
+TEST(Broadcast, WaitingReceiverWakesWhenTheLastSenderLeaves) {
+  asio::io_context ioc;
+  auto [tx, rx] = broadcast::channel<int>(4);
+  std::optional<RecvError> err;
+  asio::co_spawn(ioc, [&]() -> asio::awaitable<void> { err = (co_await rx.recv()).error(); }, asio::detached);
+  ioc.poll();
+  std::thread leaver([t = std::move(tx)]() mutable { auto drop = std::move(t); });
+  leaver.join();
+  ioc.run();
+  ASSERT_TRUE(err);
+  EXPECT_EQ(*err, closed);
+}
+
+TEST(Broadcast, CapacityIsRoundedUpToAPowerOfTwo) {
+  EXPECT_EQ(broadcast::channel<int>(1).first.capacity(), 1u);
+  EXPECT_EQ(broadcast::channel<int>(3).first.capacity(), 4u);
+  EXPECT_EQ(broadcast::channel<int>(16).first.capacity(), 16u);
+  EXPECT_EQ(broadcast::channel<int>(17).first.capacity(), 32u);
+  EXPECT_THROW(broadcast::channel<int>(0), std::invalid_argument);
+}
+
+TEST(Broadcast, CapacityOneKeepsTheLatest) {
+  auto [tx, rx] = broadcast::channel<int>(1);
+  tx.send(1).value();
+  EXPECT_EQ(rx.try_recv().value(), 1);
+  tx.send(2).value();
+  tx.send(3).value();
+  EXPECT_EQ(rx.try_recv().error(), lagged(1));
+  EXPECT_EQ(rx.try_recv().value(), 3);
+}
+
+TEST(Broadcast, ResubscribeStartsAtTheTail) {
+  auto [tx, rx] = broadcast::channel<int>(4);
+  tx.send(1).value();
+  auto rx2 = rx.resubscribe();
+  EXPECT_EQ(rx.receiver_count(), 2u);
+  tx.send(2).value();
+  EXPECT_EQ(rx2.try_recv().value(), 2);
+  EXPECT_EQ(rx.try_recv().value(), 1);
+  EXPECT_TRUE(rx2.same_channel(rx));
+}
+
+TEST(Broadcast, ResubscribeToAClosedChannelIsClosed) {
+  auto [tx, rx] = broadcast::channel<int>(4);
+  tx.send(1).value();
+  { auto drop = std::move(tx); }
+  auto rx2 = rx.resubscribe();
+  EXPECT_EQ(rx2.try_recv().error(), closed);
+  EXPECT_EQ(rx.try_recv().value(), 1);
+}
+
+TEST(Broadcast, LenAndIsEmpty) {
+  auto [tx, rx] = broadcast::channel<int>(8);
+  EXPECT_TRUE(rx.is_empty());
+  tx.send(1).value();
+  tx.send(2).value();
+  EXPECT_EQ(rx.len(), 2u);
+  rx.try_recv().value();
+  EXPECT_EQ(rx.len(), 1u);
+}
+
+TEST(Broadcast, ReceiverCountAndSameChannel) {
+  auto [tx, rx] = broadcast::channel<int>(8);
+  auto [other_tx, other_rx] = broadcast::channel<int>(8);
+  EXPECT_EQ(tx.receiver_count(), 1u);
+  {
+    auto rx2 = tx.subscribe();
+    EXPECT_EQ(tx.receiver_count(), 2u);
+  }
+  EXPECT_EQ(tx.receiver_count(), 1u);
+  auto tx2 = tx;
+  EXPECT_TRUE(tx.same_channel(tx2));
+  EXPECT_TRUE(tx.same_channel(rx));
+  EXPECT_TRUE(rx.same_channel(tx));
+  EXPECT_FALSE(tx.same_channel(other_tx));
+  EXPECT_FALSE(rx.same_channel(other_rx));
+}
+
+TEST(Broadcast, SentCountCountsEveryValue) {
+  auto [tx, rx] = broadcast::channel<int>(2);
+  for (int i = 0; i < 5; ++i) tx.send(i).value();
+  EXPECT_EQ(tx.sent_count(), 5u);
+}
+
+TEST(Broadcast, EachValueIsStoredOnceWhateverTheNumberOfReceivers) {
+  swarmsync::test::Counted::reset();
+  {
+    auto [tx, rx] = broadcast::channel<swarmsync::test::Counted>(8);
+    std::vector<broadcast::Receiver<swarmsync::test::Counted>> more;
+    for (int i = 0; i < 63; ++i) more.push_back(tx.subscribe());
+    tx.send(swarmsync::test::Counted(1)).value();
+    // The temporary is gone: one stored copy for 64 receivers.
+    EXPECT_EQ(swarmsync::test::Counted::alive.load(), 1);
+  }
+  EXPECT_EQ(swarmsync::test::Counted::alive.load(), 0);
+}
+
+TEST(Broadcast, ValuesLeftInTheRingAreDestroyedWithTheChannel) {
+  swarmsync::test::Counted::reset();
+  {
+    auto [tx, rx] = broadcast::channel<swarmsync::test::Counted>(4);
+    for (int i = 0; i < 10; ++i) tx.send(swarmsync::test::Counted(i)).value();
+    EXPECT_EQ(swarmsync::test::Counted::alive.load(), 4);  // overwritten values were destroyed
+    auto v = rx.try_recv();
+    EXPECT_FALSE(v);  // lagged
+    EXPECT_EQ(rx.try_recv().value().id, 6);
+  }
+  EXPECT_EQ(swarmsync::test::Counted::alive.load(), 0);
+}
+
+}  // namespace

@@ -1,0 +1,318 @@
+// The mpsc channels, operation by operation (cases after tokio's tests/sync_mpsc.rs).
+
+#include <swarmsync/channels/mpsc.hpp>
+
+#include "support/allocation_counter.hpp"
+#include "support/async.hpp"
+#include "support/counted.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <string>
+#include <thread>
+#include <vector>
+
+
+namespace {
+
+using namespace swarmsync;
+using swarmsync::test::Counted;
+using swarmsync::test::run_sync;
+
+TEST(MpscUnbounded, SendThenRecvInOrder) {
+  auto [tx, rx] = mpsc::unbounded_channel<int>();
+  for (int i = 0; i < 100; ++i) ASSERT_TRUE(tx.send(i));
+  run_sync([&]() -> asio::awaitable<void> {
+    for (int i = 0; i < 100; ++i) EXPECT_EQ(co_await rx.recv(), std::optional<int>(i));
+  }());
+  EXPECT_EQ(rx.try_recv().error(), mpsc::TryRecvError::empty);
+}
+
+TEST(MpscUnbounded, RecvEndsWhenEverySenderIsGoneAndTheQueueIsDrained) {
+  auto [tx, rx] = mpsc::unbounded_channel<int>();
+  auto tx2 = tx;
+  tx.send(1).value();
+  tx2.send(2).value();
+  { auto drop = std::move(tx); }
+  EXPECT_FALSE(rx.is_closed());
+  EXPECT_EQ(rx.sender_count(), 1u);
+  { auto drop = std::move(tx2); }
+  EXPECT_TRUE(rx.is_closed());
+  run_sync([&]() -> asio::awaitable<void> {
+    EXPECT_EQ(co_await rx.recv(), std::optional<int>(1));
+    EXPECT_EQ(co_await rx.recv(), std::optional<int>(2));
+    EXPECT_EQ(co_await rx.recv(), std::nullopt);
+    EXPECT_EQ(co_await rx.recv(), std::nullopt);
+  }());
+  EXPECT_EQ(rx.try_recv().error(), mpsc::TryRecvError::disconnected);
+}
+
+TEST(MpscUnbounded, SendToADroppedReceiverGivesTheValueBack) {
+  auto [tx, rx] = mpsc::unbounded_channel<std::string>();
+  { auto drop = std::move(rx); }
+  EXPECT_TRUE(tx.is_closed());
+  auto r = tx.send("kept");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().value, "kept");
+  EXPECT_THROW(r.value(), ChannelError);
+}
+
+TEST(MpscUnbounded, CloseRefusesNewSendsAndKeepsWhatWasAccepted) {
+  auto [tx, rx] = mpsc::unbounded_channel<int>();
+  tx.send(1).value();
+  tx.send(2).value();
+  rx.close();
+  EXPECT_TRUE(rx.is_closed());
+  EXPECT_TRUE(tx.is_closed());
+  auto refused = tx.send(3);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().value, 3);
+  run_sync([&]() -> asio::awaitable<void> {
+    EXPECT_EQ(co_await rx.recv(), std::optional<int>(1));
+    EXPECT_EQ(co_await rx.recv(), std::optional<int>(2));
+    EXPECT_EQ(co_await rx.recv(), std::nullopt);  // senders remain, but the channel is closed
+  }());
+}
+
+TEST(MpscUnbounded, ConcurrentSendsAroundCloseAreEitherReceivedOrGivenBack) {
+  for (int round = 0; round < 50; ++round) {
+    auto [tx, rx] = mpsc::unbounded_channel<int>();
+    std::atomic<int> refused{0};
+    std::vector<std::thread> senders;
+    constexpr int per_sender = 2000;
+    for (int s = 0; s < 3; ++s) {
+      senders.emplace_back([&, t = tx] {
+        for (int i = 0; i < per_sender; ++i)
+          if (!t.send(i)) refused.fetch_add(1);
+      });
+    }
+    { auto drop = std::move(tx); }
+    std::this_thread::yield();
+    rx.close();
+    for (auto& t : senders) t.join();
+    int received = 0;
+    while (rx.try_recv()) ++received;
+    EXPECT_EQ(rx.try_recv().error(), mpsc::TryRecvError::disconnected);
+    EXPECT_EQ(received + refused.load(), 3 * per_sender) << "round " << round;
+  }
+}
+
+TEST(MpscUnbounded, WaitingReceiverWakesOnSendFromAnotherThread) {
+  asio::io_context ioc;
+  auto [tx, rx] = mpsc::unbounded_channel<int>();
+  std::optional<int> got;
+  asio::co_spawn(ioc, [&]() -> asio::awaitable<void> { got = co_await rx.recv(); }, asio::detached);
+  ioc.poll();
+  EXPECT_FALSE(got);
+  std::thread([&] { tx.send(5).value(); }).join();
+  ioc.run();
+  EXPECT_EQ(got, std::optional<int>(5));
+}
+
+TEST(MpscUnbounded, WaitingReceiverWakesWhenTheLastSenderLeaves) {
+  asio::io_context ioc;
+  auto [tx, rx] = mpsc::unbounded_channel<int>();
+  bool ended = false;
+  asio::co_spawn(ioc, [&]() -> asio::awaitable<void> { ended = !(co_await rx.recv()); }, asio::detached);
+  ioc.poll();
+  std::thread([t = std::move(tx)]() mutable { auto drop = std::move(t); }).join();
+  ioc.run();
+  EXPECT_TRUE(ended);
+}
+
+TEST(MpscUnbounded, RecvManyTakesUpToTheLimitInOrder) {
+  auto [tx, rx] = mpsc::unbounded_channel<int>();
+  for (int i = 0; i < 10; ++i) tx.send(i).value();
+  run_sync([&]() -> asio::awaitable<void> {
+    std::vector<int> buf{-1};
+    EXPECT_EQ(co_await rx.recv_many(buf, 4), 4u);
+    EXPECT_EQ(buf, (std::vector<int>{-1, 0, 1, 2, 3}));
+    EXPECT_EQ(co_await rx.recv_many(buf, 100), 6u);
+    EXPECT_EQ(buf.size(), 11u);
+    EXPECT_EQ(buf.back(), 9);
+    EXPECT_EQ(co_await rx.recv_many(buf, 0), 0u);
+  }());
+  { auto drop = std::move(tx); }
+  run_sync([&]() -> asio::awaitable<void> {
+    std::vector<int> buf;
+    EXPECT_EQ(co_await rx.recv_many(buf, 4), 0u);  // ended
+  }());
+}
+
+TEST(MpscUnbounded, LenSameChannelAndCapacity) {
+  auto [tx, rx] = mpsc::unbounded_channel<int>();
+  auto [other_tx, other_rx] = mpsc::unbounded_channel<int>();
+  EXPECT_TRUE(rx.is_empty());
+  tx.send(1).value();
+  tx.send(2).value();
+  EXPECT_EQ(rx.len(), 2u);
+  EXPECT_EQ(tx.len(), 2u);
+  rx.try_recv().value();
+  EXPECT_EQ(rx.len(), 1u);
+  EXPECT_EQ(rx.capacity(), 0u);
+  auto tx2 = tx;
+  EXPECT_TRUE(tx.same_channel(tx2));
+  EXPECT_TRUE(tx.same_channel(rx));
+  EXPECT_TRUE(rx.same_channel(tx2));
+  EXPECT_FALSE(tx.same_channel(other_tx));
+  EXPECT_FALSE(rx.same_channel(other_tx));
+}
+
+TEST(MpscUnbounded, FifoAcrossManyBlocks) {
+  auto [tx, rx] = mpsc::unbounded_channel<int>();
+  for (int round = 0; round < 20; ++round) {
+    for (int i = 0; i < 1000; ++i) tx.send(round * 1000 + i).value();
+    for (int i = 0; i < 1000; ++i) ASSERT_EQ(rx.try_recv().value(), round * 1000 + i);
+  }
+}
+
+TEST(MpscUnbounded, SteadyStreamAllocatesNothing) {
+  if (!swarmsync::test::allocation_counting())
+    GTEST_SKIP() << "allocation counting needs the program's own operator new, which sanitizers replace";
+  auto [tx, rx] = mpsc::unbounded_channel<std::uint64_t>();
+  for (std::uint64_t i = 0; i < 10'000; ++i) {  // warm up: blocks get allocated and recycled
+    tx.send(i).value();
+    if (i % 7 == 0)
+      while (rx.try_recv()) {
+      }
+  }
+  while (rx.try_recv()) {
+  }
+  const std::size_t before = swarmsync::test::allocation_count();
+  for (std::uint64_t i = 0; i < 100'000; ++i) {
+    tx.send(i).value();
+    if (i % 7 == 0)
+      while (rx.try_recv()) {
+      }
+  }
+  EXPECT_EQ(swarmsync::test::allocation_count(), before);
+}
+
+TEST(MpscUnbounded, ValuesStillQueuedAreDestroyedWithTheChannel) {
+  Counted::reset();
+  {
+    auto [tx, rx] = mpsc::unbounded_channel<Counted>();
+    for (int i = 0; i < 100; ++i) tx.send(Counted(i)).value();
+    for (int i = 0; i < 40; ++i) EXPECT_EQ(rx.try_recv().value().id, i);
+    EXPECT_EQ(Counted::alive.load(), 60);
+  }
+  EXPECT_EQ(Counted::alive.load(), 0);
+}
+
+TEST(MpscBounded, CapacityZeroIsRefused) { EXPECT_THROW(mpsc::channel<int>(0), std::invalid_argument); }
+
+TEST(MpscBounded, TrySendReportsFullAndClosedWithTheValue) {
+  auto [tx, rx] = mpsc::channel<int>(2);
+  EXPECT_EQ(tx.capacity(), 2u);
+  EXPECT_TRUE(tx.try_send(1));
+  EXPECT_TRUE(tx.try_send(2));
+  auto full = tx.try_send(3);
+  ASSERT_FALSE(full);
+  EXPECT_EQ(full.error().kind, TrySendErrorKind::full);
+  EXPECT_EQ(full.error().value, 3);
+  EXPECT_EQ(rx.try_recv().value(), 1);
+  EXPECT_TRUE(tx.try_send(3));
+  rx.close();
+  auto closed = tx.try_send(4);
+  ASSERT_FALSE(closed);
+  EXPECT_EQ(closed.error().kind, TrySendErrorKind::closed);
+  EXPECT_EQ(closed.error().value, 4);
+}
+
+TEST(MpscBounded, SendWaitsForRoom) {
+  asio::io_context ioc;
+  auto [tx, rx] = mpsc::channel<int>(1);
+  int sent = 0;
+  asio::co_spawn(ioc, [&, t = tx]() -> asio::awaitable<void> {
+    for (int i = 0; i < 3; ++i) {
+      (co_await t.send(i)).value();
+      ++sent;
+    }
+  }, asio::detached);
+  ioc.poll();
+  EXPECT_EQ(sent, 1);  // the second send waits: the channel holds one value
+  EXPECT_EQ(rx.len(), 1u);
+  EXPECT_EQ(rx.try_recv().value(), 0);
+  ioc.restart();
+  ioc.poll();
+  EXPECT_EQ(sent, 2);
+  EXPECT_EQ(rx.try_recv().value(), 1);
+  ioc.restart();
+  ioc.run();
+  EXPECT_EQ(sent, 3);
+  EXPECT_EQ(rx.try_recv().value(), 2);
+}
+
+TEST(MpscBounded, WaitingSenderGetsItsValueBackWhenTheReceiverCloses) {
+  asio::io_context ioc;
+  auto [tx, rx] = mpsc::channel<std::string>(1);
+  tx.try_send("first").value();
+  std::optional<std::string> returned;
+  asio::co_spawn(ioc, [&, t = tx]() -> asio::awaitable<void> {
+    auto r = co_await t.send("second");
+    if (!r) returned = std::move(r.error().value);
+  }, asio::detached);
+  ioc.poll();
+  EXPECT_FALSE(returned);
+  rx.close();
+  ioc.restart();
+  ioc.run();
+  EXPECT_EQ(returned, std::optional<std::string>("second"));
+  EXPECT_EQ(rx.try_recv().value(), "first");
+}
+
+TEST(MpscBounded, ReservedRoomIsHeldAndGivenBackWhenUnused) {
+  auto [tx, rx] = mpsc::channel<int>(1);
+  run_sync([&]() -> asio::awaitable<void> {
+    {
+      auto permit = co_await tx.reserve();
+      EXPECT_TRUE(permit);
+      EXPECT_EQ(tx.try_send(1).error().kind, TrySendErrorKind::full);
+    }  // unused: the room comes back
+    auto permit = co_await tx.reserve();
+    EXPECT_TRUE(permit);
+    EXPECT_TRUE(std::move(*permit).send(7));
+  }());
+  EXPECT_EQ(rx.try_recv().value(), 7);
+}
+
+TEST(MpscBounded, AHeldPermitKeepsTheChannelOpen) {
+  auto [tx, rx] = mpsc::channel<int>(1);
+  auto permit = run_sync([t = std::move(tx)]() -> asio::awaitable<std::optional<mpsc::Permit<int>>> {
+    co_return co_await t.reserve();
+  }());
+  ASSERT_TRUE(permit);
+  EXPECT_EQ(rx.try_recv().error(), mpsc::TryRecvError::empty);  // not disconnected: the permit may send
+  std::move(*permit).send(9).value();
+  EXPECT_EQ(rx.try_recv().value(), 9);
+  EXPECT_EQ(rx.try_recv().error(), mpsc::TryRecvError::disconnected);
+}
+
+TEST(MpscBounded, RecvManyGivesRoomBack) {
+  auto [tx, rx] = mpsc::channel<int>(4);
+  for (int i = 0; i < 4; ++i) tx.try_send(i).value();
+  EXPECT_FALSE(tx.try_send(4));
+  run_sync([&]() -> asio::awaitable<void> {
+    std::vector<int> buf;
+    EXPECT_EQ(co_await rx.recv_many(buf, 3), 3u);
+  }());
+  for (int i = 0; i < 3; ++i) EXPECT_TRUE(tx.try_send(10 + i));
+  EXPECT_FALSE(tx.try_send(99));
+}
+
+TEST(MpscBounded, ValuesStillQueuedAreDestroyedWithTheChannel) {
+  Counted::reset();
+  {
+    auto [tx, rx] = mpsc::channel<Counted>(8);
+    for (int i = 0; i < 8; ++i) tx.try_send(Counted(i)).value();
+    EXPECT_FALSE(tx.try_send(Counted(99)));  // the refused value came back and is destroyed
+    EXPECT_EQ(rx.try_recv().value().id, 0);
+  }
+  EXPECT_EQ(Counted::alive.load(), 0);
+}
+
+}  // namespace

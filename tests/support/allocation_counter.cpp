@@ -1,0 +1,31 @@
+#include "support/allocation_counter.hpp"
+
+#include <atomic>
+#include <cstdlib>
+#include <new>
+
+namespace {
+std::atomic<std::size_t> allocations{0};
+}
+
+namespace swarmsync::test {
+
+#ifdef SWARMSYNC_SANITIZED
+bool allocation_counting() { return false; }
+#else
+bool allocation_counting() { return true; }
+#endif
+
+std::size_t allocation_count() { return allocations.load(std::memory_order_relaxed); }
+
+}  // namespace swarmsync::test
+
+#ifndef SWARMSYNC_SANITIZED
+void* operator new(std::size_t n) {
+  allocations.fetch_add(1, std::memory_order_relaxed);
+  if (void* p = std::malloc(n ? n : 1)) return p;
+  throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+#endif
