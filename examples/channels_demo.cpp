@@ -54,7 +54,7 @@ bool parse_number(std::string_view text, std::uint64_t& out) {
 
 // Returns false (after printing why) on a bad command line.
 bool parse(int argc, char** argv, Options& opt) {
-  for (int i = 1; i < argc; ++i) {
+  for (int i = 1; i < argc; i += 2) {
     std::string_view arg = argv[i];
     if (arg == "--help" || arg == "-h") {
       std::printf("usage: swarmsync-channels-demo [--jobs N] [--workers N]\n");
@@ -73,7 +73,6 @@ bool parse(int argc, char** argv, Options& opt) {
       opt.jobs = n;
     else
       opt.workers = static_cast<unsigned>(n);
-    ++i;
   }
   return true;
 }

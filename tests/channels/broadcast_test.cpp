@@ -25,7 +25,9 @@ const RecvError closed{RecvError::closed};
 const RecvError empty{RecvError::empty};
 
 TEST(Broadcast, SendThenTryRecv) {
-  auto [tx, rx] = broadcast::channel<int>(16);
+  auto [tx_end, rx_end] = broadcast::channel<int>(16);
+  auto& tx = tx_end;
+  auto& rx = rx_end;
   ASSERT_EQ(tx.send(1).value(), 1u);
   auto v = rx.try_recv();
   ASSERT_TRUE(v);
@@ -34,7 +36,9 @@ TEST(Broadcast, SendThenTryRecv) {
 }
 
 TEST(Broadcast, EveryReceiverSeesEveryValueInOrder) {
-  auto [tx, rx1] = broadcast::channel<int>(16);
+  auto [tx_end, rx1_end] = broadcast::channel<int>(16);
+  auto& tx = tx_end;
+  auto& rx1 = rx1_end;
   auto rx2 = tx.subscribe();
   EXPECT_EQ(tx.send(1).value(), 2u);
   EXPECT_EQ(tx.send(2).value(), 2u);
@@ -46,7 +50,9 @@ TEST(Broadcast, EveryReceiverSeesEveryValueInOrder) {
 }
 
 TEST(Broadcast, SubscriberSeesOnlyValuesSentAfterSubscribing) {
-  auto [tx, rx] = broadcast::channel<int>(16);
+  auto [tx_end, rx_end] = broadcast::channel<int>(16);
+  auto& tx = tx_end;
+  auto& rx = rx_end;
   tx.send(1).value();
   auto late = tx.subscribe();
   tx.send(2).value();
@@ -55,7 +61,9 @@ TEST(Broadcast, SubscriberSeesOnlyValuesSentAfterSubscribing) {
 }
 
 TEST(Broadcast, SendWithoutReceiverGivesTheValueBack) {
-  auto [tx, rx] = broadcast::channel<std::string>(4);
+  auto [tx_end, rx_end] = broadcast::channel<std::string>(4);
+  auto& tx = tx_end;
+  auto& rx = rx_end;
   { auto drop = std::move(rx); }
   EXPECT_EQ(tx.receiver_count(), 0u);
   auto r = tx.send(std::string("kept"));
@@ -65,7 +73,9 @@ TEST(Broadcast, SendWithoutReceiverGivesTheValueBack) {
 }
 
 TEST(Broadcast, LaggedReportsTheExactNumberMissedAndResumesAtTheOldest) {
-  auto [tx, rx1] = broadcast::channel<int>(2);
+  auto [tx_end, rx1_end] = broadcast::channel<int>(2);
+  auto& tx = tx_end;
+  auto& rx1 = rx1_end;
   auto rx2 = tx.subscribe();
   tx.send(1).value();
   tx.send(2).value();
@@ -81,7 +91,9 @@ TEST(Broadcast, LaggedReportsTheExactNumberMissedAndResumesAtTheOldest) {
 }
 
 TEST(Broadcast, LaggedByMoreThanAWholeRing) {
-  auto [tx, rx] = broadcast::channel<int>(4);
+  auto [tx_end, rx_end] = broadcast::channel<int>(4);
+  auto& tx = tx_end;
+  auto& rx = rx_end;
   for (int i = 0; i < 10; ++i) tx.send(i).value();
   EXPECT_EQ(rx.len(), 10u);
   EXPECT_EQ(rx.try_recv().error(), lagged(6));
@@ -90,7 +102,9 @@ TEST(Broadcast, LaggedByMoreThanAWholeRing) {
 }
 
 TEST(Broadcast, AwaitedRecvReportsLagThenValues) {
-  auto [tx, rx] = broadcast::channel<int>(2);
+  auto [tx_end, rx_end] = broadcast::channel<int>(2);
+  auto& tx = tx_end;
+  auto& rx = rx_end;
   for (int i = 0; i < 5; ++i) tx.send(i).value();
   run_sync([&]() -> asio::awaitable<void> {
     auto r = co_await rx.recv();
@@ -101,7 +115,9 @@ TEST(Broadcast, AwaitedRecvReportsLagThenValues) {
 }
 
 TEST(Broadcast, ClosedAfterDrainingWhenEverySenderIsGone) {
-  auto [tx, rx] = broadcast::channel<int>(4);
+  auto [tx_end, rx_end] = broadcast::channel<int>(4);
+  auto& tx = tx_end;
+  auto& rx = rx_end;
   auto tx2 = tx;
   tx.send(1).value();
   { auto drop = std::move(tx); }
@@ -116,7 +132,9 @@ TEST(Broadcast, ClosedAfterDrainingWhenEverySenderIsGone) {
 }
 
 TEST(Broadcast, LaggedReceiverOfAClosedChannelStillGetsTheRest) {
-  auto [tx, rx] = broadcast::channel<int>(2);
+  auto [tx_end, rx_end] = broadcast::channel<int>(2);
+  auto& tx = tx_end;
+  auto& rx = rx_end;
   for (int i = 0; i < 3; ++i) tx.send(i).value();
   { auto drop = std::move(tx); }
   EXPECT_EQ(rx.try_recv().error(), lagged(1));
@@ -127,7 +145,9 @@ TEST(Broadcast, LaggedReceiverOfAClosedChannelStillGetsTheRest) {
 
 TEST(Broadcast, WaitingReceiverWakesOnSend) {
   asio::io_context ioc;
-  auto [tx, rx] = broadcast::channel<int>(4);
+  auto [tx_end, rx_end] = broadcast::channel<int>(4);
+  auto& tx = tx_end;
+  auto& rx = rx_end;
   int got = -1;
   asio::co_spawn(ioc, [&]() -> asio::awaitable<void> { got = (co_await rx.recv()).value(); }, asio::detached);
   ioc.poll();  // the receiver parks
@@ -140,7 +160,9 @@ TEST(Broadcast, WaitingReceiverWakesOnSend) {
 
 TEST(Broadcast, WaitingReceiverWakesWhenTheLastSenderLeaves) {
   asio::io_context ioc;
-  auto [tx, rx] = broadcast::channel<int>(4);
+  auto [tx_end, rx_end] = broadcast::channel<int>(4);
+  auto& tx = tx_end;
+  auto& rx = rx_end;
   std::optional<RecvError> err;
   asio::co_spawn(ioc, [&]() -> asio::awaitable<void> { err = (co_await rx.recv()).error(); }, asio::detached);
   ioc.poll();
@@ -160,7 +182,9 @@ TEST(Broadcast, CapacityIsRoundedUpToAPowerOfTwo) {
 }
 
 TEST(Broadcast, CapacityOneKeepsTheLatest) {
-  auto [tx, rx] = broadcast::channel<int>(1);
+  auto [tx_end, rx_end] = broadcast::channel<int>(1);
+  auto& tx = tx_end;
+  auto& rx = rx_end;
   tx.send(1).value();
   EXPECT_EQ(rx.try_recv().value(), 1);
   tx.send(2).value();
@@ -170,7 +194,9 @@ TEST(Broadcast, CapacityOneKeepsTheLatest) {
 }
 
 TEST(Broadcast, ResubscribeStartsAtTheTail) {
-  auto [tx, rx] = broadcast::channel<int>(4);
+  auto [tx_end, rx_end] = broadcast::channel<int>(4);
+  auto& tx = tx_end;
+  auto& rx = rx_end;
   tx.send(1).value();
   auto rx2 = rx.resubscribe();
   EXPECT_EQ(rx.receiver_count(), 2u);
@@ -181,7 +207,9 @@ TEST(Broadcast, ResubscribeStartsAtTheTail) {
 }
 
 TEST(Broadcast, ResubscribeToAClosedChannelIsClosed) {
-  auto [tx, rx] = broadcast::channel<int>(4);
+  auto [tx_end, rx_end] = broadcast::channel<int>(4);
+  auto& tx = tx_end;
+  auto& rx = rx_end;
   tx.send(1).value();
   { auto drop = std::move(tx); }
   auto rx2 = rx.resubscribe();
@@ -190,7 +218,9 @@ TEST(Broadcast, ResubscribeToAClosedChannelIsClosed) {
 }
 
 TEST(Broadcast, LenAndIsEmpty) {
-  auto [tx, rx] = broadcast::channel<int>(8);
+  auto [tx_end, rx_end] = broadcast::channel<int>(8);
+  auto& tx = tx_end;
+  auto& rx = rx_end;
   EXPECT_TRUE(rx.is_empty());
   tx.send(1).value();
   tx.send(2).value();
@@ -200,8 +230,12 @@ TEST(Broadcast, LenAndIsEmpty) {
 }
 
 TEST(Broadcast, ReceiverCountAndSameChannel) {
-  auto [tx, rx] = broadcast::channel<int>(8);
-  auto [other_tx, other_rx] = broadcast::channel<int>(8);
+  auto [tx_end, rx_end] = broadcast::channel<int>(8);
+  auto& tx = tx_end;
+  auto& rx = rx_end;
+  auto [other_tx_end, other_rx_end] = broadcast::channel<int>(8);
+  auto& other_tx = other_tx_end;
+  auto& other_rx = other_rx_end;
   EXPECT_EQ(tx.receiver_count(), 1u);
   {
     auto rx2 = tx.subscribe();
@@ -220,6 +254,7 @@ TEST(Broadcast, SentCountCountsEveryValue) {
   auto [tx, rx] = broadcast::channel<int>(2);
   for (int i = 0; i < 5; ++i) tx.send(i).value();
   EXPECT_EQ(tx.sent_count(), 5u);
+  EXPECT_EQ(rx.len(), 5u);
 }
 
 TEST(Broadcast, EachValueIsStoredOnceWhateverTheNumberOfReceivers) {
@@ -231,6 +266,7 @@ TEST(Broadcast, EachValueIsStoredOnceWhateverTheNumberOfReceivers) {
     tx.send(swarmsync::test::Counted(1)).value();
     // The temporary is gone: one stored copy for 64 receivers.
     EXPECT_EQ(swarmsync::test::Counted::alive.load(), 1);
+    EXPECT_EQ(rx.try_recv().value().id, 1);
   }
   EXPECT_EQ(swarmsync::test::Counted::alive.load(), 0);
 }
@@ -238,7 +274,9 @@ TEST(Broadcast, EachValueIsStoredOnceWhateverTheNumberOfReceivers) {
 TEST(Broadcast, ValuesLeftInTheRingAreDestroyedWithTheChannel) {
   swarmsync::test::Counted::reset();
   {
-    auto [tx, rx] = broadcast::channel<swarmsync::test::Counted>(4);
+    auto [tx_end, rx_end] = broadcast::channel<swarmsync::test::Counted>(4);
+    auto& tx = tx_end;
+    auto& rx = rx_end;
     for (int i = 0; i < 10; ++i) tx.send(swarmsync::test::Counted(i)).value();
     EXPECT_EQ(swarmsync::test::Counted::alive.load(), 4);  // overwritten values were destroyed
     auto v = rx.try_recv();

@@ -24,7 +24,9 @@ using swarmsync::test::Counted;
 using swarmsync::test::run_sync;
 
 TEST(MpscUnbounded, SendThenRecvInOrder) {
-  auto [tx, rx] = mpsc::unbounded_channel<int>();
+  auto [tx_end, rx_end] = mpsc::unbounded_channel<int>();
+  auto& tx = tx_end;
+  auto& rx = rx_end;
   for (int i = 0; i < 100; ++i) ASSERT_TRUE(tx.send(i));
   run_sync([&]() -> asio::awaitable<void> {
     for (int i = 0; i < 100; ++i) EXPECT_EQ(co_await rx.recv(), std::optional<int>(i));
@@ -33,7 +35,9 @@ TEST(MpscUnbounded, SendThenRecvInOrder) {
 }
 
 TEST(MpscUnbounded, RecvEndsWhenEverySenderIsGoneAndTheQueueIsDrained) {
-  auto [tx, rx] = mpsc::unbounded_channel<int>();
+  auto [tx_end, rx_end] = mpsc::unbounded_channel<int>();
+  auto& tx = tx_end;
+  auto& rx = rx_end;
   auto tx2 = tx;
   tx.send(1).value();
   tx2.send(2).value();
@@ -52,7 +56,9 @@ TEST(MpscUnbounded, RecvEndsWhenEverySenderIsGoneAndTheQueueIsDrained) {
 }
 
 TEST(MpscUnbounded, SendToADroppedReceiverGivesTheValueBack) {
-  auto [tx, rx] = mpsc::unbounded_channel<std::string>();
+  auto [tx_end, rx_end] = mpsc::unbounded_channel<std::string>();
+  auto& tx = tx_end;
+  auto& rx = rx_end;
   { auto drop = std::move(rx); }
   EXPECT_TRUE(tx.is_closed());
   auto r = tx.send("kept");
@@ -62,7 +68,9 @@ TEST(MpscUnbounded, SendToADroppedReceiverGivesTheValueBack) {
 }
 
 TEST(MpscUnbounded, CloseRefusesNewSendsAndKeepsWhatWasAccepted) {
-  auto [tx, rx] = mpsc::unbounded_channel<int>();
+  auto [tx_end, rx_end] = mpsc::unbounded_channel<int>();
+  auto& tx = tx_end;
+  auto& rx = rx_end;
   tx.send(1).value();
   tx.send(2).value();
   rx.close();
@@ -80,7 +88,9 @@ TEST(MpscUnbounded, CloseRefusesNewSendsAndKeepsWhatWasAccepted) {
 
 TEST(MpscUnbounded, ConcurrentSendsAroundCloseAreEitherReceivedOrGivenBack) {
   for (int round = 0; round < 50; ++round) {
-    auto [tx, rx] = mpsc::unbounded_channel<int>();
+    auto [tx_end, rx_end] = mpsc::unbounded_channel<int>();
+    auto& tx = tx_end;
+    auto& rx = rx_end;
     std::atomic<int> refused{0};
     std::vector<std::thread> senders;
     constexpr int per_sender = 2000;
@@ -103,7 +113,9 @@ TEST(MpscUnbounded, ConcurrentSendsAroundCloseAreEitherReceivedOrGivenBack) {
 
 TEST(MpscUnbounded, WaitingReceiverWakesOnSendFromAnotherThread) {
   asio::io_context ioc;
-  auto [tx, rx] = mpsc::unbounded_channel<int>();
+  auto [tx_end, rx_end] = mpsc::unbounded_channel<int>();
+  auto& tx = tx_end;
+  auto& rx = rx_end;
   std::optional<int> got;
   asio::co_spawn(ioc, [&]() -> asio::awaitable<void> { got = co_await rx.recv(); }, asio::detached);
   ioc.poll();
@@ -115,7 +127,9 @@ TEST(MpscUnbounded, WaitingReceiverWakesOnSendFromAnotherThread) {
 
 TEST(MpscUnbounded, WaitingReceiverWakesWhenTheLastSenderLeaves) {
   asio::io_context ioc;
-  auto [tx, rx] = mpsc::unbounded_channel<int>();
+  auto [tx_end, rx_end] = mpsc::unbounded_channel<int>();
+  auto& tx = tx_end;
+  auto& rx = rx_end;
   bool ended = false;
   asio::co_spawn(ioc, [&]() -> asio::awaitable<void> { ended = !(co_await rx.recv()); }, asio::detached);
   ioc.poll();
@@ -125,7 +139,9 @@ TEST(MpscUnbounded, WaitingReceiverWakesWhenTheLastSenderLeaves) {
 }
 
 TEST(MpscUnbounded, RecvManyTakesUpToTheLimitInOrder) {
-  auto [tx, rx] = mpsc::unbounded_channel<int>();
+  auto [tx_end, rx_end] = mpsc::unbounded_channel<int>();
+  auto& tx = tx_end;
+  auto& rx = rx_end;
   for (int i = 0; i < 10; ++i) tx.send(i).value();
   run_sync([&]() -> asio::awaitable<void> {
     std::vector<int> buf{-1};
@@ -144,7 +160,9 @@ TEST(MpscUnbounded, RecvManyTakesUpToTheLimitInOrder) {
 }
 
 TEST(MpscUnbounded, LenSameChannelAndCapacity) {
-  auto [tx, rx] = mpsc::unbounded_channel<int>();
+  auto [tx_end, rx_end] = mpsc::unbounded_channel<int>();
+  auto& tx = tx_end;
+  auto& rx = rx_end;
   auto [other_tx, other_rx] = mpsc::unbounded_channel<int>();
   EXPECT_TRUE(rx.is_empty());
   tx.send(1).value();
@@ -160,10 +178,13 @@ TEST(MpscUnbounded, LenSameChannelAndCapacity) {
   EXPECT_TRUE(rx.same_channel(tx2));
   EXPECT_FALSE(tx.same_channel(other_tx));
   EXPECT_FALSE(rx.same_channel(other_tx));
+  EXPECT_FALSE(rx.same_channel(other_rx));
 }
 
 TEST(MpscUnbounded, FifoAcrossManyBlocks) {
-  auto [tx, rx] = mpsc::unbounded_channel<int>();
+  auto [tx_end, rx_end] = mpsc::unbounded_channel<int>();
+  auto& tx = tx_end;
+  auto& rx = rx_end;
   for (int round = 0; round < 20; ++round) {
     for (int i = 0; i < 1000; ++i) tx.send(round * 1000 + i).value();
     for (int i = 0; i < 1000; ++i) ASSERT_EQ(rx.try_recv().value(), round * 1000 + i);
@@ -173,7 +194,9 @@ TEST(MpscUnbounded, FifoAcrossManyBlocks) {
 TEST(MpscUnbounded, SteadyStreamAllocatesNothing) {
   if (!swarmsync::test::allocation_counting())
     GTEST_SKIP() << "allocation counting needs the program's own operator new, which sanitizers replace";
-  auto [tx, rx] = mpsc::unbounded_channel<std::uint64_t>();
+  auto [tx_end, rx_end] = mpsc::unbounded_channel<std::uint64_t>();
+  auto& tx = tx_end;
+  auto& rx = rx_end;
   for (std::uint64_t i = 0; i < 10'000; ++i) {  // warm up: blocks get allocated and recycled
     tx.send(i).value();
     if (i % 7 == 0)
@@ -195,7 +218,9 @@ TEST(MpscUnbounded, SteadyStreamAllocatesNothing) {
 TEST(MpscUnbounded, ValuesStillQueuedAreDestroyedWithTheChannel) {
   Counted::reset();
   {
-    auto [tx, rx] = mpsc::unbounded_channel<Counted>();
+    auto [tx_end, rx_end] = mpsc::unbounded_channel<Counted>();
+    auto& tx = tx_end;
+    auto& rx = rx_end;
     for (int i = 0; i < 100; ++i) tx.send(Counted(i)).value();
     for (int i = 0; i < 40; ++i) EXPECT_EQ(rx.try_recv().value().id, i);
     EXPECT_EQ(Counted::alive.load(), 60);
@@ -206,7 +231,9 @@ TEST(MpscUnbounded, ValuesStillQueuedAreDestroyedWithTheChannel) {
 TEST(MpscBounded, CapacityZeroIsRefused) { EXPECT_THROW(mpsc::channel<int>(0), std::invalid_argument); }
 
 TEST(MpscBounded, TrySendReportsFullAndClosedWithTheValue) {
-  auto [tx, rx] = mpsc::channel<int>(2);
+  auto [tx_end, rx_end] = mpsc::channel<int>(2);
+  auto& tx = tx_end;
+  auto& rx = rx_end;
   EXPECT_EQ(tx.capacity(), 2u);
   EXPECT_TRUE(tx.try_send(1));
   EXPECT_TRUE(tx.try_send(2));
@@ -225,7 +252,9 @@ TEST(MpscBounded, TrySendReportsFullAndClosedWithTheValue) {
 
 TEST(MpscBounded, SendWaitsForRoom) {
   asio::io_context ioc;
-  auto [tx, rx] = mpsc::channel<int>(1);
+  auto [tx_end, rx_end] = mpsc::channel<int>(1);
+  auto& tx = tx_end;
+  auto& rx = rx_end;
   int sent = 0;
   asio::co_spawn(ioc, [&, t = tx]() -> asio::awaitable<void> {
     for (int i = 0; i < 3; ++i) {
@@ -249,7 +278,9 @@ TEST(MpscBounded, SendWaitsForRoom) {
 
 TEST(MpscBounded, WaitingSenderGetsItsValueBackWhenTheReceiverCloses) {
   asio::io_context ioc;
-  auto [tx, rx] = mpsc::channel<std::string>(1);
+  auto [tx_end, rx_end] = mpsc::channel<std::string>(1);
+  auto& tx = tx_end;
+  auto& rx = rx_end;
   tx.try_send("first").value();
   std::optional<std::string> returned;
   asio::co_spawn(ioc, [&, t = tx]() -> asio::awaitable<void> {
@@ -266,7 +297,9 @@ TEST(MpscBounded, WaitingSenderGetsItsValueBackWhenTheReceiverCloses) {
 }
 
 TEST(MpscBounded, ReservedRoomIsHeldAndGivenBackWhenUnused) {
-  auto [tx, rx] = mpsc::channel<int>(1);
+  auto [tx_end, rx_end] = mpsc::channel<int>(1);
+  auto& tx = tx_end;
+  auto& rx = rx_end;
   run_sync([&]() -> asio::awaitable<void> {
     {
       auto permit = co_await tx.reserve();
@@ -281,7 +314,9 @@ TEST(MpscBounded, ReservedRoomIsHeldAndGivenBackWhenUnused) {
 }
 
 TEST(MpscBounded, AHeldPermitKeepsTheChannelOpen) {
-  auto [tx, rx] = mpsc::channel<int>(1);
+  auto [tx_end, rx_end] = mpsc::channel<int>(1);
+  auto& tx = tx_end;
+  auto& rx = rx_end;
   auto permit = run_sync([t = std::move(tx)]() -> asio::awaitable<std::optional<mpsc::Permit<int>>> {
     co_return co_await t.reserve();
   }());
@@ -293,7 +328,9 @@ TEST(MpscBounded, AHeldPermitKeepsTheChannelOpen) {
 }
 
 TEST(MpscBounded, RecvManyGivesRoomBack) {
-  auto [tx, rx] = mpsc::channel<int>(4);
+  auto [tx_end, rx_end] = mpsc::channel<int>(4);
+  auto& tx = tx_end;
+  auto& rx = rx_end;
   for (int i = 0; i < 4; ++i) tx.try_send(i).value();
   EXPECT_FALSE(tx.try_send(4));
   run_sync([&]() -> asio::awaitable<void> {
@@ -307,7 +344,9 @@ TEST(MpscBounded, RecvManyGivesRoomBack) {
 TEST(MpscBounded, ValuesStillQueuedAreDestroyedWithTheChannel) {
   Counted::reset();
   {
-    auto [tx, rx] = mpsc::channel<Counted>(8);
+    auto [tx_end, rx_end] = mpsc::channel<Counted>(8);
+    auto& tx = tx_end;
+    auto& rx = rx_end;
     for (int i = 0; i < 8; ++i) tx.try_send(Counted(i)).value();
     EXPECT_FALSE(tx.try_send(Counted(99)));  // the refused value came back and is destroyed
     EXPECT_EQ(rx.try_recv().value().id, 0);

@@ -15,6 +15,10 @@
 #include <thread>
 #include <vector>
 
+// Tests name channel ends through references (`auto [tx_end, rx_end] = ...; auto& tx = tx_end;`)
+// because clang 14, which builds the ThreadSanitizer suite, cannot capture structured bindings in
+// lambdas.
+
 namespace swarmsync::test {
 
 /// Scales a stress count down under sanitizers, which run 5-20x slower.
