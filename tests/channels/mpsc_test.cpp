@@ -1,5 +1,6 @@
 // The mpsc channels, operation by operation (cases after tokio's tests/sync_mpsc.rs).
 
+#include <swarmsync/channels/broadcast.hpp>
 #include <swarmsync/channels/mpsc.hpp>
 
 #include "support/allocation_counter.hpp"
@@ -352,6 +353,51 @@ TEST(MpscBounded, ValuesStillQueuedAreDestroyedWithTheChannel) {
     EXPECT_EQ(rx.try_recv().value().id, 0);
   }
   EXPECT_EQ(Counted::alive.load(), 0);
+}
+
+}  // namespace
+
+namespace {
+
+using namespace swarmsync;
+
+// A context destroyed while coroutines are parked on channels that outlive it destroys those
+// coroutines (their frames and the channel ends they hold), and a later send does not touch it.
+TEST(Parking, DestroyingTheContextDestroysParkedCoroutines) {
+  swarmsync::test::Counted::reset();
+  auto [tx_end, rx_end] = mpsc::unbounded_channel<swarmsync::test::Counted>();
+  auto& tx = tx_end;
+  auto [btx_end, brx_end] = broadcast::channel<swarmsync::test::Counted>(4);
+  auto& btx = btx_end;
+  auto brx2 = btx.subscribe();
+  auto [ftx_end, frx_end] = mpsc::channel<int>(1);
+  auto& ftx = ftx_end;
+  ftx.try_send(0).value();  // full: a bounded send parks
+  bool finished = false;
+  {
+    asio::io_context ioc;
+    asio::co_spawn(ioc, [rx = std::move(rx_end), &finished]() mutable -> asio::awaitable<void> {
+      co_await rx.recv();
+      finished = true;
+    }, asio::detached);
+    asio::co_spawn(ioc, [rx = std::move(brx_end), &finished]() mutable -> asio::awaitable<void> {
+      co_await rx.recv();
+      finished = true;
+    }, asio::detached);
+    asio::co_spawn(ioc, [t = ftx, &finished]() -> asio::awaitable<void> {
+      co_await t.send(1);
+      finished = true;
+    }, asio::detached);
+    ioc.poll();
+  }
+  // The parked receivers were destroyed with their frames: their channels see no receiver.
+  EXPECT_TRUE(tx.is_closed());
+  EXPECT_EQ(btx.receiver_count(), 1u);  // brx2 only
+  EXPECT_FALSE(tx.send(swarmsync::test::Counted(1)));
+  EXPECT_EQ(btx.send(swarmsync::test::Counted(2)).value(), 1u);
+  EXPECT_FALSE(finished);
+  EXPECT_EQ(frx_end.try_recv().value(), 0);
+  EXPECT_EQ(frx_end.try_recv().error(), mpsc::TryRecvError::empty);  // the parked send never sent
 }
 
 }  // namespace

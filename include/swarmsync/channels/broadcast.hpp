@@ -261,7 +261,7 @@ class Receiver {
   void leave() {
     if (shared_) shared_->receivers.fetch_sub(1, std::memory_order_acq_rel);
     shared_.reset();
-    if (node_) std::exchange(node_, nullptr)->release();
+    if (node_) std::exchange(node_, nullptr)->retire();
   }
 
   std::shared_ptr<detail::Shared<T>> shared_;

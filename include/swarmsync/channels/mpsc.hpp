@@ -213,7 +213,7 @@ class Sender : public detail::SenderBase<T> {
     struct Release {
       swarmsync::detail::WaitNode*& n;
       ~Release() {
-        if (n) n->release();
+        if (n) n->retire();
       }
     } release{node};
     for (;;) {
@@ -420,7 +420,7 @@ class Receiver {
   void leave() {
     if (shared_) close();
     shared_.reset();
-    if (node_) std::exchange(node_, nullptr)->release();
+    if (node_) std::exchange(node_, nullptr)->retire();
   }
 
   static constexpr std::uint64_t not_closed = ~std::uint64_t{0};

@@ -25,6 +25,12 @@
 // The list is a Treiber stack that is only ever emptied whole (`exchange(nullptr)`), so there is
 // no ABA problem. Nodes are reference counted: a list holds one reference per linked node, so a
 // receiver may go away while its node is still linked.
+//
+// Shutdown. A parked handler is not in any Asio queue, so an io_context destroyed while a
+// coroutine is parked would never destroy it, and a later wake-up would post to a dead context.
+// Each node therefore registers (once per execution context, not per wait) with that context's
+// `ParkingService`; when the context shuts down, the service destroys every handler still parked
+// there, and with it the coroutine frame, as Asio does with its own pending operations.
 
 #include "swarmsync/detail/asio_fwd.hpp"
 
@@ -42,16 +48,25 @@
 #include <boost/system/error_code.hpp>
 #include <boost/system/system_error.hpp>
 
+#include <boost/asio/execution/context.hpp>
+#include <boost/asio/execution_context.hpp>
+#include <boost/asio/query.hpp>
+
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <memory>
+#include <mutex>
 #include <thread>
+#include <vector>
 #include <tuple>
 #include <utility>
 
 namespace swarmsync::detail {
 
 class WaitList;
+class ParkingRegistry;
 
 /// A parked waiter: the completion handler of one wait at a time.
 class WaitNode {
@@ -85,6 +100,14 @@ class WaitNode {
     executor_ = asio::get_associated_executor(handler);
     // Swap, not assign: Boost 1.81's any_completion_handler move-assignment recurses forever.
     Handler(std::forward<H>(handler)).swap(handler_);
+    register_with(asio::query(executor_, asio::execution::context));
+  }
+
+  /// The owner is done with the node: it leaves the parking registry and drops the owner's
+  /// reference (lists that still link it keep theirs).
+  void retire() {
+    detach();
+    release();
   }
 
   /// Completes the handler on its own executor, never inline: the continuation is queued (on the
@@ -107,15 +130,100 @@ class WaitNode {
     void operator()() { std::move(handler)(ec); }
   };
 
+  friend class ParkingRegistry;
+
   WaitNode() = default;
   ~WaitNode() = default;
+
+  void register_with(asio::execution_context& context);
+  void detach();
 
   std::atomic<std::uint32_t> refs_{1};
   std::atomic<std::uint32_t> state_{0};
   WaitNode* next_ = nullptr;  // written by the pusher before publication, read by the waker after
   Handler handler_;           // both written by the parking side before it arms the node
   asio::any_io_executor executor_;
+  asio::execution_context* context_ = nullptr;  // the parking side's own: where it is registered
+  std::shared_ptr<ParkingRegistry> registry_;
 };
+
+/// The nodes that have parked on one execution context.
+class ParkingRegistry {
+ public:
+  void add(WaitNode& node) {
+    std::lock_guard lock(mutex_);
+    if (shut_down_) return;
+    node.add_ref();
+    nodes_.push_back(&node);
+  }
+
+  void remove(WaitNode& node) {
+    {
+      std::lock_guard lock(mutex_);
+      auto it = std::find(nodes_.begin(), nodes_.end(), &node);
+      if (it == nodes_.end()) return;
+      *it = nodes_.back();
+      nodes_.pop_back();
+    }
+    node.release();
+  }
+
+  bool is_shut_down() const noexcept { return shut_down_flag_.load(std::memory_order_acquire); }
+
+  /// Destroys, without invoking, every handler still parked; each destroyed handler takes its
+  /// coroutine frame with it.
+  void shutdown() {
+    std::vector<WaitNode*> nodes;
+    {
+      std::lock_guard lock(mutex_);
+      shut_down_ = true;
+      shut_down_flag_.store(true, std::memory_order_release);
+      nodes.swap(nodes_);
+    }
+    for (WaitNode* n : nodes) {
+      if (n->try_disarm()) {
+        WaitNode::Handler doomed(std::move(n->handler_));
+        n->executor_ = asio::any_io_executor();
+      }
+      n->release();
+    }
+  }
+
+ private:
+  std::mutex mutex_;
+  std::vector<WaitNode*> nodes_;
+  bool shut_down_ = false;
+  std::atomic<bool> shut_down_flag_{false};
+};
+
+/// Owns the parking registry of one execution context and empties it at shutdown.
+class ParkingService : public asio::execution_context::service {
+ public:
+  static inline asio::execution_context::id id;
+
+  explicit ParkingService(asio::execution_context& context)
+      : asio::execution_context::service(context), registry_(std::make_shared<ParkingRegistry>()) {}
+
+  const std::shared_ptr<ParkingRegistry>& registry() const noexcept { return registry_; }
+
+ private:
+  void shutdown() override { registry_->shutdown(); }
+
+  std::shared_ptr<ParkingRegistry> registry_;
+};
+
+inline void WaitNode::register_with(asio::execution_context& context) {
+  if (&context == context_ && registry_ && !registry_->is_shut_down()) return;
+  if (registry_) registry_->remove(*this);
+  context_ = &context;
+  registry_ = asio::use_service<ParkingService>(context).registry();
+  registry_->add(*this);
+}
+
+inline void WaitNode::detach() {
+  if (auto registry = std::move(registry_)) registry->remove(*this);
+  context_ = nullptr;
+}
 
 /// A lock-free set of parked waiters, woken all at once.
 class WaitList {
