@@ -1,0 +1,300 @@
+#pragma once
+// The registry of direct channels between services, keyed by the application's channel names
+// (the seed's `ServiceWiring`).
+//
+//     enum class ChannelType { SchedulerToDispatcher, DispatcherToHarvester };
+//     using Payload = std::variant<SchedulerEvent, DispatcherEvent>;
+//     swarmsync::ServiceWiring<ChannelType, Payload> wiring;
+//     wiring.add_channel(ChannelType::SchedulerToDispatcher).value();
+//
+//     // in the Scheduler:                      // in the Dispatcher:
+//     auto tx = wiring.take_tx(Ch::SchedulerToDispatcher, "scheduler");
+//                                              auto rx = wiring.take_rx(Ch::SchedulerToDispatcher, "dispatcher");
+//     tx->send(SchedulerEvent{...});           while (auto msg = co_await rx->recv()) { ... }
+//
+// Ownership. Each end is taken exactly once: `take_tx` and `take_rx` hand it out to one holder,
+// and a second take is an error naming the holder. `get_tx` hands out extra senders (many
+// producers) without taking anything.
+//
+// Leases: nothing lost across restarts. A taken end is a lease (`TxLease`, `RxLease`), which is
+// the channel end itself while it is held. When the lease is destroyed (the service stops or
+// fails), the end goes back to the registry, queue intact, and the next instance of the service
+// takes it again. The registry keeps a sender of every channel, so senders never see a channel
+// close because its consumer is being restarted; a channel ends only when it is removed.
+//
+// Errors are values (`Result<T, WiringError>`) that name the channel, the side and the holder.
+// Thread safety: every member may be called from any thread; a mutex guards the registry, which
+// is touched at boot and on restarts, never per message.
+
+#include "swarmsync/channels/mpsc.hpp"
+#include "swarmsync/wiring/names.hpp"
+
+#include <cstddef>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace swarmsync {
+
+/// One end of a wired channel.
+enum class ChannelSide { tx, rx };
+
+constexpr std::string_view to_string(ChannelSide side) { return side == ChannelSide::tx ? "tx" : "rx"; }
+
+/// A misuse of the wiring registry, naming the channel, the side and who holds it.
+struct WiringError {
+  enum Kind {
+    unknown_channel,  ///< no channel was added under this name
+    already_added,    ///< `add_channel` twice for the same name
+    already_taken,    ///< the end is held by `holder`
+    in_use,           ///< `remove_if_empty` on a channel with a held end or queued values
+  };
+  Kind kind;
+  std::string channel;
+  ChannelSide side = ChannelSide::tx;
+  std::string holder;  ///< for `already_taken` / `in_use`: who holds the end
+  std::size_t queued = 0;  ///< for `in_use`: values waiting
+
+  /// A sentence for logs and boot reports.
+  std::string message() const {
+    switch (kind) {
+      case unknown_channel: return "channel " + channel + ": no such channel in the wiring";
+      case already_added: return "channel " + channel + ": added twice";
+      case already_taken:
+        return "channel " + channel + ": " + std::string(to_string(side)) + " already taken by " + holder;
+      case in_use:
+        return "channel " + channel + ": not removed, " +
+               (holder.empty() ? std::to_string(queued) + " value(s) queued" : "held by " + holder);
+    }
+    return "channel " + channel + ": wiring error";
+  }
+};
+
+[[noreturn]] inline void throw_exception_from_error(const WiringError& e, const boost::source_location&) {
+  throw ChannelError("swarmsync: " + e.message());
+}
+
+template <class ChannelType, class Payload>
+class ServiceWiring;
+
+namespace detail {
+
+template <class ChannelType, class Payload>
+struct WiringState {
+  struct Entry {
+    mpsc::UnboundedSender<Payload> tx;      // the registry's own sender: the channel stays open
+    std::optional<mpsc::Receiver<Payload>> rx;  // empty while leased
+    std::string tx_holder;                  // empty when the tx end is not leased
+    std::string rx_holder;
+  };
+
+  std::mutex mutex;
+  std::map<ChannelType, Entry> channels;
+};
+
+}  // namespace detail
+
+/// The sending end of a wired channel, held by one service. It is an `mpsc::UnboundedSender`;
+/// destroying it gives the end back to the wiring.
+template <class ChannelType, class Payload>
+class TxLease : public mpsc::UnboundedSender<Payload> {
+ public:
+  TxLease(TxLease&&) noexcept = default;
+  TxLease& operator=(TxLease&&) = delete;
+  ~TxLease() { give_back(); }
+
+  /// The channel this lease is an end of.
+  ChannelType channel() const noexcept { return channel_; }
+
+ private:
+  friend class ServiceWiring<ChannelType, Payload>;
+  using State = detail::WiringState<ChannelType, Payload>;
+
+  TxLease(mpsc::UnboundedSender<Payload> tx, std::weak_ptr<State> state, ChannelType channel)
+      : mpsc::UnboundedSender<Payload>(std::move(tx)), state_(std::move(state)), channel_(channel) {}
+
+  void give_back() {
+    auto state = std::exchange(state_, {}).lock();
+    if (!state) return;
+    std::lock_guard lock(state->mutex);
+    if (auto it = state->channels.find(channel_); it != state->channels.end()) it->second.tx_holder.clear();
+  }
+
+  std::weak_ptr<State> state_;
+  ChannelType channel_;
+};
+
+/// The receiving end of a wired channel, held by one service. It is an `mpsc::Receiver`;
+/// destroying it puts the receiver, with everything still queued, back in the wiring.
+template <class ChannelType, class Payload>
+class RxLease : public mpsc::Receiver<Payload> {
+ public:
+  RxLease(RxLease&&) noexcept = default;
+  RxLease& operator=(RxLease&&) = delete;
+  ~RxLease() { give_back(); }
+
+  /// The channel this lease is an end of.
+  ChannelType channel() const noexcept { return channel_; }
+
+ private:
+  friend class ServiceWiring<ChannelType, Payload>;
+  using State = detail::WiringState<ChannelType, Payload>;
+
+  RxLease(mpsc::Receiver<Payload> rx, std::weak_ptr<State> state, ChannelType channel)
+      : mpsc::Receiver<Payload>(std::move(rx)), state_(std::move(state)), channel_(channel) {}
+
+  void give_back() {
+    auto state = std::exchange(state_, {}).lock();
+    if (!state) return;
+    std::lock_guard lock(state->mutex);
+    if (auto it = state->channels.find(channel_); it != state->channels.end()) {
+      it->second.rx.emplace(std::move(static_cast<mpsc::Receiver<Payload>&>(*this)));
+      it->second.rx_holder.clear();
+    }
+  }
+
+  std::weak_ptr<State> state_;
+  ChannelType channel_;
+};
+
+/// A snapshot of one wired channel, for diagnostics.
+template <class ChannelType>
+struct WiredChannelInfo {
+  ChannelType channel;
+  std::string name;
+  std::string tx_holder;  ///< empty when the tx end is free
+  std::string rx_holder;  ///< empty when the rx end is free
+  std::size_t depth = 0;  ///< values queued now
+};
+
+/// The registry `ChannelType -> (tx, rx)` of direct mpsc channels carrying `Payload`.
+template <class ChannelType, class Payload>
+class ServiceWiring {
+ public:
+  using Tx = TxLease<ChannelType, Payload>;
+  using Rx = RxLease<ChannelType, Payload>;
+
+  ServiceWiring() : state_(std::make_shared<State>()) {}
+  ServiceWiring(const ServiceWiring&) = delete;
+  ServiceWiring& operator=(const ServiceWiring&) = delete;
+
+  /// Creates an unbounded channel under `channel`. Error `already_added` if the name is taken.
+  Result<void, WiringError> add_channel(ChannelType channel) {
+    auto [tx, rx] = mpsc::unbounded_channel<Payload>();
+    return add_channel(channel, std::move(tx), std::move(rx));
+  }
+
+  /// Registers a pair made elsewhere under `channel`. Error `already_added` if the name is taken.
+  Result<void, WiringError> add_channel(ChannelType channel, mpsc::UnboundedSender<Payload> tx,
+                                        mpsc::Receiver<Payload> rx) {
+    std::lock_guard lock(state_->mutex);
+    if (state_->channels.contains(channel)) return error(WiringError::already_added, channel);
+    state_->channels.emplace(channel, Entry{std::move(tx), std::move(rx), {}, {}});
+    return {};
+  }
+
+  /// Takes the sending end for `holder`, exactly once until the lease is given back.
+  /// Errors: `unknown_channel`, `already_taken` (naming the holder).
+  Result<Tx, WiringError> take_tx(ChannelType channel, std::string_view holder = "unnamed") {
+    std::lock_guard lock(state_->mutex);
+    auto it = state_->channels.find(channel);
+    if (it == state_->channels.end()) return error(WiringError::unknown_channel, channel, ChannelSide::tx);
+    if (!it->second.tx_holder.empty())
+      return error(WiringError::already_taken, channel, ChannelSide::tx, it->second.tx_holder);
+    it->second.tx_holder = holder.empty() ? "unnamed" : std::string(holder);
+    return Result<Tx, WiringError>(boost::system::in_place_value, Tx(it->second.tx, state_, channel));
+  }
+
+  /// Takes the receiving end for `holder`, exactly once until the lease is given back.
+  /// Errors: `unknown_channel`, `already_taken` (naming the holder).
+  Result<Rx, WiringError> take_rx(ChannelType channel, std::string_view holder = "unnamed") {
+    std::lock_guard lock(state_->mutex);
+    auto it = state_->channels.find(channel);
+    if (it == state_->channels.end()) return error(WiringError::unknown_channel, channel, ChannelSide::rx);
+    if (!it->second.rx)
+      return error(WiringError::already_taken, channel, ChannelSide::rx, it->second.rx_holder);
+    it->second.rx_holder = holder.empty() ? "unnamed" : std::string(holder);
+    Rx lease(std::move(*it->second.rx), state_, channel);
+    it->second.rx.reset();
+    return Result<Rx, WiringError>(boost::system::in_place_value, std::move(lease));
+  }
+
+  /// A new sender of `channel`, taken or not (many producers). Error: `unknown_channel`.
+  Result<mpsc::UnboundedSender<Payload>, WiringError> get_tx(ChannelType channel) const {
+    std::lock_guard lock(state_->mutex);
+    auto it = state_->channels.find(channel);
+    if (it == state_->channels.end()) return error(WiringError::unknown_channel, channel, ChannelSide::tx);
+    return Result<mpsc::UnboundedSender<Payload>, WiringError>(boost::system::in_place_value, it->second.tx);
+  }
+
+  /// True if `channel` exists and its sending end is free to take.
+  bool tx_exists(ChannelType channel) const {
+    std::lock_guard lock(state_->mutex);
+    auto it = state_->channels.find(channel);
+    return it != state_->channels.end() && it->second.tx_holder.empty();
+  }
+
+  /// True if `channel` exists and its receiving end is free to take.
+  bool rx_exists(ChannelType channel) const {
+    std::lock_guard lock(state_->mutex);
+    auto it = state_->channels.find(channel);
+    return it != state_->channels.end() && it->second.rx.has_value();
+  }
+
+  /// Removes `channel` if that loses nothing: neither end is held and no value is queued; returns
+  /// true if it was removed. Errors: `unknown_channel`; `in_use` naming the holder or the number
+  /// of queued values.
+  Result<bool, WiringError> remove_if_empty(ChannelType channel) {
+    std::lock_guard lock(state_->mutex);
+    auto it = state_->channels.find(channel);
+    if (it == state_->channels.end()) return error(WiringError::unknown_channel, channel);
+    Entry& e = it->second;
+    if (!e.tx_holder.empty()) return error(WiringError::in_use, channel, ChannelSide::tx, e.tx_holder);
+    if (!e.rx) return error(WiringError::in_use, channel, ChannelSide::rx, e.rx_holder);
+    if (const std::size_t queued = e.rx->len()) {
+      auto err = WiringError{WiringError::in_use, name_of(channel), ChannelSide::rx, {}, queued};
+      return Result<bool, WiringError>(boost::system::in_place_error, std::move(err));
+    }
+    state_->channels.erase(it);
+    return Result<bool, WiringError>(boost::system::in_place_value, true);
+  }
+
+  /// Every channel with its holders and depth, in key order.
+  std::vector<WiredChannelInfo<ChannelType>> snapshot() const {
+    std::lock_guard lock(state_->mutex);
+    std::vector<WiredChannelInfo<ChannelType>> out;
+    for (const auto& [channel, e] : state_->channels)
+      out.push_back({channel, name_of(channel), e.tx_holder, e.rx_holder, e.tx.len()});
+    return out;
+  }
+
+ private:
+  using State = detail::WiringState<ChannelType, Payload>;
+  using Entry = typename State::Entry;
+
+  static WiringError make_error(WiringError::Kind kind, ChannelType channel, ChannelSide side, std::string holder) {
+    return WiringError{kind, name_of(channel), side, std::move(holder)};
+  }
+
+  struct ErrorValue {
+    WiringError e;
+    template <class T>
+    operator Result<T, WiringError>() && {
+      return Result<T, WiringError>(boost::system::in_place_error, std::move(e));
+    }
+  };
+
+  static ErrorValue error(WiringError::Kind kind, ChannelType channel, ChannelSide side = ChannelSide::tx,
+                          std::string holder = {}) {
+    return ErrorValue{make_error(kind, channel, side, std::move(holder))};
+  }
+
+  std::shared_ptr<State> state_;
+};
+
+}  // namespace swarmsync
