@@ -1,7 +1,8 @@
 // Throughput of the channels. Each iteration builds the channels, spawns the coroutines on a fresh
 // io_context, and runs it on two threads until every coroutine has finished (the senders are
-// dropped, the channels end, the io_context runs out of work). Every value is checked: each
-// receiver must get everything it is owed, in order, or the case fails with SkipWithError.
+// dropped, the channels end, the io_context runs out of work). Every value is checked, or the case
+// fails with SkipWithError: mpsc values arrive once each and in order per producer; a broadcast
+// receiver gets every value in order except those a lag reported as skipped.
 //
 //   swarmsync-bench [--benchmark_filter=REGEX] [other Google Benchmark flags]
 

@@ -9,17 +9,25 @@
 // race with a cancellation or a timeout never consumes a message.
 //
 // Who completes a parked node is decided by one atomic word, `state`:
-//   armed  - a handler is installed and nobody has completed it yet;
-//   linked - the node is (or is about to be) on a list, or in a list that a waker took.
+//   armed      - a handler is installed and nobody has completed it yet;
+//   linked     - the node is (or is about to be) on a list, or in a list that a waker took;
+//   initiating - the parking side is still inside the wait's initiation;
+//   deferred   - a completion arrived during the initiation and waits for it to end.
 // The waker, a cancellation and a timeout each clear `armed` with a read-modify-write; exactly one
 // of them wins and completes the handler. A node stays `linked` until a waker unlinks it, so a
 // cancelled node that parks again is re-armed in place rather than pushed twice.
 //
+// After arming, the parking side re-reads the channel from inside the initiation, and that read
+// touches the consumer's own state. A completion that lands meanwhile (from another thread) must
+// not resume the coroutine yet, or the coroutine would run on another thread while the initiation
+// still reads its state and frame: such a completion only sets `deferred`, and the initiation
+// resumes the coroutine itself when it ends.
+//
 // No lost wake-up: the parking side links its node (a seq_cst RMW) and then re-reads the channel
 // (seq_cst); the making-progress side publishes (seq_cst) and then reads the list head (seq_cst).
 // In the single total order of these operations one of the two sees the other. When the node was
-// still linked from an earlier wait, the re-arming RMW on `state` orders it against the waker's
-// exchange on the same word: either the waker sees `armed`, or the parker sees `linked` cleared
+// still linked from an earlier wait, the re-arming RMW on `state` orders it against the waker's RMW on
+// the same word: either the waker sees `armed`, or the parker sees `linked` cleared
 // and pushes again before re-reading the channel.
 //
 // The list is a Treiber stack that is only ever emptied whole (`exchange(nullptr)`), so there is
@@ -40,7 +48,7 @@
 #include <boost/asio/associated_cancellation_slot.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/awaitable.hpp>
-#include <boost/asio/defer.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -49,6 +57,8 @@
 #include <boost/system/system_error.hpp>
 
 #include <boost/asio/execution/context.hpp>
+#include <boost/asio/execution/outstanding_work.hpp>
+#include <boost/asio/prefer.hpp>
 #include <boost/asio/execution_context.hpp>
 #include <boost/asio/query.hpp>
 
@@ -75,6 +85,8 @@ class WaitNode {
 
   static constexpr std::uint32_t armed = 1;
   static constexpr std::uint32_t linked = 2;
+  static constexpr std::uint32_t initiating = 4;
+  static constexpr std::uint32_t deferred = 8;
 
   static WaitNode* make() { return new WaitNode; }
 
@@ -110,12 +122,26 @@ class WaitNode {
     release();
   }
 
-  /// Completes the handler on its own executor, never inline: the continuation is queued (on the
-  /// calling thread's private queue when that thread runs the same io_context). Only the winner
-  /// of `try_disarm` (or of the waker's exchange) may call this.
+  /// Completes the handler: posts the continuation to the handler's executor, never inline, or,
+  /// while the initiation is still running, leaves that to `end_initiation`. Only the winner of
+  /// `try_disarm` (or of the waker's RMW) may call this.
   void complete(boost::system::error_code ec) {
-    asio::any_io_executor ex = std::move(executor_);
-    asio::defer(ex, Resume{std::move(handler_), ec});
+    completion_ec_ = ec;
+    std::uint32_t s = state_.load(std::memory_order_acquire);
+    while (s & initiating) {
+      if (state_.compare_exchange_weak(s, s | deferred, std::memory_order_acq_rel, std::memory_order_acquire))
+        return;
+    }
+    resume(ec);
+  }
+
+  /// Ends the initiation; resumes the coroutine if a completion arrived during it.
+  void end_initiation() {
+    const std::uint32_t s = state_.fetch_and(~initiating, std::memory_order_acq_rel);
+    if (s & deferred) {
+      state_.fetch_and(~deferred, std::memory_order_relaxed);
+      resume(completion_ec_);
+    }
   }
 
   /// The handler's cancellation slot (not connected when the wait cannot be cancelled).
@@ -135,6 +161,19 @@ class WaitNode {
   WaitNode() = default;
   ~WaitNode() = default;
 
+  // Posted rather than deferred: a deferred continuation waits in the waking thread's private
+  // queue until that thread's current handler returns, where no other thread can run it, and a
+  // busy producer then starves the consumers it woke.
+  //
+  // The post holds outstanding work on the executor until it has returned: the resumed coroutine
+  // may be the last work of its io_context, whose owner may destroy it as soon as `run()`
+  // returns, while this thread would otherwise still be inside the post's wake-up signal.
+  void resume(boost::system::error_code ec) {
+    const asio::any_io_executor work = asio::prefer(std::move(executor_), asio::execution::outstanding_work.tracked);
+    executor_ = asio::any_io_executor();
+    asio::post(work, Resume{std::move(handler_), ec});
+  }
+
   void register_with(asio::execution_context& context);
   void detach();
 
@@ -143,6 +182,7 @@ class WaitNode {
   WaitNode* next_ = nullptr;  // written by the pusher before publication, read by the waker after
   Handler handler_;           // both written by the parking side before it arms the node
   asio::any_io_executor executor_;
+  boost::system::error_code completion_ec_;  // written by the completer before it sets `deferred`
   asio::execution_context* context_ = nullptr;  // the parking side's own: where it is registered
   std::shared_ptr<ParkingRegistry> registry_;
 };
@@ -233,10 +273,11 @@ class WaitList {
   WaitList& operator=(const WaitList&) = delete;
   ~WaitList() { drop(head_.exchange(nullptr, std::memory_order_acquire)); }
 
-  /// Arms `node` (its handler must be installed) and links it if it is not linked already.
+  /// Arms `node` (its handler must be installed) and links it if it is not linked already. The
+  /// caller is inside the wait's initiation and must call `node.end_initiation()` when done.
   void arm(WaitNode& node) {
     std::uint32_t s = node.state_.load(std::memory_order_relaxed);
-    while (!node.state_.compare_exchange_weak(s, s | WaitNode::armed | WaitNode::linked,
+    while (!node.state_.compare_exchange_weak(s, s | WaitNode::armed | WaitNode::linked | WaitNode::initiating,
                                               std::memory_order_seq_cst,
                                               std::memory_order_relaxed)) {
     }
@@ -258,7 +299,7 @@ class WaitList {
     WaitNode* n = head_.exchange(nullptr, std::memory_order_seq_cst);
     while (n) {
       WaitNode* next = n->next_;
-      const std::uint32_t s = n->state_.exchange(0, std::memory_order_acq_rel);
+      const std::uint32_t s = n->state_.fetch_and(~(WaitNode::armed | WaitNode::linked), std::memory_order_acq_rel);
       if (s & WaitNode::armed) n->complete({});
       n->release();
       n = next;
@@ -269,7 +310,7 @@ class WaitList {
   static void drop(WaitNode* n) {
     while (n) {
       WaitNode* next = n->next_;
-      n->state_.store(0, std::memory_order_relaxed);
+      n->state_.fetch_and(~WaitNode::linked, std::memory_order_relaxed);
       n->release();
       n = next;
     }
@@ -300,6 +341,7 @@ asio::awaitable<boost::system::error_code> park(WaitList& list, WaitNode& node, 
         connect_cancellation(node);
         list.arm(node);
         if (ready() && node.try_disarm()) node.complete({});
+        node.end_initiation();
       },
       token);
   co_return ec;
@@ -324,6 +366,7 @@ asio::awaitable<boost::system::error_code> park_until(WaitList& list, WaitNode& 
           n->release();
         });
         if (ready() && node.try_disarm()) node.complete({});
+        node.end_initiation();
       },
       token);
   timer.cancel();
