@@ -25,10 +25,16 @@ namespace swarmsync {
 template <class T, class E>
 using Result = boost::system::result<T, E>;
 
-/// Thrown by `Result::value()` when the result holds an error.
-class ChannelError : public std::runtime_error {
+/// The base of what swarmsync throws from `Result::value()` on a failed result.
+class Error : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
+};
+
+/// Thrown by `Result::value()` when a channel operation's result holds an error.
+class ChannelError : public Error {
+ public:
+  using Error::Error;
 };
 
 /// A send that could not be delivered because nobody can receive it any more (the mpsc receiver is

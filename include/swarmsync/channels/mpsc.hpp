@@ -139,6 +139,12 @@ class SenderBase {
   /// Number of values queued now (accepted and not yet received).
   std::size_t len() const noexcept { return shared_->queue.size(); }
 
+  /// Values sent on the channel so far, by every sender (for introspection).
+  std::uint64_t sent_count() const noexcept { return shared_->queue.claimed(); }
+
+  /// Values the receiver has taken so far (for introspection).
+  std::uint64_t received_count() const noexcept { return shared_->queue.consumed(); }
+
   /// True if both handles belong to the same channel.
   template <class Other>
   bool same_channel(const Other& other) const noexcept {

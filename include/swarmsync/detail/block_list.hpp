@@ -138,6 +138,12 @@ class BlockList {
     }
   }
 
+  /// Slots ever claimed (values accepted, plus the rare sends refused while the queue closed).
+  std::uint64_t claimed() const noexcept { return tail_position_.load(std::memory_order_acquire) & ~closed_bit; }
+
+  /// Slots the consumer has passed: values taken (plus skipped refusals).
+  std::uint64_t consumed() const noexcept { return head_position_.load(std::memory_order_acquire); }
+
   /// Values claimed by producers and not yet taken (includes values being written). Any thread.
   std::size_t size() const noexcept {
     const std::uint64_t head = head_position_.load(std::memory_order_acquire);

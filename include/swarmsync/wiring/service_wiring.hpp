@@ -170,6 +170,8 @@ struct WiredChannelInfo {
   std::string tx_holder;  ///< empty when the tx end is free
   std::string rx_holder;  ///< empty when the rx end is free
   std::size_t depth = 0;  ///< values queued now
+  std::uint64_t sent = 0;      ///< values sent so far
+  std::uint64_t received = 0;  ///< values received so far
 };
 
 /// The registry `ChannelType -> (tx, rx)` of direct mpsc channels carrying `Payload`.
@@ -269,7 +271,8 @@ class ServiceWiring {
     std::lock_guard lock(state_->mutex);
     std::vector<WiredChannelInfo<ChannelType>> out;
     for (const auto& [channel, e] : state_->channels)
-      out.push_back({channel, name_of(channel), e.tx_holder, e.rx_holder, e.tx.len()});
+      out.push_back({channel, name_of(channel), e.tx_holder, e.rx_holder, e.tx.len(), e.tx.sent_count(),
+                     e.tx.received_count()});
     return out;
   }
 

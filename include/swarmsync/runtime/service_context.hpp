@@ -1,0 +1,144 @@
+#pragma once
+// What a running service instance is given: its name, the shared resource, and a way to learn
+// that it must stop.
+//
+//     asio::awaitable<void> dispatcher(swarmsync::ServiceContext<Shared>& ctx) {
+//       auto rx = ctx.shared()->wiring->take_rx(ChannelType::SchedulerToDispatcher, ctx.name()).value();
+//       while (auto msg = co_await ctx.recv(rx)) handle(*msg);   // ends when told to stop
+//     }
+//
+// Stopping. The supervisor asks an instance to stop in one of two ways. To hand over (a restart
+// or a hot swap), `recv` returns "nothing more" at once and the queue stays intact for the next
+// instance. To drain (shutdown), `recv` keeps returning what is queued and returns "nothing more"
+// once the queue is empty. Either way the message in hand is finished: the supervisor interrupts
+// an instance only while it waits inside `ctx.recv`, never while it handles a message. An instance
+// that does not return within its grace period is cancelled (its pending `co_await` throws
+// `operation_aborted`).
+//
+// Thread safety: a context belongs to its instance's coroutine, which runs on the service's own
+// strand; `stop_requested()` may be read from anywhere.
+
+#include "swarmsync/channels/broadcast.hpp"
+#include "swarmsync/channels/mpsc.hpp"
+
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/this_coro.hpp>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace swarmsync {
+
+template <class Shared>
+class Supervisor;
+
+/// The handle a service instance gets.
+template <class Shared>
+class ServiceContext {
+ public:
+  ServiceContext(const ServiceContext&) = delete;
+  ServiceContext& operator=(const ServiceContext&) = delete;
+
+  /// The service's name, as declared to the supervisor.
+  const std::string& name() const noexcept { return name_; }
+
+  /// How many times this service was restarted before this instance started.
+  std::uint64_t restarts() const noexcept { return restarts_; }
+
+  /// The resource shared by every service.
+  const std::shared_ptr<Shared>& shared() const noexcept { return shared_; }
+
+  /// A receiver of the core events, subscribed before this instance started: a first instance
+  /// sees `Startup`, and every instance sees what is broadcast from its start on. (A receiver the
+  /// service subscribes itself only sees what is sent after that call.)
+  broadcast::Receiver<typename Shared::event_type>& core_events() noexcept { return events_; }
+
+  /// True once the supervisor asked this instance to stop.
+  bool stop_requested() const noexcept { return stop_.load(std::memory_order_acquire); }
+
+  /// True when the stop is a shutdown: queued values should be handled before returning.
+  bool draining() const noexcept { return drain_.load(std::memory_order_acquire); }
+
+  /// The next value of `rx`, or `std::nullopt` when the channel ended or this instance must stop
+  /// (at once for a hand-over, once the queue is empty for a drain). Values left in the channel
+  /// stay there for whoever takes the end next.
+  template <class T>
+  asio::awaitable<std::optional<T>> recv(mpsc::Receiver<T>& rx) {
+    for (;;) {
+      if (stop_requested()) {
+        if (!draining()) co_return std::nullopt;
+        auto v = rx.try_recv();
+        if (v) co_return std::move(*v);
+        co_return std::nullopt;
+      }
+      if (auto v = co_await wait([&rx] { return rx.recv(); })) co_return std::move(*v);
+    }
+  }
+
+  /// The next event of `rx`; `RecvError{closed}` when the channel ended or this instance must stop.
+  template <class T>
+  asio::awaitable<Result<T, broadcast::RecvError>> recv(broadcast::Receiver<T>& rx) {
+    using R = Result<T, broadcast::RecvError>;
+    for (;;) {
+      if (stop_requested()) {
+        if (draining()) {
+          auto v = rx.try_recv();
+          if (v || v.error().kind == broadcast::RecvError::lagged) co_return v;
+        }
+        co_return R(boost::system::in_place_error, broadcast::RecvError{broadcast::RecvError::closed});
+      }
+      if (auto v = co_await wait([&rx] { return rx.recv(); })) co_return std::move(*v);
+    }
+  }
+
+ private:
+  friend class Supervisor<Shared>;
+
+  ServiceContext(std::string name, std::uint64_t restarts, std::shared_ptr<Shared> shared)
+      : name_(std::move(name)),
+        restarts_(restarts),
+        shared_(std::move(shared)),
+        events_(shared_->channels->subscribe_to_core_event()) {}
+
+  // Runs one receive while marked idle, so that a stop request may interrupt it. Returns
+  // nothing if it was interrupted by a stop request (the cancellation state is then reset, so
+  // that a draining instance can go on awaiting).
+  template <class Start>
+  auto wait(Start start) -> asio::awaitable<std::optional<typename decltype(start())::value_type>> {
+    idle_ = true;
+    try {
+      auto v = co_await start();
+      idle_ = false;
+      co_return std::move(v);
+    } catch (const boost::system::system_error& e) {
+      idle_ = false;
+      if (e.code() != asio::error::operation_aborted || !stop_requested()) throw;
+    }
+    co_await asio::this_coro::reset_cancellation_state();
+    co_return std::nullopt;
+  }
+
+  // Asks the instance to stop; called on the instance's strand.
+  void request_stop(bool drain) {
+    drain_.store(drain, std::memory_order_release);
+    stop_.store(true, std::memory_order_release);
+    if (idle_) cancel_.emit(asio::cancellation_type::terminal);
+  }
+
+  // Cancels whatever the instance awaits; called on the instance's strand.
+  void force_cancel() { cancel_.emit(asio::cancellation_type::terminal); }
+
+  std::string name_;
+  std::uint64_t restarts_;
+  std::shared_ptr<Shared> shared_;
+  broadcast::Receiver<typename Shared::event_type> events_;
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> drain_{false};
+  bool idle_ = false;  // strand only: the instance waits inside `recv`
+  asio::cancellation_signal cancel_;
+};
+
+}  // namespace swarmsync

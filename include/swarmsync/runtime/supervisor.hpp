@@ -1,0 +1,634 @@
+#pragma once
+// Boots, runs, restarts, hot-swaps and shuts down the services of a modular system, as an
+// Erlang/OTP supervisor does, without losing a queued message.
+//
+//     auto shared = std::make_shared<Shared>();
+//     shared->wiring->add_channel(ChannelType::SchedulerToDispatcher).value();
+//     swarmsync::Supervisor<Shared> supervisor(ioc.get_executor(), shared);
+//     supervisor.add_service({.name = "dispatcher", .main = dispatcher,
+//                             .consumes = {ChannelType::SchedulerToDispatcher}}).value();
+//     supervisor.add_service({.name = "scheduler", .main = scheduler,
+//                             .produces = {ChannelType::SchedulerToDispatcher}}).value();
+//     if (auto started = supervisor.start(); !started) {        // checks the wiring first
+//       std::cerr << started.error().table();
+//       return 1;
+//     }
+//     supervisor.handle_signals();                               // SIGINT / SIGTERM: shutdown
+//     run ioc on its threads; supervisor.finished().get() is the shutdown report.
+//
+// Services. A service is a name and a coroutine `main(ServiceContext&)`; each call of `main` is
+// one instance. Every service runs on its own strand of the executor given (a multi-threaded
+// io_context typically). Its channel ends are leases (wiring/service_wiring.hpp): when an instance
+// ends, for whatever reason, its ends go back to the wiring with their queues, and the next
+// instance takes them again.
+//
+// Boot. `start()` first checks the declared wiring: every channel has at least one producer and
+// exactly one consumer, every declared channel exists, no end is already taken. A wiring error
+// returns the `BootReport` (table, JSON, DOT) and starts nothing. Then every service starts,
+// `Startup` is broadcast, and the pulse broadcaster runs (slow ticks also go out as `Tick` core
+// events).
+//
+// Restarts. An instance that throws has failed. `permanent` services are restarted whenever
+// their instance ends, `transient` ones only after a failure, `temporary` ones never. Restarts
+// wait a backoff (doubling from `backoff.initial` up to `backoff.max`) and are limited: more than
+// `intensity.max_restarts` restarts of one service within `intensity.period` shut the whole
+// system down in order, with an error naming the service.
+//
+// Hot swap. `replace(name, main)` asks the running instance to hand over (it finishes the message
+// in hand), and starts `main` on the same leases as soon as it has returned; values sent meanwhile
+// wait in the queues. The future tells how long the swap took.
+//
+// Shutdown. `request_shutdown` (or a signal) broadcasts `Shutdown`, asks every instance to drain
+// its queues and return, and cancels those still running after their grace period. The report
+// lists, per channel, the values left unhandled: nothing is dropped without being counted.
+//
+// Lifetime and threads. Every member may be called from any thread. The supervisor's work holds
+// its own state alive; the io_context must run until `finished()` is ready.
+
+#include "swarmsync/runtime/boot_report.hpp"
+#include "swarmsync/runtime/core_event.hpp"
+#include "swarmsync/runtime/service_context.hpp"
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <csignal>
+#include <cstdint>
+#include <deque>
+#include <exception>
+#include <functional>
+#include <future>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <vector>
+
+namespace swarmsync {
+
+/// When a service is restarted (Erlang/OTP's restart types).
+enum class RestartPolicy {
+  permanent,  ///< always, whether its instance failed or returned
+  transient,  ///< only after a failure
+  temporary,  ///< never
+};
+
+/// What a service is doing.
+enum class ServiceState { declared, running, restarting, stopping, stopped, failed };
+
+constexpr const char* to_string(ServiceState s) {
+  switch (s) {
+    case ServiceState::declared: return "declared";
+    case ServiceState::running: return "running";
+    case ServiceState::restarting: return "restarting";
+    case ServiceState::stopping: return "stopping";
+    case ServiceState::stopped: return "stopped";
+    case ServiceState::failed: return "failed";
+  }
+  return "?";
+}
+
+/// At most `max_restarts` restarts of one service within `period`.
+struct RestartIntensity {
+  std::size_t max_restarts = 3;
+  std::chrono::milliseconds period{5000};
+};
+
+/// The wait before a restart: `initial`, doubled for each recent restart, at most `max`.
+struct RestartBackoff {
+  std::chrono::milliseconds initial{10};
+  std::chrono::milliseconds max{1000};
+};
+
+/// One service, as declared to the supervisor.
+template <class Shared>
+struct ServiceSpec {
+  using Main = std::function<asio::awaitable<void>(ServiceContext<Shared>&)>;
+  using ChannelType = typename Shared::channel_type;
+
+  std::string name;
+  Main main;
+  RestartPolicy restart = RestartPolicy::permanent;
+  std::vector<ChannelType> produces;  ///< channels it sends on (for the wiring check)
+  std::vector<ChannelType> consumes;  ///< channels it receives from
+  std::chrono::milliseconds shutdown_grace{2000};
+};
+
+/// A misuse of the supervisor (a service declared twice, a swap of an unknown service...).
+struct SupervisorError {
+  std::string message;
+  friend bool operator==(const SupervisorError&, const SupervisorError&) = default;
+};
+
+[[noreturn]] inline void throw_exception_from_error(const SupervisorError& e, const boost::source_location&) {
+  throw Error("swarmsync: " + e.message);
+}
+
+/// How the supervisor behaves.
+struct SupervisorOptions {
+  RestartIntensity intensity{};
+  RestartBackoff backoff{};
+  bool run_pulses = true;
+};
+
+/// Introspection of one service.
+struct ServiceInfo {
+  std::string name;
+  ServiceState state = ServiceState::declared;
+  std::uint64_t restarts = 0;
+  std::uint64_t failures = 0;
+  std::uint64_t swaps = 0;
+  std::string last_error;
+};
+
+/// Introspection of one wired channel.
+struct ChannelInfo {
+  std::string name;
+  std::size_t depth = 0;
+  std::uint64_t sent = 0;
+  std::uint64_t received = 0;
+  std::string tx;  ///< holder of the tx end, empty when free
+  std::string rx;
+};
+
+/// A snapshot of the whole system.
+struct Snapshot {
+  std::vector<ServiceInfo> services;
+  std::vector<ChannelInfo> channels;
+  std::uint64_t events_sent = 0;    ///< core events broadcast so far
+  std::uint64_t events_lagged = 0;  ///< core events missed by lagging subscribers so far
+};
+
+/// The outcome of a hot swap.
+struct SwapReport {
+  std::string service;
+  std::chrono::nanoseconds took{0};  ///< from the request to the new instance's start
+};
+
+/// What the shutdown left behind.
+struct ShutdownReport {
+  struct Unhandled {
+    std::string channel;
+    std::size_t queued = 0;
+  };
+  std::string reason;
+  std::string error;                   ///< non-empty when a failure brought the system down
+  std::vector<Unhandled> unhandled;    ///< per channel, values left in the queue
+  std::vector<std::string> cancelled;  ///< services cancelled after their grace period
+  std::vector<ServiceInfo> services;
+
+  bool ok() const noexcept { return error.empty(); }
+};
+
+template <class Shared>
+class Supervisor {
+ public:
+  using Spec = ServiceSpec<Shared>;
+  using Main = typename Spec::Main;
+  using ChannelType = typename Shared::channel_type;
+  using Event = typename Shared::event_type;
+
+  Supervisor(asio::any_io_executor executor, std::shared_ptr<Shared> shared, SupervisorOptions options = {})
+      : core_(std::make_shared<Core>(std::move(executor), std::move(shared), options)) {}
+
+  /// Declares a service. Errors: a second service of the same name, a service without `main`,
+  /// or a declaration after `start()`.
+  Result<void, SupervisorError> add_service(Spec spec) { return core_->add_service(std::move(spec)); }
+
+  /// Checks the declared wiring against the registry; starts nothing.
+  BootReport check_wiring() const { return core_->check_wiring(); }
+
+  /// Checks the wiring, then starts every service, the pulses, and broadcasts `Startup`. Returns
+  /// the report, starting nothing, if the wiring has errors.
+  Result<void, BootReport> start() { return core_->start(); }
+
+  /// Begins an orderly shutdown (idempotent).
+  void request_shutdown(std::string reason = "requested") { core_->begin_shutdown(std::move(reason), {}); }
+
+  /// Shuts down on SIGINT or SIGTERM.
+  void handle_signals() { core_->handle_signals(); }
+
+  /// Swaps the implementation of service `name`; the future tells how long it took, or why not.
+  std::future<Result<SwapReport, SupervisorError>> replace(std::string_view name, Main main) {
+    return core_->replace(name, std::move(main));
+  }
+
+  /// States, restart counts and channel depths now.
+  Snapshot snapshot() const { return core_->snapshot(); }
+
+  /// Ready once the shutdown has completed.
+  std::shared_future<ShutdownReport> finished() const { return core_->finished(); }
+
+ private:
+  struct Instance {
+    Instance(std::string name, std::uint64_t restarts, std::shared_ptr<Shared> shared)
+        : ctx(std::move(name), restarts, std::move(shared)) {}
+    ServiceContext<Shared> ctx;
+  };
+
+  struct Service {
+    Spec spec;
+    asio::strand<asio::any_io_executor> strand;
+    ServiceInfo info;
+    std::deque<std::chrono::steady_clock::time_point> recent;  // restart times within the period
+    std::shared_ptr<Instance> current;
+    std::optional<Main> swap_to;
+    std::chrono::steady_clock::time_point swap_started;
+    std::promise<Result<SwapReport, SupervisorError>> swap_done;
+    std::shared_ptr<asio::steady_timer> timer;  // backoff, or the grace period at shutdown
+  };
+
+  class Core : public std::enable_shared_from_this<Core> {
+   public:
+    Core(asio::any_io_executor executor, std::shared_ptr<Shared> shared, SupervisorOptions options)
+        : executor_(std::move(executor)),
+          strand_(asio::make_strand(executor_)),
+          shared_(std::move(shared)),
+          options_(options),
+          finished_future_(done_.get_future().share()) {}
+
+    Result<void, SupervisorError> add_service(Spec spec) {
+      std::lock_guard lock(mutex_);
+      if (started_) return fail("service " + spec.name + ": declared after start");
+      if (!spec.main) return fail("service " + spec.name + ": no main coroutine");
+      for (const auto& s : services_)
+        if (s->spec.name == spec.name) return fail("service " + spec.name + ": declared twice");
+      auto service = std::make_unique<Service>(Service{std::move(spec), asio::make_strand(executor_), {}, {}, {}, {}, {}, {}, {}});
+      service->info.name = service->spec.name;
+      services_.push_back(std::move(service));
+      return {};
+    }
+
+    BootReport check_wiring() const {
+      std::lock_guard lock(mutex_);
+      return check_wiring_locked();
+    }
+
+    Result<void, BootReport> start() {
+      std::vector<Service*> to_start;
+      {
+        std::lock_guard lock(mutex_);
+        BootReport report = check_wiring_locked();
+        if (started_) report.errors.push_back("the supervisor was already started");
+        if (!report.ok()) return Result<void, BootReport>(boost::system::in_place_error, std::move(report));
+        started_ = true;
+        for (auto& s : services_) to_start.push_back(s.get());
+      }
+      for (Service* s : to_start) spawn(*s);
+      if (options_.run_pulses) start_pulses();
+      broadcast(Startup{});
+      return {};
+    }
+
+    void handle_signals() {
+      asio::dispatch(strand_, [self = this->shared_from_this()] {
+        if (self->signals_) return;
+        self->signals_.emplace(self->strand_, SIGINT, SIGTERM);
+        self->signals_->async_wait([self](boost::system::error_code ec, int signal) {
+          if (!ec) self->begin_shutdown("signal " + std::to_string(signal), {});
+        });
+      });
+    }
+
+    std::future<Result<SwapReport, SupervisorError>> replace(std::string_view name, Main main) {
+      std::unique_lock lock(mutex_);
+      auto ready = [](Result<SwapReport, SupervisorError> r) {
+        std::promise<Result<SwapReport, SupervisorError>> p;
+        p.set_value(std::move(r));
+        return p.get_future();
+      };
+      auto error = [&](std::string why) {
+        return ready(Result<SwapReport, SupervisorError>(boost::system::in_place_error, SupervisorError{std::move(why)}));
+      };
+      Service* s = find(name);
+      if (!s) return error("no service named " + std::string(name));
+      if (!main) return error("service " + s->spec.name + ": no main coroutine to swap in");
+      if (shutting_down_) return error("service " + s->spec.name + ": shutting down");
+      if (s->swap_to) return error("service " + s->spec.name + ": a swap is already in progress");
+      if (!s->current) {  // not running now (restarting or stopped): the next start uses `main`
+        s->spec.main = std::move(main);
+        ++s->info.swaps;
+        return ready(SwapReport{s->spec.name, std::chrono::nanoseconds(0)});
+      }
+      s->swap_to = std::move(main);
+      s->swap_started = std::chrono::steady_clock::now();
+      s->swap_done = {};
+      auto future = s->swap_done.get_future();
+      asio::dispatch(s->strand, [inst = s->current] { inst->ctx.request_stop(false); });
+      return future;
+    }
+
+    Snapshot snapshot() const {
+      Snapshot snap;
+      {
+        std::lock_guard lock(mutex_);
+        for (const auto& s : services_) snap.services.push_back(s->info);
+      }
+      for (const auto& c : shared_->wiring->snapshot())
+        snap.channels.push_back({c.name, c.depth, c.sent, c.received, c.tx_holder, c.rx_holder});
+      snap.events_sent = shared_->channels->sent_count();
+      snap.events_lagged = shared_->channels->lagged_count();
+      return snap;
+    }
+
+    void begin_shutdown(std::string reason, std::string error) {
+      std::unique_lock lock(mutex_);
+      if (shutting_down_) return;
+      shutting_down_ = true;
+      report_.reason = std::move(reason);
+      report_.error = std::move(error);
+      const bool was_started = started_;
+      std::vector<std::pair<Service*, std::shared_ptr<Instance>>> running;
+      for (auto& s : services_) {
+        cancel_timer(*s);  // a pending restart will not happen
+        if (s->swap_to) {
+          s->swap_to.reset();
+          s->swap_done.set_value(Result<SwapReport, SupervisorError>(
+              boost::system::in_place_error, SupervisorError{"service " + s->spec.name + ": shutting down"}));
+        }
+        if (s->current) {
+          s->info.state = ServiceState::stopping;
+          running.emplace_back(s.get(), s->current);
+        } else if (s->info.state != ServiceState::failed) {
+          s->info.state = ServiceState::stopped;
+        }
+      }
+      lock.unlock();
+      if (was_started) broadcast(Shutdown{report_.reason});
+      stop_pulses();
+      for (auto& [s, inst] : running) {
+        asio::dispatch(s->strand, [self = this->shared_from_this(), s = s, inst] {
+          inst->ctx.request_stop(true);
+          self->arm_grace_timer(*s, inst);
+        });
+      }
+      lock.lock();
+      maybe_finish(lock);
+    }
+
+    std::shared_future<ShutdownReport> finished() const { return finished_future_; }
+
+   private:
+    static Result<void, SupervisorError> fail(std::string why) {
+      return Result<void, SupervisorError>(boost::system::in_place_error, SupervisorError{std::move(why)});
+    }
+
+    Service* find(std::string_view name) {
+      for (auto& s : services_)
+        if (s->spec.name == name) return s.get();
+      return nullptr;
+    }
+
+    BootReport check_wiring_locked() const {
+      BootReport report;
+      for (const auto& s : services_) report.services.push_back(s->spec.name);
+      std::map<ChannelType, std::pair<std::vector<std::string>, std::vector<std::string>>> declared;
+      for (const auto& s : services_) {
+        for (auto c : s->spec.produces) declared[c].first.push_back(s->spec.name);
+        for (auto c : s->spec.consumes) declared[c].second.push_back(s->spec.name);
+      }
+      const auto wired = shared_->wiring->snapshot();
+      for (const auto& c : wired) {
+        BootReport::Channel row{c.name, {}, {}, c.tx_holder.empty() ? "free" : "taken by " + c.tx_holder,
+                                c.rx_holder.empty() ? "free" : "taken by " + c.rx_holder, c.depth};
+        if (auto it = declared.find(c.channel); it != declared.end()) {
+          row.producers = it->second.first;
+          row.consumers = it->second.second;
+        }
+        if (row.producers.empty()) report.errors.push_back("channel " + c.name + ": no service produces on it");
+        if (row.consumers.empty()) report.errors.push_back("channel " + c.name + ": no service consumes it");
+        if (row.consumers.size() > 1) {
+          std::string who;
+          for (const auto& n : row.consumers) who += (who.empty() ? "" : " and ") + n;
+          report.errors.push_back("channel " + c.name + ": rx taken twice, by " + who +
+                                  " (one consumer per channel)");
+        }
+        if (!c.rx_holder.empty())
+          report.errors.push_back("channel " + c.name + ": rx already taken by " + c.rx_holder + " before boot");
+        if (!c.tx_holder.empty())
+          report.errors.push_back("channel " + c.name + ": tx already taken by " + c.tx_holder + " before boot");
+        report.channels.push_back(std::move(row));
+      }
+      for (const auto& [channel, users] : declared) {
+        const bool exists =
+            std::any_of(wired.begin(), wired.end(), [&](const auto& c) { return c.channel == channel; });
+        if (exists) continue;
+        std::string who;
+        for (const auto& n : users.first) who += (who.empty() ? "" : ", ") + n;
+        for (const auto& n : users.second) who += (who.empty() ? "" : ", ") + n;
+        report.errors.push_back("channel " + name_of(channel) + ": declared by " + who + " but not in the wiring");
+      }
+      return report;
+    }
+
+    template <class E>
+    void broadcast(E event) {
+      if constexpr (std::is_constructible_v<Event, E>) shared_->channels->send_event_to_all_services(Event(std::move(event)));
+    }
+
+    // Starts a new instance of `s` (its spec's `main`) on its strand.
+    void spawn(Service& s) {
+      std::shared_ptr<Instance> inst;
+      Main main;
+      {
+        std::lock_guard lock(mutex_);
+        inst = std::make_shared<Instance>(s.spec.name, s.info.restarts, shared_);
+        s.current = inst;
+        s.info.state = ServiceState::running;
+        main = s.spec.main;
+      }
+      auto self = this->shared_from_this();
+      asio::post(s.strand, [self, svc = &s, inst, main = std::move(main)]() mutable {
+        asio::co_spawn(
+            svc->strand, [inst, main = std::move(main)]() -> asio::awaitable<void> { co_await main(inst->ctx); },
+            asio::bind_cancellation_slot(inst->ctx.cancel_.slot(), [self, svc, inst](std::exception_ptr e) {
+              self->on_exit(*svc, inst, e);
+            }));
+      });
+    }
+
+    // An instance of `s` returned or threw; runs on the service's strand.
+    void on_exit(Service& s, const std::shared_ptr<Instance>& inst, std::exception_ptr e) {
+      std::string error;
+      if (e) {
+        try {
+          std::rethrow_exception(e);
+        } catch (const boost::system::system_error& x) {
+          if (!(x.code() == asio::error::operation_aborted && inst->ctx.stop_requested())) error = x.what();
+        } catch (const std::exception& x) {
+          error = x.what();
+        } catch (...) {
+          error = "unknown exception";
+        }
+      }
+      std::unique_lock lock(mutex_);
+      if (s.current == inst) s.current.reset();
+      if (!error.empty()) {
+        ++s.info.failures;
+        s.info.last_error = error;
+      }
+      if (shutting_down_) {
+        s.info.state = error.empty() ? ServiceState::stopped : ServiceState::failed;
+        cancel_timer(s);
+        maybe_finish(lock);
+        return;
+      }
+      if (s.swap_to) {
+        s.spec.main = std::move(*s.swap_to);
+        s.swap_to.reset();
+        ++s.info.swaps;
+        const auto took = std::chrono::steady_clock::now() - s.swap_started;
+        auto done = std::move(s.swap_done);
+        const auto restarts = s.info.restarts;
+        lock.unlock();
+        spawn(s);
+        done.set_value(SwapReport{s.spec.name, std::chrono::duration_cast<std::chrono::nanoseconds>(took)});
+        broadcast(ServiceRestarted{s.spec.name, restarts, true});
+        return;
+      }
+      const bool failed = !error.empty();
+      const bool restart = s.spec.restart == RestartPolicy::permanent ||
+                           (s.spec.restart == RestartPolicy::transient && failed);
+      if (!restart) {
+        s.info.state = failed ? ServiceState::failed : ServiceState::stopped;
+        return;
+      }
+      const auto now = std::chrono::steady_clock::now();
+      s.recent.push_back(now);
+      while (!s.recent.empty() && now - s.recent.front() > options_.intensity.period) s.recent.pop_front();
+      if (s.recent.size() > options_.intensity.max_restarts) {
+        s.info.state = ServiceState::failed;
+        std::string why = "service " + s.spec.name + " exceeded its restart intensity (" +
+                          std::to_string(options_.intensity.max_restarts) + " restarts in " +
+                          std::to_string(options_.intensity.period.count()) + " ms)";
+        if (!s.info.last_error.empty()) why += "; last error: " + s.info.last_error;
+        lock.unlock();
+        begin_shutdown("restart intensity exceeded", std::move(why));
+        return;
+      }
+      ++s.info.restarts;
+      s.info.state = ServiceState::restarting;
+      auto delay = options_.backoff.initial;
+      for (std::size_t i = 1; i < s.recent.size() && delay < options_.backoff.max; ++i) delay *= 2;
+      delay = std::min(delay, options_.backoff.max);
+      const auto restarts = s.info.restarts;
+      if (delay.count() == 0) {
+        lock.unlock();
+        spawn(s);
+      } else {
+        s.timer = std::make_shared<asio::steady_timer>(s.strand, delay);
+        lock.unlock();
+        s.timer->async_wait([self = this->shared_from_this(), svc = &s](boost::system::error_code ec) {
+          if (ec) return;
+          {
+            std::lock_guard relock(self->mutex_);
+            if (self->shutting_down_) return;
+          }
+          self->spawn(*svc);
+        });
+      }
+      broadcast(ServiceRestarted{s.spec.name, restarts, false});
+    }
+
+    // Cancels the service's backoff or grace timer, on the service's strand. Lock held.
+    static void cancel_timer(Service& s) {
+      if (auto timer = s.timer) asio::dispatch(s.strand, [timer] { timer->cancel(); });
+    }
+
+    // Cancels `inst` if it still runs after its grace period. On the service's strand.
+    void arm_grace_timer(Service& s, const std::shared_ptr<Instance>& inst) {
+      auto timer = std::make_shared<asio::steady_timer>(s.strand, s.spec.shutdown_grace);
+      {
+        std::lock_guard lock(mutex_);
+        s.timer = timer;
+      }
+      timer->async_wait([self = this->shared_from_this(), svc = &s, inst](boost::system::error_code ec) {
+        if (ec) return;
+        {
+          std::lock_guard lock(self->mutex_);
+          if (svc->current != inst) return;
+          self->report_.cancelled.push_back(svc->spec.name);
+        }
+        inst->ctx.force_cancel();  // on the service's strand: the timer runs there
+      });
+    }
+
+    // Completes the shutdown once no instance runs. Called with the lock held.
+    void maybe_finish(std::unique_lock<std::mutex>& lock) {
+      if (!shutting_down_ || finished_) return;
+      for (const auto& s : services_)
+        if (s->current) return;
+      finished_ = true;
+      for (const auto& s : services_) {
+        cancel_timer(*s);
+        report_.services.push_back(s->info);
+      }
+      ShutdownReport report = report_;
+      lock.unlock();
+      for (const auto& c : shared_->wiring->snapshot())
+        if (c.depth) report.unhandled.push_back({c.name, c.depth});
+      asio::dispatch(strand_, [self = this->shared_from_this()] {
+        if (self->signals_) self->signals_->cancel();
+      });
+      done_.set_value(std::move(report));
+      lock.lock();
+    }
+
+    void start_pulses() {
+      for (PulseRate rate : {PulseRate::slow, PulseRate::medium, PulseRate::fast}) {
+        asio::co_spawn(strand_, pulse(this->shared_from_this(), rate),
+                       asio::bind_cancellation_slot(pulse_stop_[static_cast<int>(rate)].slot(), asio::detached));
+      }
+    }
+
+    void stop_pulses() {
+      asio::dispatch(strand_, [self = this->shared_from_this()] {
+        self->pulses_stopped_ = true;
+        for (auto& signal : self->pulse_stop_) signal.emit(asio::cancellation_type::terminal);
+      });
+    }
+
+    static asio::awaitable<void> pulse(std::shared_ptr<Core> self, PulseRate rate) {
+      asio::steady_timer timer(self->strand_);
+      for (std::uint64_t n = 1; !self->pulses_stopped_; ++n) {
+        timer.expires_after(self->shared_->pulses->period(rate));
+        co_await timer.async_wait(asio::use_awaitable);
+        (void)self->shared_->pulses->sender(rate).send(Tick{rate, n});
+        if (rate == PulseRate::slow) self->broadcast(Tick{rate, n});
+      }
+    }
+
+    asio::any_io_executor executor_;
+    asio::strand<asio::any_io_executor> strand_;  // signals and pulses
+    std::shared_ptr<Shared> shared_;
+    SupervisorOptions options_;
+    mutable std::mutex mutex_;
+    std::vector<std::unique_ptr<Service>> services_;
+    bool started_ = false;
+    bool shutting_down_ = false;
+    bool finished_ = false;
+    ShutdownReport report_;
+    std::promise<ShutdownReport> done_;
+    std::shared_future<ShutdownReport> finished_future_;
+    std::optional<asio::signal_set> signals_;         // strand_ only
+    asio::cancellation_signal pulse_stop_[3];         // strand_ only
+    bool pulses_stopped_ = false;                     // strand_ only
+  };
+
+  std::shared_ptr<Core> core_;
+};
+
+}  // namespace swarmsync

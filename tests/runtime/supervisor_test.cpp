@@ -1,0 +1,478 @@
+// The supervisor: boot checks, restarts under load, hot swaps under load, restart intensity,
+// shutdown under load, policies and introspection.
+
+#include <swarmsync/runtime/shared_resource.hpp>
+#include <swarmsync/runtime/supervisor.hpp>
+
+#include "support/async.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <csignal>
+#include <random>
+#include <set>
+#include <stdexcept>
+#include <thread>
+#include <vector>
+
+namespace app {
+
+enum class Ch { Numbers, Results, Orphan };
+
+constexpr std::string_view to_string(Ch c) {
+  switch (c) {
+    case Ch::Numbers: return "Numbers";
+    case Ch::Results: return "Results";
+    default: return "Orphan";
+  }
+}
+
+}  // namespace app
+
+namespace {
+
+using namespace swarmsync;
+using namespace std::chrono_literals;
+using app::Ch;
+using Event = CoreEventOf<>;
+using Shared = SharedResource<Event, Ch, std::uint64_t>;
+using Context = ServiceContext<Shared>;
+using swarmsync::test::scaled;
+
+// Runs `ioc` on 4 threads until the supervisor has shut down; returns its report.
+ShutdownReport run_until_finished(asio::io_context& ioc, Supervisor<Shared>& supervisor) {
+  auto guard = asio::make_work_guard(ioc);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 4; ++i) threads.emplace_back([&] { ioc.run(); });
+  auto report = supervisor.finished().get();
+  guard.reset();
+  for (auto& t : threads) t.join();
+  return report;
+}
+
+// A producer service that sends 0..n-1 on `channel`, yielding now and then, and returns.
+Supervisor<Shared>::Main counting_producer(Ch channel, std::uint64_t n) {
+  return [channel, n](Context& ctx) -> asio::awaitable<void> {
+    auto tx = ctx.shared()->wiring->take_tx(channel, ctx.name()).value();
+    for (std::uint64_t i = 0; i < n; ++i) {
+      tx.send(i).value();
+      if (i % 4096 == 0) co_await asio::post(co_await asio::this_coro::executor, asio::use_awaitable);
+    }
+  };
+}
+
+SupervisorOptions quiet(RestartIntensity intensity = {100000, 60s}) {
+  return SupervisorOptions{intensity, RestartBackoff{0ms, 0ms}, false};
+}
+
+TEST(Supervisor, RestartUnderLoadHandlesEveryMessageOnceExceptTheOneInHand) {
+  const std::uint64_t n = scaled(1'000'000);
+  auto shared = std::make_shared<Shared>();
+  shared->wiring->add_channel(Ch::Numbers).value();
+  asio::io_context ioc;
+  Supervisor<Shared> supervisor(ioc.get_executor(), shared, quiet());
+
+  std::set<std::uint64_t> fail_at;  // 150 random failure points
+  std::mt19937_64 rng(42);
+  while (fail_at.size() < 150) fail_at.insert(rng() % n);
+
+  std::vector<std::uint64_t> handled;
+  std::vector<std::uint64_t> lost_in_hand;
+  handled.reserve(n);
+  std::atomic<std::uint64_t> seen{0};
+  supervisor.add_service({.name = "producer", .main = counting_producer(Ch::Numbers, n),
+                          .restart = RestartPolicy::transient, .produces = {Ch::Numbers}}).value();
+  supervisor.add_service({.name = "consumer",
+                          .main = [&](Context& ctx) -> asio::awaitable<void> {
+                            auto rx = ctx.shared()->wiring->take_rx(Ch::Numbers, ctx.name()).value();
+                            while (auto v = co_await ctx.recv(rx)) {
+                              const bool last = seen.fetch_add(1) + 1 == n;
+                              if (last) supervisor.request_shutdown("all handled");
+                              if (fail_at.count(*v)) {
+                                lost_in_hand.push_back(*v);
+                                throw std::runtime_error("injected failure");
+                              }
+                              handled.push_back(*v);
+                            }
+                          },
+                          .consumes = {Ch::Numbers}}).value();
+  ASSERT_TRUE(supervisor.start());
+  const auto report = run_until_finished(ioc, supervisor);
+
+  EXPECT_TRUE(report.ok()) << report.error;
+  EXPECT_EQ(lost_in_hand.size(), 150u);
+  EXPECT_EQ(handled.size() + lost_in_hand.size(), n);
+  EXPECT_TRUE(std::is_sorted(handled.begin(), handled.end()));
+  EXPECT_EQ(std::adjacent_find(handled.begin(), handled.end()), handled.end());  // no duplicate
+  for (auto v : lost_in_hand) EXPECT_FALSE(std::binary_search(handled.begin(), handled.end(), v));
+  const auto& consumer = report.services[1];
+  EXPECT_EQ(consumer.name, "consumer");
+  EXPECT_EQ(consumer.failures, 150u);
+  EXPECT_EQ(consumer.restarts, 150u);
+  EXPECT_EQ(consumer.last_error, "injected failure");
+  EXPECT_TRUE(report.unhandled.empty());
+}
+
+TEST(Supervisor, HotSwapUnderLoadLosesNothingAndKeepsOrder) {
+  const std::uint64_t n = scaled(1'000'000);
+  const int swaps = 100;
+  auto shared = std::make_shared<Shared>();
+  shared->wiring->add_channel(Ch::Numbers).value();
+  asio::io_context ioc;
+  Supervisor<Shared> supervisor(ioc.get_executor(), shared, quiet());
+
+  std::vector<std::uint64_t> handled;
+  handled.reserve(n);
+  std::vector<int> handled_by(swaps + 1, 0);
+  std::atomic<std::uint64_t> count{0};
+  auto version = [&](int v) -> Supervisor<Shared>::Main {
+    return [&, v](Context& ctx) -> asio::awaitable<void> {
+      auto rx = ctx.shared()->wiring->take_rx(Ch::Numbers, ctx.name() + "#v" + std::to_string(v)).value();
+      while (auto value = co_await ctx.recv(rx)) {
+        handled.push_back(*value);
+        ++handled_by[v];
+        if (count.fetch_add(1) + 1 == n) supervisor.request_shutdown("all handled");
+      }
+    };
+  };
+  // The producer sends the stream in chunks and waits after each for the next swap, which the
+  // swapper makes while half of the chunk is still queued.
+  const std::uint64_t chunk = n / (swaps + 1);
+  std::atomic<int> swaps_done{0};
+  supervisor.add_service({.name = "producer",
+                          .main = [&](Context& ctx) -> asio::awaitable<void> {
+                            auto tx = ctx.shared()->wiring->take_tx(Ch::Numbers, ctx.name()).value();
+                            asio::steady_timer timer(co_await asio::this_coro::executor);
+                            for (std::uint64_t i = 0; i < n; ++i) {
+                              tx.send(i).value();
+                              const auto k = static_cast<int>(i / chunk);
+                              if ((i + 1) % chunk == 0 && k < swaps) {
+                                while (swaps_done.load() <= k) {
+                                  timer.expires_after(100us);
+                                  co_await timer.async_wait(asio::use_awaitable);
+                                }
+                              }
+                            }
+                          },
+                          .restart = RestartPolicy::transient,
+                          .produces = {Ch::Numbers}}).value();
+  supervisor.add_service({.name = "consumer", .main = version(0), .consumes = {Ch::Numbers}}).value();
+  ASSERT_TRUE(supervisor.start());
+
+  std::vector<std::chrono::nanoseconds> took;
+  std::vector<std::size_t> queued_during_swap;
+  std::thread swapper([&] {
+    for (int k = 1; k <= swaps; ++k) {
+      while (count.load() < (k - 1) * chunk + chunk / 2) std::this_thread::yield();
+      auto future = supervisor.replace("consumer", version(k));
+      queued_during_swap.push_back(supervisor.snapshot().channels[0].depth);
+      auto r = future.get();
+      if (r) took.push_back(r->took);
+      swaps_done = k;
+    }
+  });
+  const auto report = run_until_finished(ioc, supervisor);
+  swapper.join();
+
+  EXPECT_TRUE(report.ok()) << report.error;
+  EXPECT_EQ(took.size(), static_cast<std::size_t>(swaps));
+  ASSERT_EQ(handled.size(), n);
+  for (std::uint64_t i = 0; i < n; ++i) ASSERT_EQ(handled[i], i) << "order or loss at " << i;
+  EXPECT_EQ(report.services[1].swaps, static_cast<std::uint64_t>(swaps));
+  EXPECT_EQ(report.services[1].failures, 0u);
+  for (int v = 0; v <= swaps; ++v) EXPECT_GT(handled_by[v], 0) << "version " << v;
+  EXPECT_GT(*std::max_element(queued_during_swap.begin(), queued_during_swap.end()), 0u);
+  auto slowest = *std::max_element(took.begin(), took.end());
+  EXPECT_LT(slowest, 10s);  // sanity: every swap completed (not a timing claim)
+}
+
+TEST(Supervisor, ExceedingTheRestartIntensityShutsTheSystemDownNamingTheService) {
+  auto shared = std::make_shared<Shared>();
+  shared->wiring->add_channel(Ch::Numbers).value();
+  asio::io_context ioc;
+  Supervisor<Shared> supervisor(ioc.get_executor(), shared,
+                                SupervisorOptions{{3, 10s}, RestartBackoff{1ms, 4ms}, false});
+  std::atomic<int> starts{0};
+  supervisor.add_service({.name = "crasher",
+                          .main = [&](Context& ctx) -> asio::awaitable<void> {
+                            auto tx = ctx.shared()->wiring->take_tx(Ch::Numbers, ctx.name()).value();
+                            ++starts;
+                            throw std::runtime_error("disk on fire");
+                            co_return;
+                          },
+                          .produces = {Ch::Numbers}}).value();
+  supervisor.add_service({.name = "steady",
+                          .main = [](Context& ctx) -> asio::awaitable<void> {
+                            auto rx = ctx.shared()->wiring->take_rx(Ch::Numbers, ctx.name()).value();
+                            while (co_await ctx.recv(rx)) {
+                            }
+                          },
+                          .consumes = {Ch::Numbers}}).value();
+  ASSERT_TRUE(supervisor.start());
+  const auto report = run_until_finished(ioc, supervisor);
+  EXPECT_FALSE(report.ok());
+  EXPECT_EQ(report.error,
+            "service crasher exceeded its restart intensity (3 restarts in 10000 ms); last error: disk on fire");
+  EXPECT_EQ(starts.load(), 4);  // the first start and 3 restarts
+  EXPECT_EQ(report.services[0].state, ServiceState::failed);
+  EXPECT_EQ(report.services[0].restarts, 3u);
+  EXPECT_EQ(report.services[1].state, ServiceState::stopped);  // stopped in order
+}
+
+TEST(Supervisor, ShutdownUnderLoadDrainsOrCountsEveryMessageAndCancelsAStubbornService) {
+  auto shared = std::make_shared<Shared>();
+  shared->wiring->add_channel(Ch::Numbers).value();
+  asio::io_context ioc;
+  Supervisor<Shared> supervisor(ioc.get_executor(), shared, quiet());
+  std::atomic<std::uint64_t> sent{0};
+  std::atomic<std::uint64_t> handled{0};
+  supervisor.add_service({.name = "producer",
+                          .main = [&](Context& ctx) -> asio::awaitable<void> {
+                            auto tx = ctx.shared()->wiring->take_tx(Ch::Numbers, ctx.name()).value();
+                            auto ex = co_await asio::this_coro::executor;
+                            for (std::uint64_t i = 0; !ctx.stop_requested(); ++i) {
+                              tx.send(i).value();
+                              sent.fetch_add(1);
+                              if (i % 64 == 0) co_await asio::post(ex, asio::use_awaitable);
+                            }
+                          },
+                          .produces = {Ch::Numbers}}).value();
+  supervisor.add_service({.name = "consumer",
+                          .main = [&](Context& ctx) -> asio::awaitable<void> {
+                            auto rx = ctx.shared()->wiring->take_rx(Ch::Numbers, ctx.name()).value();
+                            while (co_await ctx.recv(rx)) handled.fetch_add(1);
+                          },
+                          .consumes = {Ch::Numbers}}).value();
+  supervisor.add_service({.name = "stubborn",
+                          .main = [](Context&) -> asio::awaitable<void> {
+                            asio::steady_timer timer(co_await asio::this_coro::executor);
+                            for (;;) {  // never looks at its stop request
+                              timer.expires_after(5ms);
+                              co_await timer.async_wait(asio::use_awaitable);
+                            }
+                          },
+                          .shutdown_grace = 50ms}).value();
+  ASSERT_TRUE(supervisor.start());
+  std::thread stopper([&] {
+    while (handled.load() < scaled(100'000)) std::this_thread::yield();
+    supervisor.request_shutdown("test");
+  });
+  const auto report = run_until_finished(ioc, supervisor);
+  stopper.join();
+  EXPECT_TRUE(report.ok());
+  EXPECT_EQ(report.reason, "test");
+  std::uint64_t unhandled = 0;
+  for (const auto& u : report.unhandled) unhandled += u.queued;
+  EXPECT_EQ(handled.load() + unhandled, sent.load());
+  EXPECT_EQ(report.cancelled, std::vector<std::string>{"stubborn"});
+  for (const auto& s : report.services) EXPECT_EQ(s.state, ServiceState::stopped) << s.name;
+}
+
+TEST(Supervisor, AWiringErrorStopsTheBootWithTheReport) {
+  auto shared = std::make_shared<Shared>();
+  shared->wiring->add_channel(Ch::Numbers).value();
+  shared->wiring->add_channel(Ch::Orphan).value();
+  asio::io_context ioc;
+  Supervisor<Shared> supervisor(ioc.get_executor(), shared, quiet());
+  bool ran = false;
+  auto idle = [&](Context&) -> asio::awaitable<void> {
+    ran = true;
+    co_return;
+  };
+  supervisor.add_service({.name = "producer", .main = idle, .produces = {Ch::Numbers, Ch::Orphan}}).value();
+  supervisor.add_service({.name = "first", .main = idle, .consumes = {Ch::Numbers}}).value();
+  supervisor.add_service({.name = "second", .main = idle, .consumes = {Ch::Numbers, Ch::Results}}).value();
+  EXPECT_FALSE(supervisor.add_service({.name = "first", .main = idle}));  // declared twice
+
+  auto started = supervisor.start();
+  ASSERT_FALSE(started);
+  const BootReport& report = started.error();
+  EXPECT_EQ(report.errors, (std::vector<std::string>{
+                               "channel Numbers: rx taken twice, by first and second (one consumer per channel)",
+                               "channel Orphan: no service consumes it",
+                               "channel Results: declared by second but not in the wiring",
+                           }));
+  const std::string table = report.table();
+  EXPECT_NE(table.find("Numbers  producer   first, second"), std::string::npos) << table;
+  EXPECT_NE(table.find("error: channel Orphan: no service consumes it"), std::string::npos) << table;
+  EXPECT_EQ(report.json().rfind("{\"ok\":false,\"services\":[\"producer\",\"first\",\"second\"]", 0), 0u)
+      << report.json();
+  EXPECT_NE(report.dot().find("\"producer\" -> \"(none)\" [label=\"Orphan\"]"), std::string::npos) << report.dot();
+  ioc.run();
+  EXPECT_FALSE(ran);  // nothing started
+}
+
+TEST(Supervisor, AnEndTakenBeforeBootIsAWiringError) {
+  auto shared = std::make_shared<Shared>();
+  shared->wiring->add_channel(Ch::Numbers).value();
+  auto stolen = shared->wiring->take_rx(Ch::Numbers, "outsider").value();
+  asio::io_context ioc;
+  Supervisor<Shared> supervisor(ioc.get_executor(), shared, quiet());
+  auto idle = [](Context&) -> asio::awaitable<void> { co_return; };
+  supervisor.add_service({.name = "p", .main = idle, .produces = {Ch::Numbers}}).value();
+  supervisor.add_service({.name = "c", .main = idle, .consumes = {Ch::Numbers}}).value();
+  auto report = supervisor.check_wiring();
+  EXPECT_EQ(report.errors, std::vector<std::string>{"channel Numbers: rx already taken by outsider before boot"});
+  EXPECT_NE(report.table().find("taken by outsider"), std::string::npos);
+}
+
+TEST(Supervisor, RestartPoliciesAndIntrospection) {
+  auto shared = std::make_shared<Shared>();
+  asio::io_context ioc;
+  Supervisor<Shared> supervisor(ioc.get_executor(), shared, quiet());
+  std::atomic<int> permanent_runs{0}, transient_runs{0}, temporary_runs{0};
+  supervisor.add_service({.name = "permanent",
+                          .main = [&](Context& ctx) -> asio::awaitable<void> {
+                            if (++permanent_runs == 3) {  // returns twice, then waits for the stop
+                              auto ticks = ctx.shared()->pulses->subscribe(PulseRate::fast);
+                              while (co_await ctx.recv(ticks)) {
+                              }
+                            }
+                            co_return;
+                          }}).value();
+  supervisor.add_service({.name = "transient",
+                          .main = [&](Context&) -> asio::awaitable<void> {
+                            if (++transient_runs == 1) throw std::runtime_error("once");
+                            co_return;  // a normal return: not restarted
+                          },
+                          .restart = RestartPolicy::transient}).value();
+  supervisor.add_service({.name = "temporary",
+                          .main = [&](Context&) -> asio::awaitable<void> {
+                            ++temporary_runs;
+                            throw std::runtime_error("gone");
+                            co_return;
+                          },
+                          .restart = RestartPolicy::temporary}).value();
+  ASSERT_TRUE(supervisor.start());
+  auto guard = asio::make_work_guard(ioc);
+  std::thread runner([&] { ioc.run(); });
+  for (int i = 0; i < 2000 && !(permanent_runs == 3 && transient_runs == 2 && temporary_runs == 1); ++i)
+    std::this_thread::sleep_for(1ms);
+  std::this_thread::sleep_for(20ms);
+  const auto snap = supervisor.snapshot();
+  supervisor.request_shutdown();
+  const auto report = supervisor.finished().get();
+  guard.reset();
+  runner.join();
+
+  EXPECT_EQ(permanent_runs.load(), 3);
+  EXPECT_EQ(transient_runs.load(), 2);
+  EXPECT_EQ(temporary_runs.load(), 1);
+  ASSERT_EQ(snap.services.size(), 3u);
+  EXPECT_EQ(snap.services[0].state, ServiceState::running);
+  EXPECT_EQ(snap.services[0].restarts, 2u);
+  EXPECT_EQ(snap.services[1].state, ServiceState::stopped);
+  EXPECT_EQ(snap.services[1].restarts, 1u);
+  EXPECT_EQ(snap.services[1].failures, 1u);
+  EXPECT_EQ(snap.services[2].state, ServiceState::failed);
+  EXPECT_EQ(snap.services[2].last_error, "gone");
+  EXPECT_EQ(report.services[0].state, ServiceState::stopped);
+}
+
+TEST(Supervisor, SnapshotShowsChannelDepthAndCounts) {
+  auto shared = std::make_shared<Shared>();
+  shared->wiring->add_channel(Ch::Numbers).value();
+  asio::io_context ioc;
+  Supervisor<Shared> supervisor(ioc.get_executor(), shared, quiet());
+  std::atomic<bool> sent{false};
+  supervisor.add_service({.name = "producer",
+                          .main = [&](Context& ctx) -> asio::awaitable<void> {
+                            auto tx = ctx.shared()->wiring->take_tx(Ch::Numbers, ctx.name()).value();
+                            for (std::uint64_t i = 0; i < 10; ++i) tx.send(i).value();
+                            sent = true;
+                            auto ticks = ctx.shared()->pulses->subscribe(PulseRate::slow);
+                            while (co_await ctx.recv(ticks)) {
+                            }
+                          },
+                          .produces = {Ch::Numbers}}).value();
+  supervisor.add_service({.name = "consumer",
+                          .main = [&](Context& ctx) -> asio::awaitable<void> {
+                            auto rx = ctx.shared()->wiring->take_rx(Ch::Numbers, ctx.name()).value();
+                            for (int i = 0; i < 4; ++i) co_await ctx.recv(rx);
+                            auto ticks = ctx.shared()->pulses->subscribe(PulseRate::slow);
+                            while (co_await ctx.recv(ticks)) {
+                            }
+                          },
+                          .consumes = {Ch::Numbers}}).value();
+  ASSERT_TRUE(supervisor.start());
+  auto guard = asio::make_work_guard(ioc);
+  std::thread runner([&] { ioc.run(); });
+  Snapshot snap;
+  for (int i = 0; i < 2000; ++i) {
+    snap = supervisor.snapshot();
+    if (sent && !snap.channels.empty() && snap.channels[0].received == 4) break;
+    std::this_thread::sleep_for(1ms);
+  }
+  supervisor.request_shutdown();
+  const auto report = supervisor.finished().get();
+  guard.reset();
+  runner.join();
+  ASSERT_EQ(snap.channels.size(), 1u);
+  EXPECT_EQ(snap.channels[0].name, "Numbers");
+  EXPECT_EQ(snap.channels[0].sent, 10u);
+  EXPECT_EQ(snap.channels[0].received, 4u);
+  EXPECT_EQ(snap.channels[0].depth, 6u);
+  EXPECT_EQ(snap.channels[0].tx, "producer");
+  EXPECT_EQ(snap.channels[0].rx, "consumer");
+  EXPECT_EQ(snap.services[0].state, ServiceState::running);
+  EXPECT_GE(snap.events_sent, 1u);  // Startup, seen by the contexts' own subscriptions
+  // The consumer stopped reading Numbers after 4 values: the other 6 are reported, not lost.
+  ASSERT_EQ(report.unhandled.size(), 1u);
+  EXPECT_EQ(report.unhandled[0].channel, "Numbers");
+  EXPECT_EQ(report.unhandled[0].queued, 6u);
+}
+
+TEST(Supervisor, EveryFirstInstanceSeesStartupAndEveryInstanceSeesShutdown) {
+  auto shared = std::make_shared<Shared>();
+  asio::io_context ioc;
+  Supervisor<Shared> supervisor(ioc.get_executor(), shared, quiet());
+  std::atomic<int> startups{0}, shutdowns{0};
+  for (const char* name : {"a", "b", "c"}) {
+    supervisor.add_service({.name = name,
+                            .main = [&](Context& ctx) -> asio::awaitable<void> {
+                              for (;;) {
+                                auto ev = co_await ctx.recv(ctx.core_events());
+                                if (!ev) break;
+                                if (std::holds_alternative<Startup>(*ev)) ++startups;
+                                if (std::holds_alternative<Shutdown>(*ev)) ++shutdowns;
+                              }
+                            }}).value();
+  }
+  ASSERT_TRUE(supervisor.start());
+  auto guard = asio::make_work_guard(ioc);
+  std::thread runner([&] { ioc.run(); });
+  while (startups.load() < 3) std::this_thread::yield();
+  supervisor.request_shutdown();
+  supervisor.finished().get();
+  guard.reset();
+  runner.join();
+  EXPECT_EQ(startups.load(), 3);
+  EXPECT_EQ(shutdowns.load(), 3);  // drained before returning
+}
+
+TEST(Supervisor, SigtermShutsDownInOrder) {
+  auto shared = std::make_shared<Shared>();
+  asio::io_context ioc;
+  Supervisor<Shared> supervisor(ioc.get_executor(), shared, quiet());
+  supervisor.add_service({.name = "waiter",
+                          .main = [](Context& ctx) -> asio::awaitable<void> {
+                            auto events = ctx.shared()->channels->subscribe_to_core_event();
+                            while (co_await ctx.recv(events)) {
+                            }
+                          }}).value();
+  ASSERT_TRUE(supervisor.start());
+  supervisor.handle_signals();
+  ioc.poll();  // installs the signal handler and starts the service
+  std::raise(SIGTERM);
+  const auto report = run_until_finished(ioc, supervisor);
+  EXPECT_EQ(report.reason, "signal " + std::to_string(SIGTERM));
+  EXPECT_EQ(report.services[0].state, ServiceState::stopped);
+}
+
+}  // namespace
