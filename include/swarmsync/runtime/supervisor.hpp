@@ -369,8 +369,9 @@ class Supervisor {
       lock.unlock();
       if (was_started) broadcast(Shutdown{report_.reason});
       stop_pulses();
-      for (auto& [s, inst] : running) {
-        asio::dispatch(s->strand, [self = this->shared_from_this(), s = s, inst] {
+      for (auto& entry : running) {
+        Service* s = entry.first;
+        asio::dispatch(s->strand, [self = this->shared_from_this(), s, inst = entry.second] {
           inst->ctx.request_stop(true);
           self->arm_grace_timer(*s, inst);
         });
@@ -422,7 +423,9 @@ class Supervisor {
           report.errors.push_back("channel " + c.name + ": tx already taken by " + c.tx_holder + " before boot");
         report.channels.push_back(std::move(row));
       }
-      for (const auto& [channel, users] : declared) {
+      for (const auto& entry : declared) {
+        const ChannelType channel = entry.first;
+        const auto& users = entry.second;
         const bool exists =
             std::any_of(wired.begin(), wired.end(), [&](const auto& c) { return c.channel == channel; });
         if (exists) continue;
