@@ -33,7 +33,8 @@
 // Async. `recv()` is awaited from an `asio::awaitable` coroutine, on any executor, strand or
 // thread. It is cancel-safe: a cancelled `recv()` (for example the losing branch of an awaitable
 // `||` on a strand or a one-thread context) consumes nothing, and the next `recv()` returns the
-// value. `recv_until()` takes a deadline and is loss-free on any executor. A cancelled receive
+// value; a receive whose coroutine can be cancelled yields to its executor once before taking a
+// value that is already there, so that a sibling branch that won first has cancelled it. `recv_until()` takes a deadline and is loss-free on any executor. A cancelled receive
 // throws `boost::system::system_error(asio::error::operation_aborted)`.
 //
 // Thread safety. `Sender` may be used from any number of threads at once (copies or the same
@@ -164,7 +165,16 @@ class Receiver {
   /// at the oldest value held), or `RecvError{closed}` once every sender is gone and everything
   /// left was received. Cancel-safe: a cancelled call consumes nothing and throws
   /// `system_error(operation_aborted)`.
-  asio::awaitable<Result<T, RecvError>> recv() {
+  asio::awaitable<Result<T, RecvError>> recv() { return recv_impl(true); }
+
+  /// As `recv()`, but takes a value that is already there without first yielding when the
+  /// coroutine can be cancelled. Only for callers that never race this receive against another
+  /// branch that could win first (the supervisor's `ServiceContext::recv`).
+  asio::awaitable<Result<T, RecvError>> recv_unraced() { return recv_impl(false); }
+
+ private:
+  asio::awaitable<Result<T, RecvError>> recv_impl(bool guarded) {
+    if (guarded) co_await swarmsync::detail::yield_if_cancellable();
     for (;;) {
       auto r = try_recv();
       if (r || r.error().kind != RecvError::empty) co_return r;
@@ -174,10 +184,13 @@ class Receiver {
     }
   }
 
+
+ public:
   /// As `recv()`, but gives up at `deadline` with `RecvError{timed_out}`. Loss-free on any
   /// executor: a value is consumed only when this call returns it.
   template <class Clock, class Duration>
   asio::awaitable<Result<T, RecvError>> recv_until(std::chrono::time_point<Clock, Duration> deadline) {
+    co_await swarmsync::detail::yield_if_cancellable();
     for (;;) {
       auto r = try_recv();
       if (r || r.error().kind != RecvError::empty) co_return r;

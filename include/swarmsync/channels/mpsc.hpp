@@ -31,8 +31,11 @@
 //
 // Async. `recv()` and the bounded `send()` are awaited from an `asio::awaitable` coroutine on any
 // executor, strand or thread. `recv()` is cancel-safe: a cancelled receive (the losing branch of an
-// awaitable `||` on a strand or a one-thread context) consumes nothing. `recv_until()` takes a
-// deadline and is loss-free on any executor. A cancelled operation throws
+// awaitable `||` on a strand or a one-thread context, raced against a timer or another channel)
+// consumes nothing. To get there, a receive whose coroutine can be cancelled yields to its
+// executor once before taking a value that is already there (see `yield_if_cancellable`); one
+// without a cancellation slot takes at once. `recv_until()` takes a deadline and is loss-free on
+// any executor. A cancelled operation throws
 // `boost::system::system_error(asio::error::operation_aborted)`. A cancelled bounded `send()`
 // sends nothing and its value is destroyed with the coroutine (as in tokio); to keep the value,
 // `co_await reserve()` first (cancel-safe) and then `permit.send(value)`.
@@ -296,7 +299,16 @@ class Receiver {
   /// Waits for the next value; `std::nullopt` once every sender is gone (or the receiver was
   /// closed) and everything accepted was received. Cancel-safe: a cancelled call consumes nothing
   /// and throws `system_error(operation_aborted)`.
-  asio::awaitable<std::optional<T>> recv() {
+  asio::awaitable<std::optional<T>> recv() { return recv_impl(true); }
+
+  /// As `recv()`, but takes a value that is already there without first yielding when the
+  /// coroutine can be cancelled. Only for callers that never race this receive against another
+  /// branch that could win first (the supervisor's `ServiceContext::recv`).
+  asio::awaitable<std::optional<T>> recv_unraced() { return recv_impl(false); }
+
+ private:
+  asio::awaitable<std::optional<T>> recv_impl(bool guarded) {
+    if (guarded) co_await swarmsync::detail::yield_if_cancellable();
     for (;;) {
       if (auto v = take()) co_return v;
       if (finished()) co_return std::nullopt;
@@ -306,10 +318,13 @@ class Receiver {
     }
   }
 
+  
+ public:
   /// As `recv()`, but gives up at `deadline` with `RecvTimeoutError::timed_out`; `disconnected`
   /// when the channel ended. Loss-free on any executor: a value is consumed only when returned.
   template <class Clock, class Duration>
   asio::awaitable<Result<T, RecvTimeoutError>> recv_until(std::chrono::time_point<Clock, Duration> deadline) {
+    co_await swarmsync::detail::yield_if_cancellable();
     for (;;) {
       if (auto v = take()) co_return Result<T, RecvTimeoutError>(boost::system::in_place_value, std::move(*v));
       if (finished()) co_return RecvTimeoutError::disconnected;
@@ -332,6 +347,7 @@ class Receiver {
   /// is 0). Cancel-safe like `recv()`.
   asio::awaitable<std::size_t> recv_many(std::vector<T>& buffer, std::size_t limit) {
     if (limit == 0) co_return 0;
+    co_await swarmsync::detail::yield_if_cancellable();
     for (;;) {
       if (const std::size_t n = take_many(buffer, limit)) co_return n;
       if (finished()) co_return 0;

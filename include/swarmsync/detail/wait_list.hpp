@@ -83,10 +83,12 @@ class WaitNode {
  public:
   using Handler = asio::any_completion_handler<void(boost::system::error_code)>;
 
-  static constexpr std::uint32_t armed = 1;
-  static constexpr std::uint32_t linked = 2;
-  static constexpr std::uint32_t initiating = 4;
-  static constexpr std::uint32_t deferred = 8;
+  using State = std::uint64_t;
+  static constexpr State armed = 1;
+  static constexpr State linked = 2;
+  static constexpr State initiating = 4;
+  static constexpr State deferred = 8;
+  static constexpr State generation_one = 16;  // the bits above the flags count the waits
 
   static WaitNode* make() { return new WaitNode; }
 
@@ -97,10 +99,21 @@ class WaitNode {
 
   /// Takes the right to complete the installed handler; true for exactly one caller per wait.
   bool try_disarm() noexcept {
-    std::uint32_t s = state_.load(std::memory_order_relaxed);
+    State s = state_.load(std::memory_order_relaxed);
     while (s & armed) {
       if (state_.compare_exchange_weak(s, s & ~armed, std::memory_order_acq_rel,
                                        std::memory_order_relaxed))
+        return true;
+    }
+    return false;
+  }
+
+  /// As `try_disarm`, but only for the wait numbered `generation` (see `WaitList::arm`): a
+  /// late timer of an earlier wait does not complete a later one.
+  bool try_disarm(State generation) noexcept {
+    State s = state_.load(std::memory_order_relaxed);
+    while ((s & armed) && (s & ~(generation_one - 1)) == generation) {
+      if (state_.compare_exchange_weak(s, s & ~armed, std::memory_order_acq_rel, std::memory_order_relaxed))
         return true;
     }
     return false;
@@ -127,7 +140,7 @@ class WaitNode {
   /// `try_disarm` (or of the waker's RMW) may call this.
   void complete(boost::system::error_code ec) {
     completion_ec_ = ec;
-    std::uint32_t s = state_.load(std::memory_order_acquire);
+    State s = state_.load(std::memory_order_acquire);
     while (s & initiating) {
       if (state_.compare_exchange_weak(s, s | deferred, std::memory_order_acq_rel, std::memory_order_acquire))
         return;
@@ -137,7 +150,7 @@ class WaitNode {
 
   /// Ends the initiation; resumes the coroutine if a completion arrived during it.
   void end_initiation() {
-    const std::uint32_t s = state_.fetch_and(~initiating, std::memory_order_acq_rel);
+    const State s = state_.fetch_and(~initiating, std::memory_order_acq_rel);
     if (s & deferred) {
       state_.fetch_and(~deferred, std::memory_order_relaxed);
       resume(completion_ec_);
@@ -178,7 +191,7 @@ class WaitNode {
   void detach();
 
   std::atomic<std::uint32_t> refs_{1};
-  std::atomic<std::uint32_t> state_{0};
+  std::atomic<State> state_{0};
   WaitNode* next_ = nullptr;  // written by the pusher before publication, read by the waker after
   Handler handler_;           // both written by the parking side before it arms the node
   asio::any_io_executor executor_;
@@ -275,19 +288,23 @@ class WaitList {
 
   /// Arms `node` (its handler must be installed) and links it if it is not linked already. The
   /// caller is inside the wait's initiation and must call `node.end_initiation()` when done.
-  void arm(WaitNode& node) {
-    std::uint32_t s = node.state_.load(std::memory_order_relaxed);
-    while (!node.state_.compare_exchange_weak(s, s | WaitNode::armed | WaitNode::linked | WaitNode::initiating,
-                                              std::memory_order_seq_cst,
-                                              std::memory_order_relaxed)) {
-    }
-    if (s & WaitNode::linked) return;
+  /// Returns the wait's generation, for `WaitNode::try_disarm(generation)`.
+  WaitNode::State arm(WaitNode& node) {
+    using S = WaitNode::State;
+    S s = node.state_.load(std::memory_order_relaxed);
+    S next;
+    do {
+      next = (s + WaitNode::generation_one) | WaitNode::armed | WaitNode::linked | WaitNode::initiating;
+    } while (!node.state_.compare_exchange_weak(s, next, std::memory_order_seq_cst, std::memory_order_relaxed));
+    const S generation = next & ~(WaitNode::generation_one - 1);
+    if (s & WaitNode::linked) return generation;
     node.add_ref();
     WaitNode* head = head_.load(std::memory_order_relaxed);
     do {
       node.next_ = head;
     } while (!head_.compare_exchange_weak(head, &node, std::memory_order_seq_cst,
                                           std::memory_order_relaxed));
+    return generation;
   }
 
   /// True when some waiter may be parked. A seq_cst load: call it after publishing.
@@ -299,7 +316,7 @@ class WaitList {
     WaitNode* n = head_.exchange(nullptr, std::memory_order_seq_cst);
     while (n) {
       WaitNode* next = n->next_;
-      const std::uint32_t s = n->state_.fetch_and(~(WaitNode::armed | WaitNode::linked), std::memory_order_acq_rel);
+      const WaitNode::State s = n->state_.fetch_and(~(WaitNode::armed | WaitNode::linked), std::memory_order_acq_rel);
       if (s & WaitNode::armed) n->complete({});
       n->release();
       n = next;
@@ -359,10 +376,10 @@ asio::awaitable<boost::system::error_code> park_until(WaitList& list, WaitNode& 
       [&list, &node, &ready, &timer](auto handler) {
         node.install(std::move(handler));
         connect_cancellation(node);
-        list.arm(node);
+        const auto generation = list.arm(node);
         node.add_ref();
-        timer.async_wait([n = &node](boost::system::error_code tec) {
-          if (!tec && n->try_disarm()) n->complete(asio::error::timed_out);
+        timer.async_wait([n = &node, generation](boost::system::error_code tec) {
+          if (!tec && n->try_disarm(generation)) n->complete(asio::error::timed_out);
           n->release();
         });
         if (ready() && node.try_disarm()) node.complete({});
@@ -379,6 +396,20 @@ inline asio::awaitable<void> throw_if_cancelled() {
   auto state = co_await asio::this_coro::cancellation_state;
   if (state.cancelled() != asio::cancellation_type::none)
     throw boost::system::system_error(asio::error::operation_aborted);
+}
+
+/// Called before a receive takes a value that is already there. When the calling coroutine can
+/// be cancelled (it has a cancellation slot, as each branch of an awaitable `||` has), it first
+/// yields to its executor once and then throws `operation_aborted` if it was cancelled meanwhile.
+/// Asio starts the branches of `||` one after the other and delivers a finished branch's result
+/// through a post; the yield puts this branch's take behind that post, so that on a strand or a
+/// one-thread context a sibling that already won has cancelled this branch before it takes
+/// anything. Without a cancellation slot it costs one check.
+inline asio::awaitable<void> yield_if_cancellable() {
+  auto state = co_await asio::this_coro::cancellation_state;
+  if (!state.slot().is_connected()) co_return;
+  co_await asio::post(co_await asio::this_coro::executor, asio::use_awaitable);
+  co_await throw_if_cancelled();
 }
 
 /// Busy-wait helper for the few places that wait on another thread's progress for a bounded

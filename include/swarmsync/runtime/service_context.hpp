@@ -74,7 +74,7 @@ class ServiceContext {
         if (v) co_return std::move(*v);
         co_return std::nullopt;
       }
-      if (auto v = co_await wait([&rx] { return rx.recv(); })) co_return std::move(*v);
+      if (auto v = co_await wait([&rx] { return rx.recv_unraced(); })) co_return std::move(*v);
     }
   }
 
@@ -90,7 +90,7 @@ class ServiceContext {
         }
         co_return R(boost::system::in_place_error, broadcast::RecvError{broadcast::RecvError::closed});
       }
-      if (auto v = co_await wait([&rx] { return rx.recv(); })) co_return std::move(*v);
+      if (auto v = co_await wait([&rx] { return rx.recv_unraced(); })) co_return std::move(*v);
     }
   }
 
