@@ -225,6 +225,29 @@ TEST(Supervisor, ExceedingTheRestartIntensityShutsTheSystemDownNamingTheService)
   EXPECT_EQ(report.services[1].state, ServiceState::stopped);  // stopped in order
 }
 
+TEST(Supervisor, RestartsWaitADoublingBackoff) {
+  auto shared = std::make_shared<Shared>();
+  asio::io_context ioc;
+  Supervisor<Shared> supervisor(ioc.get_executor(), shared,
+                                SupervisorOptions{{10, 60s}, RestartBackoff{20ms, 40ms}, false});
+  std::vector<std::chrono::steady_clock::time_point> starts;
+  supervisor.add_service({.name = "flaky",
+                          .main = [&](Context&) -> asio::awaitable<void> {
+                            starts.push_back(std::chrono::steady_clock::now());
+                            if (starts.size() == 4) supervisor.request_shutdown();
+                            throw std::runtime_error("flaky");
+                            co_return;
+                          }}).value();
+  ASSERT_TRUE(supervisor.start());
+  const auto report = run_until_finished(ioc, supervisor);
+  ASSERT_EQ(starts.size(), 4u);
+  // Lower bounds only: 20 ms, then doubled to 40 ms, then capped at 40 ms.
+  EXPECT_GE(starts[1] - starts[0], 20ms);
+  EXPECT_GE(starts[2] - starts[1], 40ms);
+  EXPECT_GE(starts[3] - starts[2], 40ms);
+  EXPECT_EQ(report.services[0].restarts, 3u);
+}
+
 TEST(Supervisor, ShutdownUnderLoadDrainsOrCountsEveryMessageAndCancelsAStubbornService) {
   auto shared = std::make_shared<Shared>();
   shared->wiring->add_channel(Ch::Numbers).value();

@@ -97,6 +97,31 @@ struct WiringState {
   std::map<ChannelType, Entry> channels;
 };
 
+// Where a lease goes back to: the registry (if it still exists) and the channel's name.
+template <class ChannelType, class Payload>
+class LeaseHome {
+ public:
+  using State = WiringState<ChannelType, Payload>;
+
+  LeaseHome(std::weak_ptr<State> state, ChannelType channel) : state_(std::move(state)), channel_(channel) {}
+  LeaseHome(LeaseHome&& other) noexcept : state_(std::exchange(other.state_, {})), channel_(other.channel_) {}
+
+  ChannelType channel() const noexcept { return channel_; }
+
+  // Runs `put_back(entry)` under the registry's lock, once, if the registry and the channel exist.
+  template <class PutBack>
+  void give_back(PutBack&& put_back) {
+    auto state = std::exchange(state_, {}).lock();
+    if (!state) return;
+    std::lock_guard lock(state->mutex);
+    if (auto it = state->channels.find(channel_); it != state->channels.end()) put_back(it->second);
+  }
+
+ private:
+  std::weak_ptr<State> state_;
+  ChannelType channel_;
+};
+
 }  // namespace detail
 
 /// The sending end of a wired channel, held by one service. It is an `mpsc::UnboundedSender`;
@@ -106,27 +131,20 @@ class TxLease : public mpsc::UnboundedSender<Payload> {
  public:
   TxLease(TxLease&&) noexcept = default;
   TxLease& operator=(TxLease&&) = delete;
-  ~TxLease() { give_back(); }
+  ~TxLease() {
+    home_.give_back([](auto& entry) { entry.tx_holder.clear(); });
+  }
 
   /// The channel this lease is an end of.
-  ChannelType channel() const noexcept { return channel_; }
+  ChannelType channel() const noexcept { return home_.channel(); }
 
  private:
   friend class ServiceWiring<ChannelType, Payload>;
-  using State = detail::WiringState<ChannelType, Payload>;
 
-  TxLease(mpsc::UnboundedSender<Payload> tx, std::weak_ptr<State> state, ChannelType channel)
-      : mpsc::UnboundedSender<Payload>(std::move(tx)), state_(std::move(state)), channel_(channel) {}
+  TxLease(mpsc::UnboundedSender<Payload> tx, detail::LeaseHome<ChannelType, Payload> home)
+      : mpsc::UnboundedSender<Payload>(std::move(tx)), home_(std::move(home)) {}
 
-  void give_back() {
-    auto state = std::exchange(state_, {}).lock();
-    if (!state) return;
-    std::lock_guard lock(state->mutex);
-    if (auto it = state->channels.find(channel_); it != state->channels.end()) it->second.tx_holder.clear();
-  }
-
-  std::weak_ptr<State> state_;
-  ChannelType channel_;
+  detail::LeaseHome<ChannelType, Payload> home_;
 };
 
 /// The receiving end of a wired channel, held by one service. It is an `mpsc::Receiver`;
@@ -136,30 +154,23 @@ class RxLease : public mpsc::Receiver<Payload> {
  public:
   RxLease(RxLease&&) noexcept = default;
   RxLease& operator=(RxLease&&) = delete;
-  ~RxLease() { give_back(); }
+  ~RxLease() {
+    home_.give_back([this](auto& entry) {
+      entry.rx.emplace(std::move(static_cast<mpsc::Receiver<Payload>&>(*this)));
+      entry.rx_holder.clear();
+    });
+  }
 
   /// The channel this lease is an end of.
-  ChannelType channel() const noexcept { return channel_; }
+  ChannelType channel() const noexcept { return home_.channel(); }
 
  private:
   friend class ServiceWiring<ChannelType, Payload>;
-  using State = detail::WiringState<ChannelType, Payload>;
 
-  RxLease(mpsc::Receiver<Payload> rx, std::weak_ptr<State> state, ChannelType channel)
-      : mpsc::Receiver<Payload>(std::move(rx)), state_(std::move(state)), channel_(channel) {}
+  RxLease(mpsc::Receiver<Payload> rx, detail::LeaseHome<ChannelType, Payload> home)
+      : mpsc::Receiver<Payload>(std::move(rx)), home_(std::move(home)) {}
 
-  void give_back() {
-    auto state = std::exchange(state_, {}).lock();
-    if (!state) return;
-    std::lock_guard lock(state->mutex);
-    if (auto it = state->channels.find(channel_); it != state->channels.end()) {
-      it->second.rx.emplace(std::move(static_cast<mpsc::Receiver<Payload>&>(*this)));
-      it->second.rx_holder.clear();
-    }
-  }
-
-  std::weak_ptr<State> state_;
-  ChannelType channel_;
+  detail::LeaseHome<ChannelType, Payload> home_;
 };
 
 /// A snapshot of one wired channel, for diagnostics.
@@ -209,7 +220,7 @@ class ServiceWiring {
     if (!it->second.tx_holder.empty())
       return error(WiringError::already_taken, channel, ChannelSide::tx, it->second.tx_holder);
     it->second.tx_holder = holder.empty() ? "unnamed" : std::string(holder);
-    return Result<Tx, WiringError>(boost::system::in_place_value, Tx(it->second.tx, state_, channel));
+    return Result<Tx, WiringError>(boost::system::in_place_value, Tx(it->second.tx, {state_, channel}));
   }
 
   /// Takes the receiving end for `holder`, exactly once until the lease is given back.
@@ -221,7 +232,7 @@ class ServiceWiring {
     if (!it->second.rx)
       return error(WiringError::already_taken, channel, ChannelSide::rx, it->second.rx_holder);
     it->second.rx_holder = holder.empty() ? "unnamed" : std::string(holder);
-    Rx lease(std::move(*it->second.rx), state_, channel);
+    Rx lease(std::move(*it->second.rx), {state_, channel});
     it->second.rx.reset();
     return Result<Rx, WiringError>(boost::system::in_place_value, std::move(lease));
   }
