@@ -11,12 +11,14 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <gtest/gtest.h>
+#include <spdlog/sinks/ostream_sink.h>
 
 #include <algorithm>
 #include <atomic>
 #include <csignal>
 #include <random>
 #include <set>
+#include <sstream>
 #include <stdexcept>
 #include <thread>
 #include <vector>
@@ -298,7 +300,9 @@ TEST(Supervisor, ShutdownUnderLoadDrainsOrCountsEveryMessageAndCancelsAStubbornS
 }
 
 TEST(Supervisor, AWiringErrorStopsTheBootWithTheReport) {
-  auto shared = std::make_shared<Shared>();
+  std::ostringstream log;
+  auto shared = std::make_shared<Shared>(Shared::Options{
+      .logger = std::make_shared<spdlog::logger>("test", std::make_shared<spdlog::sinks::ostream_sink_mt>(log))});
   shared->wiring->add_channel(Ch::Numbers).value();
   shared->wiring->add_channel(Ch::Orphan).value();
   asio::io_context ioc;
@@ -329,6 +333,8 @@ TEST(Supervisor, AWiringErrorStopsTheBootWithTheReport) {
   EXPECT_NE(report.dot().find("\"producer\" -> \"(none)\" [label=\"Orphan\"]"), std::string::npos) << report.dot();
   ioc.run();
   EXPECT_FALSE(ran);  // nothing started
+  EXPECT_NE(log.str().find("boot stopped by the wiring check"), std::string::npos) << log.str();
+  EXPECT_NE(log.str().find("error: channel Orphan: no service consumes it"), std::string::npos) << log.str();
 }
 
 TEST(Supervisor, AnEndTakenBeforeBootIsAWiringError) {

@@ -23,8 +23,9 @@
 // instance takes them again.
 //
 // Boot. `start()` first checks the declared wiring: every channel has at least one producer and
-// exactly one consumer, every declared channel exists, no end is already taken. A wiring error
-// returns the `BootReport` (table, JSON, DOT) and starts nothing. Then every service starts,
+// exactly one consumer, every declared channel exists, no end is already taken. It logs the
+// report's table through the shared logger; a wiring error returns the `BootReport` (table, JSON,
+// DOT) and starts nothing. Then every service starts,
 // `Startup` is broadcast, and the pulse broadcaster runs (slow ticks also go out as `Tick` core
 // events).
 //
@@ -283,7 +284,11 @@ class Supervisor {
         std::lock_guard lock(mutex_);
         BootReport report = check_wiring_locked();
         if (started_) report.errors.push_back("the supervisor was already started");
-        if (!report.ok()) return Result<void, BootReport>(boost::system::in_place_error, std::move(report));
+        if (!report.ok()) {
+          shared_->logger->error("boot stopped by the wiring check:\n{}", report.table());
+          return Result<void, BootReport>(boost::system::in_place_error, std::move(report));
+        }
+        shared_->logger->info("boot:\n{}", report.table());
         started_ = true;
         for (auto& s : services_) to_start.push_back(s.get());
       }
