@@ -1,0 +1,51 @@
+#pragma once
+// What the Core runs: a job as submitted (`JobSpec`) and as it travels between services (`Job`).
+
+#include "model/cron.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace core {
+
+using JobId = std::uint64_t;
+
+/// When a job becomes ready to run.
+enum class ScheduleKind {
+  immediate,  ///< at once
+  delayed,    ///< after `delay`
+  cron,       ///< at every time its cron expression matches
+};
+
+constexpr const char* to_string(ScheduleKind k) {
+  return k == ScheduleKind::immediate ? "immediate" : k == ScheduleKind::delayed ? "delayed" : "cron";
+}
+
+/// A job as submitted.
+struct JobSpec {
+  static constexpr int min_priority = 0;
+  static constexpr int max_priority = 9;
+
+  std::string name;
+  int priority = 5;                      ///< 0..9; higher runs first
+  std::chrono::milliseconds delay{0};    ///< for a delayed job
+  std::optional<CronExpression> cron;    ///< for a recurring job
+  std::chrono::milliseconds work{10};    ///< how long a worker of speed 1.0 takes
+  unsigned fail_attempts = 0;            ///< the first N attempts fail (a simulated fault)
+
+  ScheduleKind kind() const noexcept {
+    return cron ? ScheduleKind::cron : delay.count() > 0 ? ScheduleKind::delayed : ScheduleKind::immediate;
+  }
+};
+
+/// A job on its way through the Core: one run of a spec (a recurring job has one per firing).
+struct Job {
+  JobId id = 0;
+  JobSpec spec;
+  unsigned attempt = 0;  ///< 0 for the first try, then one more per retry
+  std::chrono::steady_clock::time_point ready_at{};  ///< when it became ready (the Scheduler's age)
+};
+
+}  // namespace core

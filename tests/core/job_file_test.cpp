@@ -1,0 +1,61 @@
+// Job files: every field, and a clear error with the line number for each kind of bad input.
+
+#include "model/job_file.hpp"
+
+#include <gtest/gtest.h>
+
+#include <sstream>
+
+namespace {
+
+using namespace core;
+
+TEST(JobFile, ReadsEveryField) {
+  std::istringstream in(R"(# a comment, then a blank line
+
+{"name": "report", "priority": 7, "work_ms": 20}
+{"delay_ms": 500, "fail_attempts": 2}
+{"name": "tick", "cron": "*/5 * * * *"}
+)");
+  auto jobs = read_jobs(in, "jobs.jsonl");
+  ASSERT_TRUE(jobs) << jobs.error();
+  ASSERT_EQ(jobs->size(), 3u);
+  EXPECT_EQ((*jobs)[0].name, "report");
+  EXPECT_EQ((*jobs)[0].priority, 7);
+  EXPECT_EQ((*jobs)[0].work, std::chrono::milliseconds(20));
+  EXPECT_EQ((*jobs)[0].kind(), ScheduleKind::immediate);
+  EXPECT_EQ((*jobs)[1].name, "job-4");  // named after its line
+  EXPECT_EQ((*jobs)[1].priority, 5);
+  EXPECT_EQ((*jobs)[1].kind(), ScheduleKind::delayed);
+  EXPECT_EQ((*jobs)[1].fail_attempts, 2u);
+  EXPECT_EQ((*jobs)[2].kind(), ScheduleKind::cron);
+  EXPECT_EQ((*jobs)[2].cron->text(), "*/5 * * * *");
+}
+
+TEST(JobFile, EachBadLineIsAnErrorWithItsLineNumber) {
+  auto error_of = [](const std::string& text) {
+    std::istringstream in(text);
+    auto jobs = read_jobs(in, "jobs.jsonl");
+    return jobs ? std::string("(no error)") : jobs.error();
+  };
+  EXPECT_EQ(error_of("{\"name\": \"a\"}\n{\"name\": \n"), "jobs.jsonl:2: not valid JSON");
+  EXPECT_EQ(error_of("[1, 2]\n"), "jobs.jsonl:1: a job must be a JSON object, got [1,2]");
+  EXPECT_EQ(error_of("\n{\"priority\": 12}\n"), "jobs.jsonl:2: priority must be 0-9, got 12");
+  EXPECT_EQ(error_of("{\"priority\": \"high\"}"), "jobs.jsonl:1: priority must be an integer 0-9, got \"high\"");
+  EXPECT_EQ(error_of("{\"delay_ms\": -1}"), "jobs.jsonl:1: delay_ms must be 0-31536000000, got -1");
+  EXPECT_EQ(error_of("{\"cron\": \"* * *\"}"),
+            "jobs.jsonl:1: invalid cron expression '* * *': expected 5 fields (minute hour day-of-month month "
+            "day-of-week), got 3");
+  EXPECT_EQ(error_of("{\"cron\": \"* * * * *\", \"delay_ms\": 5}"),
+            "jobs.jsonl:1: a job has either delay_ms or cron, not both");
+  EXPECT_EQ(error_of("{\"prio\": 1}"), "jobs.jsonl:1: unknown field 'prio'");
+  EXPECT_EQ(error_of("{\"name\": \"\"}"), "jobs.jsonl:1: name must be a non-empty string");
+}
+
+TEST(JobFile, AMissingFileIsAnErrorNamingIt) {
+  auto jobs = load_jobs("/nonexistent/jobs.jsonl");
+  ASSERT_FALSE(jobs);
+  EXPECT_EQ(jobs.error(), "cannot open job file '/nonexistent/jobs.jsonl'");
+}
+
+}  // namespace
