@@ -43,6 +43,7 @@ struct JobSpec {
 /// A job on its way through the Core: one run of a spec (a recurring job has one per firing).
 struct Job {
   JobId id = 0;
+  std::uint64_t run = 0;  ///< for a recurring job, which firing this is (0, 1, ...)
   JobSpec spec;
   unsigned attempt = 0;  ///< 0 for the first try, then one more per retry
   std::chrono::steady_clock::time_point ready_at{};  ///< when it became ready (the Scheduler's age)

@@ -21,10 +21,13 @@
 #include "swarmsync/channels/broadcast.hpp"
 #include "swarmsync/channels/mpsc.hpp"
 
+#include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/this_coro.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -39,6 +42,14 @@ class Supervisor;
 template <class Shared>
 class ServiceContext {
  public:
+  /// A context outside any supervisor, to run a service alone (tests, tools). Nothing asks it to
+  /// stop but `stop()`.
+  ServiceContext(std::string name, std::uint64_t restarts, std::shared_ptr<Shared> shared)
+      : name_(std::move(name)),
+        restarts_(restarts),
+        shared_(std::move(shared)),
+        events_(shared_->channels->subscribe_to_core_event()) {}
+
   ServiceContext(const ServiceContext&) = delete;
   ServiceContext& operator=(const ServiceContext&) = delete;
 
@@ -94,14 +105,38 @@ class ServiceContext {
     }
   }
 
+  /// As `recv(rx)`, but gives up at `deadline` with `RecvTimeoutError::timed_out`;
+  /// `disconnected` when the channel ended or this instance must stop (as `recv` returns nothing).
+  template <class T, class Clock, class Duration>
+  asio::awaitable<Result<T, mpsc::RecvTimeoutError>> recv_until(mpsc::Receiver<T>& rx,
+                                                                std::chrono::time_point<Clock, Duration> deadline) {
+    using R = Result<T, mpsc::RecvTimeoutError>;
+    for (;;) {
+      if (stop_requested()) {
+        if (draining()) {
+          if (auto v = rx.try_recv()) co_return R(boost::system::in_place_value, std::move(*v));
+        }
+        co_return R(boost::system::in_place_error, mpsc::RecvTimeoutError::disconnected);
+      }
+      if (auto v = co_await wait([&rx, deadline] { return rx.recv_until(deadline); })) co_return std::move(*v);
+    }
+  }
+
+  /// Asks this instance to stop: at once (`drain` false) or once its queues are empty. Call it
+  /// on the instance's executor; the supervisor does this itself.
+  void stop(bool drain) { request_stop(drain); }
+
+  /// Runs `main(*this)` on `executor` outside a supervisor, so that `stop()` reaches it; `token`
+  /// receives the completion (`void(std::exception_ptr)`). The context must outlive the run.
+  template <class Main, class Token>
+  auto spawn(asio::any_io_executor executor, Main main, Token&& token) {
+    return asio::co_spawn(
+        executor, [this, main = std::move(main)]() mutable -> asio::awaitable<void> { co_await main(*this); },
+        asio::bind_cancellation_slot(cancel_.slot(), std::forward<Token>(token)));
+  }
+
  private:
   friend class Supervisor<Shared>;
-
-  ServiceContext(std::string name, std::uint64_t restarts, std::shared_ptr<Shared> shared)
-      : name_(std::move(name)),
-        restarts_(restarts),
-        shared_(std::move(shared)),
-        events_(shared_->channels->subscribe_to_core_event()) {}
 
   // Runs one receive while marked idle, so that a stop request may interrupt it. Returns
   // nothing if it was interrupted by a stop request (the cancellation state is then reset, so

@@ -1,0 +1,55 @@
+#pragma once
+// The Scheduler: non-preemptive; whenever the Dispatcher has room, it sends the next ready job,
+// by priority (higher first), then age (older first), then id.
+//
+// In: `ToScheduler` (`Ready` jobs, `Credit` from the Dispatcher). Out: `SchedulerToDispatcher`
+// (`Dispatch`). Its queue and credits live in a `SchedulerState` that outlives its instances, so
+// a restarted Scheduler goes on where the failed one stopped.
+
+#include <functional>
+#include <memory>
+#include <queue>
+#include <vector>
+
+#include "wiring.hpp"
+
+namespace core {
+
+/// The Scheduler's queue, kept across restarts.
+class SchedulerState {
+ public:
+  /// Adds a ready job.
+  void push(Job job) { ready_.push(std::move(job)); }
+  /// Adds room at the Dispatcher.
+  void add_credits(unsigned n) { credits_ += n; }
+  /// Sends jobs while there is room and work, in order; returns how many.
+  template <class Send>
+  std::size_t dispatch(Send&& send) {
+    std::size_t n = 0;
+    while (credits_ > 0 && !ready_.empty()) {
+      send(ready_.top());
+      ready_.pop();
+      --credits_;
+      ++n;
+    }
+    return n;
+  }
+  std::size_t queued() const noexcept { return ready_.size(); }
+  unsigned credits() const noexcept { return credits_; }
+
+ private:
+  // The top is the highest priority, then the oldest, then the lowest id.
+  struct RunsLater {
+    bool operator()(const Job& a, const Job& b) const;
+  };
+  std::priority_queue<Job, std::vector<Job>, RunsLater> ready_;
+  unsigned credits_ = 0;
+};
+
+/// Called before each message is handled; may throw to simulate a crash.
+using FaultHook = std::function<void(const EventPayload&)>;
+
+/// The Scheduler service over `state`.
+std::function<asio::awaitable<void>(Context&)> scheduler(std::shared_ptr<SchedulerState> state, FaultHook fault = {});
+
+}  // namespace core
