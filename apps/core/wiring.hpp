@@ -1,26 +1,44 @@
 #pragma once
 // The Core's wiring: the channels between its services, what travels on them, and the events
 // every service hears. Each service has one inbox; the channel names say who sends to whom.
+//
+//   Submissions -> Receiver -> ReceiverToHibernator -> Hibernator --+
+//                     |                                             v
+//                     +------------------------------------> ToScheduler -> Scheduler
+//   Harvester (retries), Dispatcher (requeues, credits) ---> ToScheduler
+//   Scheduler, Workers (register, heartbeats) -------------> ToDispatcher -> Dispatcher -> worker inboxes
+//   Dispatcher (expectations), Workers (results) ----------> ToHarvester -> Harvester
+//   Harvester ---------------------------------------------> HarvesterToArchive -> TaskArchive
+//   Harvester broadcasts JobStatusChanged on the core events; the Logger hears every core event.
 
 #include "model/job.hpp"
 
+#include <swarmsync/channels/mpsc.hpp>
 #include <swarmsync/runtime/core_event.hpp>
 #include <swarmsync/runtime/service_context.hpp>
 #include <swarmsync/runtime/shared_resource.hpp>
 
+#include <chrono>
+#include <functional>
+#include <cstdint>
+#include <string>
 #include <string_view>
 #include <variant>
+#include <vector>
 
 namespace core {
 
 namespace asio = boost::asio;
+namespace mpsc = swarmsync::mpsc;
 
 /// The direct channels of the Core.
 enum class ChannelType {
-  Submissions,          ///< the outside world -> Receiver: jobs submitted
-  ReceiverToHibernator, ///< delayed and cron jobs, to hold until their time
-  ToScheduler,          ///< ready jobs (Receiver, Hibernator, Harvester retries, Dispatcher requeues) and dispatch credits
-  SchedulerToDispatcher,///< the next job to place on a worker
+  Submissions,           ///< the outside world -> Receiver
+  ReceiverToHibernator,  ///< delayed and cron jobs, held until their time
+  ToScheduler,           ///< ready jobs and dispatch credits
+  ToDispatcher,          ///< chosen jobs (Scheduler); registrations and heartbeats (workers)
+  ToHarvester,           ///< expectations and forgettings (Dispatcher); results (workers)
+  HarvesterToArchive,    ///< final outcomes
 };
 
 constexpr std::string_view to_string(ChannelType c) {
@@ -28,10 +46,19 @@ constexpr std::string_view to_string(ChannelType c) {
     case ChannelType::Submissions: return "Submissions";
     case ChannelType::ReceiverToHibernator: return "ReceiverToHibernator";
     case ChannelType::ToScheduler: return "ToScheduler";
-    case ChannelType::SchedulerToDispatcher: return "SchedulerToDispatcher";
+    case ChannelType::ToDispatcher: return "ToDispatcher";
+    case ChannelType::ToHarvester: return "ToHarvester";
+    case ChannelType::HarvesterToArchive: return "HarvesterToArchive";
   }
   return "?";
 }
+
+using WorkerId = std::uint32_t;
+
+/// What a worker is told to do (Dispatcher -> worker inbox, outside the wiring).
+struct RunJob {
+  Job job;
+};
 
 /// A job submitted to the Core.
 struct Submit {
@@ -53,14 +80,91 @@ struct Credit {
 struct Dispatch {
   Job job;
 };
+/// A worker introduces itself (worker -> Dispatcher): where to send its jobs, and how many it
+/// takes at once.
+struct Register {
+  WorkerId worker = 0;
+  unsigned capacity = 1;
+  mpsc::UnboundedSender<RunJob> inbox;
+};
+/// A worker is alive and runs `in_flight` jobs (worker -> Dispatcher), sent periodically.
+struct Heartbeat {
+  WorkerId worker = 0;
+  unsigned in_flight = 0;
+};
+/// The Dispatcher placed `job` on `worker`: the Harvester should expect its result.
+struct Expect {
+  Job job;
+  WorkerId worker = 0;
+};
+/// The Dispatcher took `job` back from an unreachable `worker`: a late result must be ignored.
+struct Forget {
+  JobId job = 0;
+  std::uint64_t run = 0;
+  WorkerId worker = 0;
+};
+/// A worker finished a job (worker -> Harvester).
+struct Outcome {
+  JobId job = 0;
+  std::uint64_t run = 0;
+  unsigned attempt = 0;
+  WorkerId worker = 0;
+  bool ok = true;
+  std::string error;  ///< when not ok
+  std::chrono::steady_clock::time_point started{};
+  std::chrono::steady_clock::time_point finished{};
+};
+
+/// Where a job's final outcome is kept (Harvester -> TaskArchive).
+struct ArchiveRecord {
+  Job job;  ///< as last attempted
+  bool ok = true;
+  unsigned attempts = 1;
+  WorkerId worker = 0;
+  std::string error;
+  std::chrono::steady_clock::time_point submitted{};
+  std::chrono::steady_clock::time_point finished{};
+};
+struct Archive {
+  ArchiveRecord record;
+};
 
 /// What travels on the Core's direct channels.
-using EventPayload = std::variant<Submit, Hibernate, Ready, Credit, Dispatch>;
+using EventPayload =
+    std::variant<Submit, Hibernate, Ready, Credit, Dispatch, Register, Heartbeat, Expect, Forget, Outcome, Archive>;
+
+/// The status of a job run, as broadcast.
+enum class JobStatus { submitted, hibernating, ready, dispatched, retrying, done, failed };
+
+constexpr const char* to_string(JobStatus s) {
+  switch (s) {
+    case JobStatus::submitted: return "submitted";
+    case JobStatus::hibernating: return "hibernating";
+    case JobStatus::ready: return "ready";
+    case JobStatus::dispatched: return "dispatched";
+    case JobStatus::retrying: return "retrying";
+    case JobStatus::done: return "done";
+    case JobStatus::failed: return "failed";
+  }
+  return "?";
+}
+
+/// A job run changed status (broadcast on the core events; lossy, for observers).
+struct JobStatusChanged {
+  JobId job = 0;
+  std::uint64_t run = 0;
+  JobStatus status = JobStatus::submitted;
+  unsigned attempt = 0;
+};
 
 /// What every service hears.
-using CoreEvent = swarmsync::CoreEventOf<>;
+using CoreEvent = swarmsync::CoreEventOf<JobStatusChanged>;
 
 using Shared = swarmsync::SharedResource<CoreEvent, ChannelType, EventPayload>;
 using Context = swarmsync::ServiceContext<Shared>;
+using Service = std::function<asio::awaitable<void>(Context&)>;
+
+/// Called before each message is handled; may throw to simulate a crash.
+using FaultHook = std::function<void(const EventPayload&)>;
 
 }  // namespace core

@@ -22,7 +22,7 @@ struct SchedulerRig {
 
   SchedulerRig() {
     shared->wiring->add_channel(ChannelType::ToScheduler).value();
-    shared->wiring->add_channel(ChannelType::SchedulerToDispatcher).value();
+    shared->wiring->add_channel(ChannelType::ToDispatcher).value();
   }
 
   mpsc::UnboundedSender<EventPayload> inbox() { return shared->wiring->get_tx(ChannelType::ToScheduler).value(); }
@@ -42,7 +42,7 @@ struct SchedulerRig {
 
   std::vector<JobId> dispatched() {
     std::vector<JobId> out;
-    auto rx = shared->wiring->take_rx(ChannelType::SchedulerToDispatcher, "test").value();
+    auto rx = shared->wiring->take_rx(ChannelType::ToDispatcher, "test").value();
     while (auto m = rx.try_recv()) out.push_back(std::get<Dispatch>(*m).job.id);
     return out;
   }

@@ -13,7 +13,7 @@ namespace {
 asio::awaitable<void> run(Context& ctx, std::shared_ptr<SchedulerState> state, FaultHook fault) {
   auto& wiring = *ctx.shared()->wiring;
   auto inbox = wiring.take_rx(ChannelType::ToScheduler, ctx.name()).value();
-  auto dispatcher = wiring.take_tx(ChannelType::SchedulerToDispatcher, ctx.name()).value();
+  auto dispatcher = wiring.take_tx(ChannelType::ToDispatcher, ctx.name()).value();
   auto send = [&](const Job& job) { dispatcher.send(Dispatch{job}).value(); };
 
   state->dispatch(send);  // a restarted instance first sends what the last one could not
@@ -34,7 +34,7 @@ asio::awaitable<void> run(Context& ctx, std::shared_ptr<SchedulerState> state, F
 
 }  // namespace
 
-std::function<asio::awaitable<void>(Context&)> scheduler(std::shared_ptr<SchedulerState> state, FaultHook fault) {
+Service scheduler(std::shared_ptr<SchedulerState> state, FaultHook fault) {
   // Not a coroutine itself: the coroutine gets its own copies of `state` and `fault`.
   return [state, fault](Context& ctx) { return run(ctx, state, fault); };
 }

@@ -2,7 +2,7 @@
 // The Scheduler: non-preemptive; whenever the Dispatcher has room, it sends the next ready job,
 // by priority (higher first), then age (older first), then id.
 //
-// In: `ToScheduler` (`Ready` jobs, `Credit` from the Dispatcher). Out: `SchedulerToDispatcher`
+// In: `ToScheduler` (`Ready` jobs, `Credit` from the Dispatcher). Out: `ToDispatcher`
 // (`Dispatch`). Its queue and credits live in a `SchedulerState` that outlives its instances, so
 // a restarted Scheduler goes on where the failed one stopped.
 
@@ -46,10 +46,7 @@ class SchedulerState {
   unsigned credits_ = 0;
 };
 
-/// Called before each message is handled; may throw to simulate a crash.
-using FaultHook = std::function<void(const EventPayload&)>;
-
 /// The Scheduler service over `state`.
-std::function<asio::awaitable<void>(Context&)> scheduler(std::shared_ptr<SchedulerState> state, FaultHook fault = {});
+Service scheduler(std::shared_ptr<SchedulerState> state, FaultHook fault = {});
 
 }  // namespace core
