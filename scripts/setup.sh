@@ -8,6 +8,7 @@ packages=(
   libboost1.81-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev
+  graphviz
 )
 
 missing=()

@@ -6,25 +6,24 @@
 //                     |                                             v
 //                     +------------------------------------> ToScheduler -> Scheduler
 //   Harvester (retries), Dispatcher (requeues, credits) ---> ToScheduler
-//   Scheduler, Workers (register, heartbeats) -------------> ToDispatcher -> Dispatcher -> worker inboxes
+//   Scheduler, Workers (register, heartbeats, finished) ---> ToDispatcher -> Dispatcher -> worker inboxes
 //   Dispatcher (expectations), Workers (results) ----------> ToHarvester -> Harvester
 //   Harvester ---------------------------------------------> HarvesterToArchive -> TaskArchive
 //   Harvester broadcasts JobStatusChanged on the core events; the Logger hears every core event.
 
-#include "model/job.hpp"
-
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
 #include <swarmsync/channels/mpsc.hpp>
 #include <swarmsync/runtime/core_event.hpp>
 #include <swarmsync/runtime/service_context.hpp>
 #include <swarmsync/runtime/shared_resource.hpp>
-
-#include <chrono>
-#include <functional>
-#include <cstdint>
-#include <string>
-#include <string_view>
 #include <variant>
 #include <vector>
+
+#include "model/job.hpp"
 
 namespace core {
 
@@ -43,12 +42,18 @@ enum class ChannelType {
 
 constexpr std::string_view to_string(ChannelType c) {
   switch (c) {
-    case ChannelType::Submissions: return "Submissions";
-    case ChannelType::ReceiverToHibernator: return "ReceiverToHibernator";
-    case ChannelType::ToScheduler: return "ToScheduler";
-    case ChannelType::ToDispatcher: return "ToDispatcher";
-    case ChannelType::ToHarvester: return "ToHarvester";
-    case ChannelType::HarvesterToArchive: return "HarvesterToArchive";
+    case ChannelType::Submissions:
+      return "Submissions";
+    case ChannelType::ReceiverToHibernator:
+      return "ReceiverToHibernator";
+    case ChannelType::ToScheduler:
+      return "ToScheduler";
+    case ChannelType::ToDispatcher:
+      return "ToDispatcher";
+    case ChannelType::ToHarvester:
+      return "ToHarvester";
+    case ChannelType::HarvesterToArchive:
+      return "HarvesterToArchive";
   }
   return "?";
 }
@@ -92,6 +97,12 @@ struct Heartbeat {
   WorkerId worker = 0;
   unsigned in_flight = 0;
 };
+/// A worker finished a job, well or not, and has a free slot again (worker -> Dispatcher).
+struct Finished {
+  WorkerId worker = 0;
+  JobId job = 0;
+  std::uint64_t run = 0;
+};
 /// The Dispatcher placed `job` on `worker`: the Harvester should expect its result.
 struct Expect {
   Job job;
@@ -130,24 +141,8 @@ struct Archive {
 };
 
 /// What travels on the Core's direct channels.
-using EventPayload =
-    std::variant<Submit, Hibernate, Ready, Credit, Dispatch, Register, Heartbeat, Expect, Forget, Outcome, Archive>;
-
-/// The status of a job run, as broadcast.
-enum class JobStatus { submitted, hibernating, ready, dispatched, retrying, done, failed };
-
-constexpr const char* to_string(JobStatus s) {
-  switch (s) {
-    case JobStatus::submitted: return "submitted";
-    case JobStatus::hibernating: return "hibernating";
-    case JobStatus::ready: return "ready";
-    case JobStatus::dispatched: return "dispatched";
-    case JobStatus::retrying: return "retrying";
-    case JobStatus::done: return "done";
-    case JobStatus::failed: return "failed";
-  }
-  return "?";
-}
+using EventPayload = std::variant<Submit, Hibernate, Ready, Credit, Dispatch, Register, Heartbeat, Finished, Expect,
+                                  Forget, Outcome, Archive>;
 
 /// A job run changed status (broadcast on the core events; lossy, for observers).
 struct JobStatusChanged {

@@ -17,7 +17,7 @@ CronExpression::Clock::time_point at(int y, unsigned mo, unsigned d, int h, int 
 
 CronExpression::Clock::time_point next(std::string_view expr, CronExpression::Clock::time_point t) {
   auto c = CronExpression::parse(expr);
-  EXPECT_TRUE(c) << (c ? "" : c.error());
+  EXPECT_TRUE(c) << (c ? "" : c.error().message);
   auto n = c->next_after(t);
   EXPECT_TRUE(n.has_value()) << expr;
   return n.value_or(CronExpression::Clock::time_point{});

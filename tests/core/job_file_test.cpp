@@ -36,7 +36,7 @@ TEST(JobFile, EachBadLineIsAnErrorWithItsLineNumber) {
   auto error_of = [](const std::string& text) {
     std::istringstream in(text);
     auto jobs = read_jobs(in, "jobs.jsonl");
-    return jobs ? std::string("(no error)") : jobs.error();
+    return jobs ? std::string("(no error)") : jobs.error().message;
   };
   EXPECT_EQ(error_of("{\"name\": \"a\"}\n{\"name\": \n"), "jobs.jsonl:2: not valid JSON");
   EXPECT_EQ(error_of("[1, 2]\n"), "jobs.jsonl:1: a job must be a JSON object, got [1,2]");

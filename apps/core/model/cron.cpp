@@ -1,8 +1,8 @@
 #include "model/cron.hpp"
 
 #include <array>
-#include <charconv>
 #include <cctype>
+#include <charconv>
 #include <vector>
 
 namespace core {
@@ -47,9 +47,9 @@ bool parse_value(std::string_view text, const FieldSpec& f, int& out) {
   if (!f.names) return false;
   for (int i = 0; i <= f.max - f.min; ++i) {
     std::string_view name = f.names[i];
-    if (text.size() == name.size() &&
-        std::equal(text.begin(), text.end(), name.begin(),
-                   [](char a, char b) { return std::toupper(static_cast<unsigned char>(a)) == b; })) {
+    if (text.size() == name.size() && std::equal(text.begin(), text.end(), name.begin(), [](char a, char b) {
+          return std::toupper(static_cast<unsigned char>(a)) == b;
+        })) {
       out = f.min + i;
       return true;
     }
@@ -91,7 +91,7 @@ std::string parse_field(std::string_view field, const FieldSpec& f, std::bitset<
 
 }  // namespace
 
-boost::system::result<CronExpression, std::string> CronExpression::parse(std::string_view text) {
+InputResult<CronExpression> CronExpression::parse(std::string_view text) {
   std::vector<std::string_view> parts;
   std::size_t i = 0;
   while (i < text.size()) {
@@ -102,8 +102,8 @@ boost::system::result<CronExpression, std::string> CronExpression::parse(std::st
     i = j;
   }
   auto fail = [&](std::string why) {
-    return boost::system::result<CronExpression, std::string>(
-        boost::system::in_place_error, "invalid cron expression '" + std::string(text) + "': " + std::move(why));
+    return InputResult<CronExpression>(boost::system::in_place_error,
+                                       InputError{"invalid cron expression '" + std::string(text) + "': " + why});
   };
   if (parts.size() != 5)
     return fail("expected 5 fields (minute hour day-of-month month day-of-week), got " + std::to_string(parts.size()));

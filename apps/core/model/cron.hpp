@@ -11,14 +11,33 @@
 // minute.
 
 #include <bitset>
+#include <boost/assert/source_location.hpp>
+#include <boost/system/result.hpp>
 #include <chrono>
 #include <optional>
+#include <ostream>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 
-#include <boost/system/result.hpp>
-
 namespace core {
+
+/// Bad input to the Core (a job file, a cron expression, a flag): one sentence that says what is
+/// wrong and where.
+struct InputError {
+  std::string message;
+
+  friend bool operator==(const InputError& e, std::string_view text) { return e.message == text; }
+  friend std::ostream& operator<<(std::ostream& out, const InputError& e) { return out << e.message; }
+};
+
+/// Thrown by `.value()` on a failed result.
+[[noreturn]] inline void throw_exception_from_error(const InputError& e, const boost::source_location&) {
+  throw std::invalid_argument(e.message);
+}
+
+template <class T>
+using InputResult = boost::system::result<T, InputError>;
 
 /// A parsed cron expression.
 class CronExpression {
@@ -26,7 +45,7 @@ class CronExpression {
   using Clock = std::chrono::system_clock;
 
   /// Parses `text`; the error says which field is wrong and why.
-  static boost::system::result<CronExpression, std::string> parse(std::string_view text);
+  static InputResult<CronExpression> parse(std::string_view text);
 
   /// The first matching minute strictly after `t`; nothing if none within 5 years (for example
   /// February 30th).

@@ -1,13 +1,12 @@
 #include "model/job_file.hpp"
 
-#include <nlohmann/json.hpp>
-
 #include <fstream>
+#include <nlohmann/json.hpp>
 
 namespace core {
 namespace {
 
-using Result = boost::system::result<JobSpec, std::string>;
+using Result = InputResult<JobSpec>;
 
 // An integer field within [lo, hi], or an error sentence.
 std::string read_int(const nlohmann::json& value, const char* field, long long lo, long long hi, long long& out) {
@@ -25,7 +24,7 @@ std::string read_int(const nlohmann::json& value, const char* field, long long l
 
 Result parse_job_line(std::string_view line, std::string_view source, std::size_t line_number) {
   const std::string where = std::string(source) + ":" + std::to_string(line_number) + ": ";
-  auto fail = [&](const std::string& why) { return Result(boost::system::in_place_error, where + why); };
+  auto fail = [&](const std::string& why) { return Result(boost::system::in_place_error, InputError{where + why}); };
 
   const nlohmann::json doc = nlohmann::json::parse(line.begin(), line.end(), nullptr, false);
   if (doc.is_discarded()) return fail("not valid JSON");
@@ -51,7 +50,7 @@ Result parse_job_line(std::string_view line, std::string_view source, std::size_
     } else if (key == "cron") {
       if (!value.is_string()) return fail("cron must be a string, got " + value.dump());
       auto cron = CronExpression::parse(value.get<std::string>());
-      if (!cron) return fail(cron.error());
+      if (!cron) return fail(cron.error().message);
       spec.cron = std::move(*cron);
     } else if (key == "work_ms") {
       if (!(error = read_int(value, "work_ms", 0, 60000, n)).empty()) return fail(error);
@@ -67,24 +66,24 @@ Result parse_job_line(std::string_view line, std::string_view source, std::size_
   return spec;
 }
 
-boost::system::result<std::vector<JobSpec>, std::string> read_jobs(std::istream& in, std::string_view source) {
+InputResult<std::vector<JobSpec>> read_jobs(std::istream& in, std::string_view source) {
   std::vector<JobSpec> jobs;
   std::string line;
   for (std::size_t number = 1; std::getline(in, line); ++number) {
     const auto first = line.find_first_not_of(" \t\r");
     if (first == std::string::npos || line[first] == '#') continue;
     auto spec = parse_job_line(line, source, number);
-    if (!spec) return boost::system::result<std::vector<JobSpec>, std::string>(boost::system::in_place_error, spec.error());
+    if (!spec) return InputResult<std::vector<JobSpec>>(boost::system::in_place_error, spec.error());
     jobs.push_back(std::move(*spec));
   }
   return jobs;
 }
 
-boost::system::result<std::vector<JobSpec>, std::string> load_jobs(const std::string& path) {
+InputResult<std::vector<JobSpec>> load_jobs(const std::string& path) {
   std::ifstream in(path);
   if (!in)
-    return boost::system::result<std::vector<JobSpec>, std::string>(boost::system::in_place_error,
-                                                                     "cannot open job file '" + path + "'");
+    return InputResult<std::vector<JobSpec>>(boost::system::in_place_error,
+                                             InputError{"cannot open job file '" + path + "'"});
   return read_jobs(in, path);
 }
 

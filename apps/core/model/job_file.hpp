@@ -10,26 +10,24 @@
 // with `delay_ms`), `work_ms` (0-60000, default 10), `fail_attempts` (0-100, default 0). Any
 // other field is an error, so that a typo does not go unnoticed.
 
-#include "model/job.hpp"
-
 #include <boost/system/result.hpp>
-
 #include <cstddef>
 #include <istream>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "model/job.hpp"
+
 namespace core {
 
 /// Parses one line; the error names the line (`source:line: what is wrong`).
-boost::system::result<JobSpec, std::string> parse_job_line(std::string_view line, std::string_view source,
-                                                           std::size_t line_number);
+InputResult<JobSpec> parse_job_line(std::string_view line, std::string_view source, std::size_t line_number);
 
 /// Reads every job of `in`; stops at the first bad line with its error.
-boost::system::result<std::vector<JobSpec>, std::string> read_jobs(std::istream& in, std::string_view source);
+InputResult<std::vector<JobSpec>> read_jobs(std::istream& in, std::string_view source);
 
 /// Reads the file at `path`; a file that cannot be opened is an error naming it.
-boost::system::result<std::vector<JobSpec>, std::string> load_jobs(const std::string& path);
+InputResult<std::vector<JobSpec>> load_jobs(const std::string& path);
 
 }  // namespace core

@@ -18,7 +18,7 @@ asio::awaitable<void> run(Context& ctx, std::shared_ptr<SchedulerState> state, F
 
   state->dispatch(send);  // a restarted instance first sends what the last one could not
   while (auto msg = co_await ctx.recv(inbox)) {
-    if (fault) fault(*msg);
+    // The message goes into the state first: a failure after that point loses nothing.
     if (auto* r = std::get_if<Ready>(&*msg)) {
       state->push(std::move(r->job));
     } else if (auto* c = std::get_if<Credit>(&*msg)) {
@@ -26,6 +26,7 @@ asio::awaitable<void> run(Context& ctx, std::shared_ptr<SchedulerState> state, F
     } else {
       ctx.shared()->logger->warn("{}: ignored a message that is not for the Scheduler", ctx.name());
     }
+    if (fault) fault(*msg);
     // Once the inbox is empty: a burst of jobs is ranked as a whole before any goes out.
     if (inbox.is_empty()) state->dispatch(send);
   }

@@ -3,8 +3,9 @@
 // by priority (higher first), then age (older first), then id.
 //
 // In: `ToScheduler` (`Ready` jobs, `Credit` from the Dispatcher). Out: `ToDispatcher`
-// (`Dispatch`). Its queue and credits live in a `SchedulerState` that outlives its instances, so
-// a restarted Scheduler goes on where the failed one stopped.
+// (`Dispatch`). Its queue and credits live in a `SchedulerState` that outlives its instances, and
+// each message is recorded there before anything else happens, so a restarted Scheduler goes on
+// where the failed one stopped, with nothing lost.
 
 #include <functional>
 #include <memory>
@@ -46,7 +47,7 @@ class SchedulerState {
   unsigned credits_ = 0;
 };
 
-/// The Scheduler service over `state`.
+/// The Scheduler service over `state`; `fault` runs after each message is recorded.
 Service scheduler(std::shared_ptr<SchedulerState> state, FaultHook fault = {});
 
 }  // namespace core

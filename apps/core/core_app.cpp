@@ -1,0 +1,311 @@
+#include "core_app.hpp"
+
+#include <algorithm>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/strand.hpp>
+#include <cmath>
+#include <cstdio>
+#include <random>
+#include <sstream>
+#include <swarmsync/runtime/supervisor.hpp>
+#include <thread>
+
+#include "services/dispatcher.hpp"
+#include "services/harvester.hpp"
+#include "services/hibernator.hpp"
+#include "services/logger.hpp"
+#include "services/receiver.hpp"
+#include "services/scheduler.hpp"
+#include "services/task_archive.hpp"
+#include "workers/simulated_worker.hpp"
+
+namespace core {
+namespace {
+
+using Supervisor = swarmsync::Supervisor<Shared>;
+using Nanos = std::chrono::nanoseconds;
+
+void add_channels(Shared& shared) {
+  for (auto c : {ChannelType::Submissions, ChannelType::ReceiverToHibernator, ChannelType::ToScheduler,
+                 ChannelType::ToDispatcher, ChannelType::ToHarvester, ChannelType::HarvesterToArchive})
+    shared.wiring->add_channel(c).value();
+}
+
+// The states that outlive service instances, and the faults to inject.
+struct Parts {
+  std::shared_ptr<ReceiverState> receiver = std::make_shared<ReceiverState>();
+  std::shared_ptr<HibernatorState> hibernator = std::make_shared<HibernatorState>();
+  std::shared_ptr<SchedulerState> scheduler = std::make_shared<SchedulerState>();
+  std::shared_ptr<DispatcherState> dispatcher = std::make_shared<DispatcherState>();
+  std::shared_ptr<HarvesterState> harvester = std::make_shared<HarvesterState>();
+  std::shared_ptr<TaskArchiveStore> archive = std::make_shared<TaskArchiveStore>();
+  std::shared_ptr<LoggerStats> logger = std::make_shared<LoggerStats>();
+  std::atomic<int> scheduler_crashes{0};  // crashes asked for and not yet done
+};
+
+void declare_services(Supervisor& supervisor, Parts& parts, const CoreOptions& options) {
+  using swarmsync::RestartPolicy;
+  auto crash_scheduler = [&parts](const EventPayload&) {
+    int left = parts.scheduler_crashes.load();
+    while (left > 0 && !parts.scheduler_crashes.compare_exchange_weak(left, left - 1)) {
+    }
+    if (left > 0) throw std::runtime_error("injected Scheduler crash");
+  };
+  DispatcherOptions dispatcher_options{options.heartbeat_timeout,
+                                       std::max(options.heartbeat / 2, std::chrono::milliseconds(5))};
+  supervisor
+      .add_service({.name = "receiver",
+                    .main = receiver(parts.receiver),
+                    .produces = {ChannelType::ToScheduler, ChannelType::ReceiverToHibernator},
+                    .consumes = {ChannelType::Submissions}})
+      .value();
+  supervisor
+      .add_service({.name = "hibernator",
+                    .main = hibernator(parts.hibernator),
+                    .produces = {ChannelType::ToScheduler},
+                    .consumes = {ChannelType::ReceiverToHibernator}})
+      .value();
+  supervisor
+      .add_service({.name = "scheduler",
+                    .main = scheduler(parts.scheduler, crash_scheduler),
+                    .produces = {ChannelType::ToDispatcher},
+                    .consumes = {ChannelType::ToScheduler}})
+      .value();
+  supervisor
+      .add_service({.name = "dispatcher",
+                    .main = dispatcher(parts.dispatcher, dispatcher_options),
+                    .produces = {ChannelType::ToScheduler, ChannelType::ToHarvester},
+                    .consumes = {ChannelType::ToDispatcher}})
+      .value();
+  supervisor
+      .add_service({.name = "harvester",
+                    .main = harvester(parts.harvester, {options.max_retries}),
+                    .produces = {ChannelType::ToScheduler, ChannelType::HarvesterToArchive},
+                    .consumes = {ChannelType::ToHarvester}})
+      .value();
+  supervisor
+      .add_service(
+          {.name = "task-archive", .main = task_archive(parts.archive), .consumes = {ChannelType::HarvesterToArchive}})
+      .value();
+  supervisor.add_service({.name = "logger", .main = logger(parts.logger)}).value();
+  // The workers and the job source are outside the Core: they appear as producers of these.
+  supervisor
+      .add_service({.name = "submitter",
+                    .main = [](Context&) -> asio::awaitable<void> { co_return; },
+                    .restart = RestartPolicy::temporary,
+                    .produces = {ChannelType::Submissions}})
+      .value();
+  supervisor
+      .add_service({.name = "workers",
+                    .main = [](Context&) -> asio::awaitable<void> { co_return; },
+                    .restart = RestartPolicy::temporary,
+                    .produces = {ChannelType::ToDispatcher, ChannelType::ToHarvester}})
+      .value();
+}
+
+Nanos percentile(std::vector<Nanos> v, double p) {
+  if (v.empty()) return Nanos(0);
+  std::sort(v.begin(), v.end());
+  const auto rank = static_cast<std::size_t>(std::ceil(p / 100.0 * static_cast<double>(v.size())));
+  return v[std::min(v.size() - 1, rank == 0 ? 0 : rank - 1)];
+}
+
+std::string ms(Nanos d) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.3f ms", std::chrono::duration<double, std::milli>(d).count());
+  return buf;
+}
+
+}  // namespace
+
+swarmsync::BootReport core_wiring() {
+  auto shared = std::make_shared<Shared>();
+  add_channels(*shared);
+  asio::io_context ioc;
+  Supervisor supervisor(ioc.get_executor(), shared);
+  Parts parts;
+  declare_services(supervisor, parts, CoreOptions{});
+  return supervisor.check_wiring();
+}
+
+Summary run_core(std::vector<JobSpec> jobs, const CoreOptions& options) {
+  auto shared = std::make_shared<Shared>();
+  add_channels(*shared);
+  asio::io_context ioc(static_cast<int>(std::max(1u, options.threads)));
+  Parts parts;
+  parts.scheduler_crashes = 0;
+  Supervisor supervisor(ioc.get_executor(), shared,
+                        {.intensity = {std::max(10u, options.crash_scheduler * 2 + 5), std::chrono::seconds(10)},
+                         .backoff = {std::chrono::milliseconds(1), std::chrono::milliseconds(50)}});
+  declare_services(supervisor, parts, options);
+
+  Summary summary;
+  summary.submitted = jobs.size();
+  const std::size_t finite =
+      static_cast<std::size_t>(std::count_if(jobs.begin(), jobs.end(), [](const JobSpec& j) { return !j.cron; }));
+  const bool recurring = finite < jobs.size();
+
+  if (auto started = supervisor.start(); !started) {
+    summary.error = started.error().table();
+    return summary;
+  }
+  supervisor.handle_signals();
+
+  // Workers, outside the Core, on their own strands.
+  std::vector<std::shared_ptr<WorkerControl>> controls;
+  for (unsigned w = 0; w < options.workers; ++w) {
+    auto control = std::make_shared<WorkerControl>();
+    controls.push_back(control);
+    WorkerOptions wo;
+    wo.id = w + 1;
+    wo.capacity = options.worker_capacity;
+    wo.speed = 1.0 + 0.25 * (w % 4);
+    wo.failure_rate = options.worker_failure_rate;
+    wo.heartbeat = options.heartbeat;
+    wo.seed = options.seed + w;
+    asio::co_spawn(asio::make_strand(ioc), run_worker(shared, wo, control), asio::detached);
+  }
+  // The job source.
+  auto submissions = shared->wiring->take_tx(ChannelType::Submissions, "submitter").value();
+  const auto start = std::chrono::steady_clock::now();
+  for (auto& spec : jobs) submissions.send(Submit{std::move(spec)}).value();
+
+  auto guard = asio::make_work_guard(ioc);
+  std::vector<std::thread> threads;
+  for (unsigned i = 0; i < std::max(1u, options.threads); ++i) threads.emplace_back([&] { ioc.run(); });
+
+  // Watch progress, trigger the faults, and end the run.
+  bool killed = false, swapped = false;
+  unsigned crashes_asked = 0;
+  auto last_progress = start;
+  while (supervisor.finished().wait_for(std::chrono::milliseconds(2)) != std::future_status::ready) {
+    const std::size_t finished = parts.archive->done() + parts.archive->failed();  // recurring runs included
+    const double fraction = finite ? static_cast<double>(finished) / static_cast<double>(finite) : 0.0;
+    if (options.kill_worker && !killed && fraction >= 1.0 / 3) {
+      killed = true;
+      if (*options.kill_worker >= 1 && *options.kill_worker <= controls.size())
+        controls[*options.kill_worker - 1]->kill();
+    }
+    while (crashes_asked < options.crash_scheduler &&
+           fraction >= static_cast<double>(crashes_asked + 1) / (options.crash_scheduler + 1)) {
+      ++crashes_asked;
+      parts.scheduler_crashes.fetch_add(1);
+    }
+    if (options.swap_dispatcher && !swapped && fraction >= 0.5) {
+      swapped = true;
+      DispatcherOptions dispatcher_options{options.heartbeat_timeout,
+                                           std::max(options.heartbeat / 2, std::chrono::milliseconds(5))};
+      auto report = supervisor.replace("dispatcher", dispatcher(parts.dispatcher, dispatcher_options)).get();
+      if (report) summary.swap_took = report->took;
+    }
+    const auto now = std::chrono::steady_clock::now();
+    if (options.on_progress && now - last_progress >= std::chrono::milliseconds(100)) {
+      last_progress = now;
+      options.on_progress(Progress{finite, parts.archive->done(), parts.archive->failed()});
+    }
+    if (!recurring && finished >= finite) supervisor.request_shutdown("all jobs done");
+    if (options.duration && now - start >= *options.duration) supervisor.request_shutdown("duration reached");
+  }
+  const auto report = supervisor.finished().get();
+  const auto end = std::chrono::steady_clock::now();
+  for (auto& c : controls) c->kill();
+  guard.reset();
+  ioc.stop();
+  for (auto& t : threads) t.join();
+  if (options.on_progress) options.on_progress(Progress{finite, parts.archive->done(), parts.archive->failed()});
+
+  const auto records = parts.archive->records();
+  std::vector<Nanos> to_ready, ready_to_done, total;
+  std::size_t finite_done = 0, finite_failed = 0;
+  for (const auto& r : records) {
+    if (r.job.spec.cron) {
+      ++summary.recurring_runs;
+      continue;
+    }
+    (r.ok ? finite_done : finite_failed) += 1;
+    to_ready.push_back(r.job.ready_at - r.submitted);
+    ready_to_done.push_back(r.finished - r.job.ready_at);
+    total.push_back(r.finished - r.submitted);
+  }
+  summary.done = finite_done;
+  summary.failed = finite_failed;
+  summary.unaccounted = finite - std::min(finite, finite_done + finite_failed);
+  summary.retried = parts.harvester->retried();
+  summary.unexpected_results = parts.harvester->unexpected();
+  summary.workers_lost = parts.dispatcher->workers_lost();
+  summary.seconds = std::chrono::duration<double>(end - start).count();
+  summary.jobs_per_second = summary.seconds > 0 ? static_cast<double>(records.size()) / summary.seconds : 0;
+  summary.to_ready_p50 = percentile(to_ready, 50);
+  summary.to_ready_p99 = percentile(to_ready, 99);
+  summary.ready_to_done_p50 = percentile(ready_to_done, 50);
+  summary.ready_to_done_p99 = percentile(ready_to_done, 99);
+  summary.total_p50 = percentile(total, 50);
+  summary.total_p99 = percentile(total, 99);
+  summary.stop_reason = report.reason;
+  summary.error = report.error;
+  for (const auto& s : report.services) {
+    summary.restarts += s.restarts;
+    summary.swaps += s.swaps;
+    if (s.restarts) summary.service_restarts.emplace_back(s.name, s.restarts);
+  }
+  for (const auto& u : report.unhandled) summary.unhandled.emplace_back(u.channel, u.queued);
+  if (options.keep_records) summary.records = records;
+  return summary;
+}
+
+std::string to_text(const Summary& s) {
+  std::ostringstream out;
+  out << "jobs: " << s.submitted << " submitted, " << s.done << " done, " << s.failed << " failed, " << s.retried
+      << " retried, " << s.unaccounted << " unaccounted";
+  if (s.recurring_runs) out << ", " << s.recurring_runs << " recurring runs";
+  out << "\n";
+  char rate[64];
+  std::snprintf(rate, sizeof rate, "%.0f jobs/s over %.2f s", s.jobs_per_second, s.seconds);
+  out << "throughput: " << rate << "\n";
+  out << "latency p50/p99: submitted->ready " << ms(s.to_ready_p50) << " / " << ms(s.to_ready_p99) << ", ready->done "
+      << ms(s.ready_to_done_p50) << " / " << ms(s.ready_to_done_p99) << ", total " << ms(s.total_p50) << " / "
+      << ms(s.total_p99) << "\n";
+  out << "faults survived: " << s.restarts << " restart(s)";
+  for (const auto& [name, n] : s.service_restarts) out << " [" << name << " " << n << "]";
+  out << ", " << s.workers_lost << " worker(s) lost, " << s.swaps << " swap(s)";
+  if (s.swaps) out << " (took " << ms(s.swap_took) << ")";
+  out << ", " << s.unexpected_results << " late result(s) ignored\n";
+  for (const auto& [channel, n] : s.unhandled) out << "unhandled on " << channel << ": " << n << "\n";
+  out << "stopped: " << s.stop_reason << "\n";
+  if (!s.error.empty()) out << "error: " << s.error << "\n";
+  return out.str();
+}
+
+std::string to_json(const Summary& s) {
+  auto ns = [](Nanos d) { return std::to_string(d.count()); };
+  auto quote = [](const std::string& text) {
+    std::string q = "\"";
+    for (char c : text) {
+      if (c == '"' || c == '\\') q += '\\';
+      q += static_cast<unsigned char>(c) < 0x20 ? ' ' : c;
+    }
+    return q + "\"";
+  };
+  std::ostringstream out;
+  out << "{\"submitted\":" << s.submitted << ",\"done\":" << s.done << ",\"failed\":" << s.failed
+      << ",\"retried\":" << s.retried << ",\"unaccounted\":" << s.unaccounted
+      << ",\"recurring_runs\":" << s.recurring_runs << ",\"unexpected_results\":" << s.unexpected_results
+      << ",\"workers_lost\":" << s.workers_lost << ",\"restarts\":" << s.restarts << ",\"swaps\":" << s.swaps
+      << ",\"swap_took_ns\":" << ns(s.swap_took) << ",\"seconds\":" << s.seconds
+      << ",\"jobs_per_second\":" << s.jobs_per_second
+      << ",\"latency_ns\":{\"submitted_to_ready\":{\"p50\":" << ns(s.to_ready_p50) << ",\"p99\":" << ns(s.to_ready_p99)
+      << "},\"ready_to_done\":{\"p50\":" << ns(s.ready_to_done_p50) << ",\"p99\":" << ns(s.ready_to_done_p99)
+      << "},\"total\":{\"p50\":" << ns(s.total_p50) << ",\"p99\":" << ns(s.total_p99) << "}}"
+      << ",\"service_restarts\":{";
+  for (std::size_t i = 0; i < s.service_restarts.size(); ++i)
+    out << (i ? "," : "") << quote(s.service_restarts[i].first) << ":" << s.service_restarts[i].second;
+  out << "},\"unhandled\":{";
+  for (std::size_t i = 0; i < s.unhandled.size(); ++i)
+    out << (i ? "," : "") << quote(s.unhandled[i].first) << ":" << s.unhandled[i].second;
+  out << "},\"stop_reason\":" << quote(s.stop_reason) << ",\"error\":" << quote(s.error) << "}";
+  return out.str();
+}
+
+}  // namespace core

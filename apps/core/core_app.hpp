@@ -1,0 +1,88 @@
+#pragma once
+// The SwarmSync Core assembled: its services under a supervisor, simulated workers, a workload
+// submitted, and the summary once every job is accounted for.
+//
+//     core::CoreOptions options;
+//     options.workers = 4;
+//     auto summary = core::run_core(core::generate_workload({.jobs = 2000}), options);
+//     std::cout << core::to_text(summary);
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <swarmsync/runtime/boot_report.hpp>
+#include <vector>
+
+#include "model/job.hpp"
+#include "wiring.hpp"
+
+namespace core {
+
+/// Progress, reported while the Core runs.
+struct Progress {
+  std::size_t total = 0;  ///< jobs that finish (recurring ones excluded)
+  std::size_t done = 0;
+  std::size_t failed = 0;
+};
+
+/// How to run the Core, faults included.
+struct CoreOptions {
+  unsigned workers = 4;
+  unsigned worker_capacity = 4;
+  double worker_failure_rate = 0.0;  ///< chance that any attempt fails on a worker
+  unsigned max_retries = 3;
+  std::chrono::milliseconds heartbeat{50};
+  std::chrono::milliseconds heartbeat_timeout{400};
+  std::optional<std::chrono::milliseconds> duration;  ///< bounds a run (needed with recurring jobs)
+  unsigned threads = 2;
+  std::uint64_t seed = 1;
+  // Faults, each triggered as the run progresses.
+  std::optional<WorkerId> kill_worker;               ///< this worker dies once a third of the jobs are done
+  unsigned crash_scheduler = 0;                      ///< the Scheduler crashes this many times, spread over the run
+  bool swap_dispatcher = false;                      ///< the Dispatcher is hot-swapped once half of the jobs are done
+  std::function<void(const Progress&)> on_progress;  ///< called about every 100 ms
+  bool keep_records = false;                         ///< return every archived record in the summary
+};
+
+/// What a run did.
+struct Summary {
+  std::size_t submitted = 0;
+  std::size_t done = 0;
+  std::size_t failed = 0;
+  std::uint64_t retried = 0;
+  std::uint64_t unexpected_results = 0;  ///< late results from lost workers, ignored
+  std::size_t unaccounted = 0;           ///< finite jobs neither done nor failed (must be 0)
+  std::uint64_t recurring_runs = 0;      ///< runs of cron jobs that finished
+  std::uint64_t workers_lost = 0;
+  std::uint64_t restarts = 0;  ///< over every service
+  std::uint64_t swaps = 0;
+  std::chrono::nanoseconds swap_took{0};
+  double seconds = 0;
+  double jobs_per_second = 0;
+  /// Latency per hop, p50 and p99: submitted -> ready (hibernation), ready -> finished (queue,
+  /// dispatch and run), and submitted -> finished.
+  std::chrono::nanoseconds to_ready_p50{0}, to_ready_p99{0};
+  std::chrono::nanoseconds ready_to_done_p50{0}, ready_to_done_p99{0};
+  std::chrono::nanoseconds total_p50{0}, total_p99{0};
+  std::string stop_reason;
+  std::string error;  ///< set when the Core went down on a failure
+  std::vector<std::pair<std::string, std::uint64_t>> service_restarts;
+  std::vector<std::pair<std::string, std::size_t>> unhandled;  ///< values left per channel
+  std::vector<ArchiveRecord> records;                          ///< with `keep_records`
+};
+
+/// Runs `jobs` on the Core until every finite job is done or failed, the duration passes, a
+/// signal arrives or a failure brings the Core down.
+Summary run_core(std::vector<JobSpec> jobs, const CoreOptions& options);
+
+/// The Core's boot diagnostics, without running it.
+swarmsync::BootReport core_wiring();
+
+/// The summary as text, and as one JSON object.
+std::string to_text(const Summary& summary);
+std::string to_json(const Summary& summary);
+
+}  // namespace core

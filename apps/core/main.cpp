@@ -1,0 +1,129 @@
+// swarmsync-core: the SwarmSync Core on a generated or loaded workload.
+//
+//   swarmsync-core run [--count N | --jobs FILE] [--workers W] [--duration SECONDS] [--json] [faults]
+//   swarmsync-core wiring [--dot | --json]
+
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <iostream>
+
+#include "core_app.hpp"
+#include "model/job_file.hpp"
+#include "model/workload.hpp"
+
+namespace {
+
+void draw_progress(const core::Progress& p) {
+  const std::size_t finished = p.done + p.failed;
+  const double fraction = p.total ? static_cast<double>(finished) / static_cast<double>(p.total) : 0.0;
+  const int width = 40;
+  const int filled = static_cast<int>(fraction * width);
+  std::fprintf(stderr, "\r[%.*s%*s] %3.0f%%  %zu/%zu done, %zu failed", filled,
+               "########################################", width - filled, "", fraction * 100, finished, p.total,
+               p.failed);
+  std::fflush(stderr);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"swarmsync-core: the SwarmSync Core, a job-orchestration core on swarmsync"};
+  app.require_subcommand(1);
+
+  auto* run = app.add_subcommand("run", "run a workload and print a summary");
+  std::size_t count = 2000;
+  std::string jobs_file;
+  core::CoreOptions options;
+  double duration_s = 0;
+  bool json = false;
+  double delayed_share = 0.10, failing_share = 0.05, cron_share = 0.0;
+  unsigned kill_worker = 0;
+  auto* count_opt = run->add_option("--count", count, "jobs to generate")->check(CLI::Range(1, 10'000'000));
+  run->add_option("--jobs", jobs_file, "read the jobs from a JSON-lines file instead")->excludes(count_opt);
+  run->add_option("--workers", options.workers, "simulated workers")->check(CLI::Range(1, 256));
+  run->add_option("--worker-capacity", options.worker_capacity, "jobs a worker runs at once")
+      ->check(CLI::Range(1, 1024));
+  run->add_option("--failure-rate", options.worker_failure_rate, "chance that an attempt fails on a worker")
+      ->check(CLI::Range(0.0, 1.0));
+  run->add_option("--max-retries", options.max_retries, "retries of a failed job")->check(CLI::Range(0, 100));
+  run->add_option("--threads", options.threads, "threads running the Core")->check(CLI::Range(1, 64));
+  run->add_option("--duration", duration_s, "stop after this many seconds (needed with recurring jobs)")
+      ->check(CLI::PositiveNumber);
+  run->add_option("--delayed-share", delayed_share, "share of generated jobs that are delayed")
+      ->check(CLI::Range(0.0, 1.0));
+  run->add_option("--cron-share", cron_share, "share of generated jobs that recur every minute")
+      ->check(CLI::Range(0.0, 1.0));
+  run->add_option("--failing-share", failing_share, "share of generated jobs whose first attempt fails")
+      ->check(CLI::Range(0.0, 1.0));
+  run->add_option("--seed", options.seed, "seed of the generated workload and workers");
+  run->add_flag("--json", json, "print the summary as JSON");
+  run->add_option("--kill-worker", kill_worker, "kill this worker (1..W) a third of the way through")
+      ->check(CLI::Range(1, 256));
+  run->add_option("--crash-scheduler", options.crash_scheduler, "crash the Scheduler this many times")
+      ->check(CLI::Range(0, 1000));
+  run->add_flag("--swap-dispatcher", options.swap_dispatcher, "hot-swap the Dispatcher halfway through");
+
+  auto* wiring = app.add_subcommand("wiring", "print the boot diagnostics of the Core's wiring");
+  bool dot = false, wiring_json = false;
+  wiring->add_flag("--dot", dot, "as a Graphviz DOT graph");
+  wiring->add_flag("--json", wiring_json, "as JSON");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+
+  if (*wiring) {
+    if (dot && wiring_json) {
+      std::cerr << "error: --dot and --json are exclusive\n";
+      return 2;
+    }
+    const auto report = core::core_wiring();
+    std::cout << (dot ? report.dot() : wiring_json ? report.json() + "\n" : report.table());
+    return report.ok() ? 0 : 1;
+  }
+
+  std::vector<core::JobSpec> jobs;
+  if (!jobs_file.empty()) {
+    auto loaded = core::load_jobs(jobs_file);
+    if (!loaded) {
+      std::cerr << "error: " << loaded.error().message << "\n";
+      return 2;
+    }
+    jobs = std::move(*loaded);
+    if (jobs.empty()) {
+      std::cerr << "error: job file '" << jobs_file << "' holds no job\n";
+      return 2;
+    }
+  } else {
+    core::WorkloadOptions w;
+    w.jobs = count;
+    w.delayed_share = delayed_share;
+    w.cron_share = cron_share;
+    w.failing_share = failing_share;
+    w.seed = options.seed;
+    jobs = core::generate_workload(w);
+  }
+  const bool recurring =
+      std::any_of(jobs.begin(), jobs.end(), [](const core::JobSpec& j) { return j.cron.has_value(); });
+  if (recurring && duration_s <= 0) {
+    std::cerr << "error: recurring (cron) jobs never end: give --duration\n";
+    return 2;
+  }
+  if (kill_worker > options.workers) {
+    std::cerr << "error: --kill-worker " << kill_worker << " names no worker (there are " << options.workers << ")\n";
+    return 2;
+  }
+  if (kill_worker) options.kill_worker = kill_worker;
+  if (duration_s > 0) options.duration = std::chrono::milliseconds(static_cast<long long>(duration_s * 1000));
+  const bool progress = !json && isatty(STDERR_FILENO);
+  if (progress) options.on_progress = draw_progress;
+
+  const auto summary = core::run_core(std::move(jobs), options);
+  if (progress) std::fputc('\n', stderr);
+  std::cout << (json ? core::to_json(summary) + "\n" : core::to_text(summary));
+  return summary.error.empty() && summary.unaccounted == 0 ? 0 : 1;
+}

@@ -1,0 +1,213 @@
+#include "services/dispatcher.hpp"
+
+#include <utility>
+
+namespace core {
+
+std::size_t DispatcherState::reachable_workers() const noexcept {
+  std::size_t n = 0;
+  for (const auto& entry : workers_) n += entry.second.reachable ? 1 : 0;
+  return n;
+}
+
+unsigned DispatcherState::free_slots() const noexcept {
+  unsigned n = 0;
+  for (const auto& entry : workers_) n += entry.second.free_slots();
+  return n;
+}
+
+std::size_t DispatcherState::held_jobs() const noexcept {
+  std::size_t n = 0;
+  for (const auto& entry : workers_) n += entry.second.held.size();
+  return n;
+}
+
+namespace detail {
+
+// One instance's handling of messages over the state it shares with the others. Each handler
+// leaves the state settled: no job pending while a slot is free, and credit sent for every free
+// slot beyond the credit the Scheduler holds.
+class DispatcherCore {
+ public:
+  using Clock = DispatcherState::Clock;
+  using Worker = DispatcherState::Worker;
+
+  DispatcherCore(Context& ctx, DispatcherState& state, DispatcherOptions options,
+                 const mpsc::UnboundedSender<EventPayload>& scheduler,
+                 const mpsc::UnboundedSender<EventPayload>& harvester)
+      : ctx_(ctx), s_(state), options_(options), scheduler_(scheduler), harvester_(harvester) {}
+
+  void handle(EventPayload& msg, Clock::time_point now) {
+    if (auto* d = std::get_if<Dispatch>(&msg)) {
+      if (s_.credit_held_ > 0) --s_.credit_held_;
+      s_.pending_.push_back(std::move(d->job));  // through the queue: placed in FIFO order
+      settle();
+    } else if (auto* r = std::get_if<Register>(&msg)) {
+      on_register(*r, now);
+    } else if (auto* h = std::get_if<Heartbeat>(&msg)) {
+      auto it = s_.workers_.find(h->worker);
+      if (it != s_.workers_.end() && it->second.reachable) it->second.last_seen = now;  // no revival
+    } else if (auto* f = std::get_if<Finished>(&msg)) {
+      on_finished(*f, now);
+    } else {
+      ctx_.shared()->logger->warn("{}: ignored a message that is not for the Dispatcher", ctx_.name());
+    }
+  }
+
+  // Loses every reachable worker not seen for longer than the heartbeat timeout.
+  void check_silence(Clock::time_point now) {
+    for (auto& entry : s_.workers_) {
+      Worker& w = entry.second;
+      if (!w.reachable || now - w.last_seen <= options_.heartbeat_timeout) continue;
+      const auto silent = std::chrono::duration_cast<std::chrono::milliseconds>(now - w.last_seen);
+      lose(entry.first, w, "silent for " + std::to_string(silent.count()) + " ms");
+    }
+  }
+
+  // Places pending jobs while a slot is free, then credits the free slots the Scheduler does not
+  // hold credit for.
+  void settle() {
+    while (!s_.pending_.empty()) {
+      auto target = pick();
+      if (target == s_.workers_.end()) break;
+      if (place(target->first, target->second, s_.pending_.front())) s_.pending_.pop_front();
+    }
+    const unsigned free = s_.free_slots();
+    if (free > s_.credit_held_) {
+      scheduler_.send(Credit{free - s_.credit_held_}).value();
+      s_.credit_held_ = free;
+    }
+  }
+
+ private:
+  void on_register(Register& r, Clock::time_point now) {
+    auto [it, added] = s_.workers_.try_emplace(r.worker);
+    Worker& w = it->second;
+    if (!added && w.reachable && !w.held.empty()) {
+      // The worker started over: what it held will not be reported.
+      const std::size_t n = take_back(r.worker, w);
+      ctx_.shared()->logger->info("{}: worker {} registered again; {} job(s) sent back to the Scheduler", ctx_.name(),
+                                  r.worker, n);
+    } else if (!added && !w.reachable) {
+      ctx_.shared()->logger->info("{}: worker {} is reachable again", ctx_.name(), r.worker);
+    }
+    w.capacity = r.capacity;
+    w.inbox = std::move(r.inbox);
+    w.held.clear();
+    w.last_seen = now;
+    w.reachable = true;
+    settle();
+  }
+
+  void on_finished(const Finished& f, Clock::time_point now) {
+    auto it = s_.workers_.find(f.worker);
+    if (it == s_.workers_.end() || !it->second.reachable) return;  // its jobs were taken back
+    Worker& w = it->second;
+    w.last_seen = now;
+    for (auto job = w.held.begin(); job != w.held.end(); ++job) {
+      if (job->id == f.job && job->run == f.run) {
+        w.held.erase(job);
+        settle();
+        return;
+      }
+    }
+  }
+
+  // The reachable worker with the most free slots, the lowest id on a tie; end() if none has one.
+  std::map<WorkerId, Worker>::iterator pick() {
+    auto best = s_.workers_.end();
+    unsigned most = 0;
+    for (auto it = s_.workers_.begin(); it != s_.workers_.end(); ++it) {
+      if (const unsigned free = it->second.free_slots(); free > most) {
+        most = free;
+        best = it;
+      }
+    }
+    return best;
+  }
+
+  // Sends `job` to `w` (the Harvester hears of it first). A closed inbox loses the worker and
+  // places nothing.
+  bool place(WorkerId id, Worker& w, Job job) {
+    job.history.push_back(JobStatus::dispatched);
+    harvester_.send(Expect{job, id}).value();
+    if (!w.inbox->send(RunJob{job})) {
+      harvester_.send(Forget{job.id, job.run, id}).value();
+      job.history.pop_back();
+      lose(id, w, "its inbox is closed");
+      return false;
+    }
+    w.held.push_back(std::move(job));
+    return true;
+  }
+
+  // Sends each job `w` holds back to the Scheduler and has the Harvester forget it.
+  std::size_t take_back(WorkerId id, Worker& w) {
+    auto jobs = std::exchange(w.held, {});
+    for (auto& job : jobs) {
+      harvester_.send(Forget{job.id, job.run, id}).value();
+      job.history.push_back(JobStatus::ready);
+      scheduler_.send(Ready{std::move(job)}).value();
+    }
+    return jobs.size();
+  }
+
+  void lose(WorkerId id, Worker& w, const std::string& why) {
+    w.reachable = false;
+    w.inbox.reset();  // nothing more is sent to it
+    const std::size_t n = take_back(id, w);
+    ++s_.lost_;
+    ctx_.shared()->logger->warn("{}: worker {} lost ({}); {} job(s) sent back to the Scheduler", ctx_.name(), id, why,
+                                n);
+  }
+
+  Context& ctx_;
+  DispatcherState& s_;
+  DispatcherOptions options_;
+  const mpsc::UnboundedSender<EventPayload>& scheduler_;
+  const mpsc::UnboundedSender<EventPayload>& harvester_;
+};
+
+}  // namespace detail
+
+namespace {
+
+asio::awaitable<void> run(Context& ctx, std::shared_ptr<DispatcherState> state, DispatcherOptions options,
+                          FaultHook fault) {
+  using Clock = DispatcherState::Clock;
+  auto& wiring = *ctx.shared()->wiring;
+  auto inbox = wiring.take_rx(ChannelType::ToDispatcher, ctx.name()).value();
+  // ToScheduler is the Scheduler's inbox with several producers: the Receiver takes its tx, the
+  // others add senders. The Dispatcher feeds ToHarvester first (workers add senders).
+  auto scheduler = wiring.get_tx(ChannelType::ToScheduler).value();
+  auto harvester = wiring.take_tx(ChannelType::ToHarvester, ctx.name()).value();
+  detail::DispatcherCore core(ctx, *state, options, scheduler, harvester);
+
+  core.settle();
+  auto next_check = Clock::now();  // a new instance checks once its inbox is drained
+  for (;;) {
+    auto msg = co_await ctx.recv_until(inbox, next_check);
+    if (msg) {
+      if (fault) fault(*msg);
+      core.handle(*msg, Clock::now());
+    } else if (msg.error() == mpsc::RecvTimeoutError::disconnected) {
+      break;
+    }
+    // Messages already queued are handled first (a restarted instance finds the heartbeats sent
+    // while it was down), unless that would delay the check by a whole timeout.
+    const auto now = Clock::now();
+    if (now >= next_check && (inbox.is_empty() || now >= next_check + options.heartbeat_timeout)) {
+      core.check_silence(now);
+      next_check = now + options.check_every;
+    }
+  }
+}
+
+}  // namespace
+
+Service dispatcher(std::shared_ptr<DispatcherState> state, DispatcherOptions options, FaultHook fault) {
+  // Not a coroutine itself: the coroutine gets its own copies of `state`, `options` and `fault`.
+  return [state, options, fault](Context& ctx) { return run(ctx, state, options, fault); };
+}
+
+}  // namespace core

@@ -1,0 +1,92 @@
+#pragma once
+// The Dispatcher: places each job the Scheduler chose on the reachable worker with the most free
+// slots (then the lowest id), tells the Harvester to expect its result, and tells the Scheduler
+// how much room there is. A worker silent for longer than the heartbeat timeout is lost: each job
+// it held goes back to the Scheduler (same attempt) and the Harvester forgets it.
+//
+// In: `ToDispatcher` (`Dispatch` from the Scheduler; `Register`, `Heartbeat`, `Finished` from
+// workers). Out: worker inboxes (`RunJob`), `ToHarvester` (`Expect` before the `RunJob`,
+// `Forget`), `ToScheduler` (`Credit`, `Ready`). Its worker table lives in a `DispatcherState`
+// that outlives its instances, so a restarted Dispatcher keeps its workers and their jobs.
+//
+// Credits. The Dispatcher counts the credit the Scheduler holds (sent minus `Dispatch` received)
+// and sends credit only for free slots beyond it: a `Register` of capacity N gives `Credit{N}` and
+// each `Finished` gives `Credit{1}` as long as no worker was lost. A lost worker's free slots stay
+// credited; jobs dispatched against them wait in a FIFO queue and are placed, oldest first, as
+// soon as a slot frees, and no new credit goes out until the free slots exceed the credit held.
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "wiring.hpp"
+
+namespace core {
+
+/// How the Dispatcher judges silence.
+struct DispatcherOptions {
+  std::chrono::milliseconds heartbeat_timeout{500};  ///< a worker not seen for longer is lost
+  std::chrono::milliseconds check_every{100};        ///< how often silence is checked
+};
+
+namespace detail {
+class DispatcherCore;
+}
+
+/// The Dispatcher's worker table, pending jobs and credit count, kept across restarts. Read it
+/// while no Dispatcher instance runs, or from the instance's executor.
+class DispatcherState {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  /// One worker as the Dispatcher sees it.
+  struct Worker {
+    unsigned capacity = 0;
+    std::optional<mpsc::UnboundedSender<RunJob>> inbox;  ///< none once the worker is lost
+    std::vector<Job> held;                               ///< placed there, not finished yet
+    Clock::time_point last_seen{};
+    bool reachable = true;
+
+    /// Slots that can take a job now (0 for an unreachable worker).
+    unsigned free_slots() const noexcept {
+      return reachable && held.size() < capacity ? capacity - static_cast<unsigned>(held.size()) : 0;
+    }
+  };
+
+  /// Workers ever registered.
+  std::size_t workers() const noexcept { return workers_.size(); }
+  /// Workers that are reachable now.
+  std::size_t reachable_workers() const noexcept;
+  /// Free slots over the reachable workers.
+  unsigned free_slots() const noexcept;
+  /// Jobs placed on workers and not finished.
+  std::size_t held_jobs() const noexcept;
+  /// Jobs dispatched while no slot was free, waiting for one.
+  std::size_t pending_jobs() const noexcept { return pending_.size(); }
+  /// How many times a worker was found silent and lost.
+  std::uint64_t workers_lost() const noexcept { return lost_; }
+  /// Credit the Scheduler holds, as counted here (sent minus `Dispatch` received).
+  unsigned credit_held() const noexcept { return credit_held_; }
+  /// The worker `id`, if it ever registered.
+  const Worker* worker(WorkerId id) const noexcept {
+    auto it = workers_.find(id);
+    return it == workers_.end() ? nullptr : &it->second;
+  }
+
+ private:
+  friend class detail::DispatcherCore;
+
+  std::map<WorkerId, Worker> workers_;  // by id: ties go to the lowest
+  std::deque<Job> pending_;
+  unsigned credit_held_ = 0;
+  std::uint64_t lost_ = 0;
+};
+
+/// The Dispatcher service over `state`.
+Service dispatcher(std::shared_ptr<DispatcherState> state, DispatcherOptions options = {}, FaultHook fault = {});
+
+}  // namespace core

@@ -1,0 +1,81 @@
+#pragma once
+// The Harvester: collects the workers' results. The Dispatcher tells it which worker runs which
+// attempt of which job run (`Expect`), and takes that back when a worker is lost (`Forget`). A
+// result (`Outcome`) counts only if it matches an expectation: same job run, same worker, same
+// attempt; anything else (a late result from a worker declared lost, a stray attempt) is ignored
+// and counted as unexpected.
+//
+// A success is broadcast as `done` and archived. A failure is retried while `attempt <
+// max_retries`: broadcast as `retrying` (with the attempt about to run) and sent back to the
+// Scheduler as `Ready` with `attempt + 1` and `ready_at = now`. A failure of the last attempt is
+// broadcast as `failed` and archived with its error.
+//
+// In: `ToHarvester` (`Expect`, `Forget`, `Outcome`). Out: `ToScheduler` (`Ready`),
+// `HarvesterToArchive` (`Archive`), and `JobStatusChanged` on the core events. Its expectations
+// and counters live in a `HarvesterState` that outlives its instances, so a restarted Harvester
+// still recognises the results of jobs dispatched before the restart.
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <utility>
+
+#include "wiring.hpp"
+
+namespace core {
+
+struct HarvesterOptions {
+  unsigned max_retries = 3;  ///< a job runs at most `max_retries + 1` times
+};
+
+/// The Harvester's expectations and counters, kept across restarts. The expectations belong to the
+/// running instance; the counters may be read from any thread.
+class HarvesterState {
+ public:
+  /// `worker` runs `job` (its id, run and attempt); replaces an earlier expectation of that run.
+  void expect(Job job, WorkerId worker);
+  /// Drops the expectation of (`job`, `run`) if it names `worker`; returns true if it did.
+  bool forget(JobId job, std::uint64_t run, WorkerId worker);
+  /// The expected job if `outcome` matches its expectation (run, worker and attempt), which is
+  /// then removed; nothing otherwise, and the expectation, if any, stays.
+  std::optional<Job> take(const Outcome& outcome);
+  /// True if (`job`, `run`) is expected now.
+  bool expects(JobId job, std::uint64_t run) const { return expected_.count({job, run}) != 0; }
+
+  void count_done() noexcept { done_.fetch_add(1, std::memory_order_relaxed); }
+  void count_failed() noexcept { failed_.fetch_add(1, std::memory_order_relaxed); }
+  void count_retried() noexcept { retried_.fetch_add(1, std::memory_order_relaxed); }
+  void count_unexpected() noexcept { unexpected_.fetch_add(1, std::memory_order_relaxed); }
+
+  /// Job runs whose result is awaited now.
+  std::size_t expected() const noexcept { return expected_count_.load(std::memory_order_relaxed); }
+  /// Job runs finished well, finished failed (out of retries), failures sent back for a retry,
+  /// and results ignored because nothing expected them.
+  std::uint64_t done() const noexcept { return done_.load(std::memory_order_relaxed); }
+  std::uint64_t failed() const noexcept { return failed_.load(std::memory_order_relaxed); }
+  std::uint64_t retried() const noexcept { return retried_.load(std::memory_order_relaxed); }
+  std::uint64_t unexpected() const noexcept { return unexpected_.load(std::memory_order_relaxed); }
+
+ private:
+  struct Expectation {
+    Job job;
+    WorkerId worker = 0;
+  };
+  void recount() noexcept { expected_count_.store(expected_.size(), std::memory_order_relaxed); }
+
+  std::map<std::pair<JobId, std::uint64_t>, Expectation> expected_;
+  std::atomic<std::size_t> expected_count_{0};
+  std::atomic<std::uint64_t> done_{0};
+  std::atomic<std::uint64_t> failed_{0};
+  std::atomic<std::uint64_t> retried_{0};
+  std::atomic<std::uint64_t> unexpected_{0};
+};
+
+/// The Harvester service over `state`. `fault`, if set, is called with each message before the
+/// message changes anything.
+Service harvester(std::shared_ptr<HarvesterState> state, HarvesterOptions options = {}, FaultHook fault = {});
+
+}  // namespace core

@@ -1,0 +1,110 @@
+#include "services/task_archive.hpp"
+
+#include <spdlog/fmt/fmt.h>
+
+#include <algorithm>
+#include <cmath>
+
+namespace core {
+
+bool TaskArchiveStore::add(ArchiveRecord record) {
+  std::lock_guard lock(mutex_);
+  const auto key = std::make_pair(record.job.id, record.job.run);
+  if (index_.count(key)) {
+    ++duplicates_;
+    return false;
+  }
+  index_.emplace(key, records_.size());
+  if (record.ok) ++done_;
+  records_.push_back(std::move(record));
+  return true;
+}
+
+std::size_t TaskArchiveStore::size() const {
+  std::lock_guard lock(mutex_);
+  return records_.size();
+}
+
+std::size_t TaskArchiveStore::done() const {
+  std::lock_guard lock(mutex_);
+  return done_;
+}
+
+std::size_t TaskArchiveStore::failed() const {
+  std::lock_guard lock(mutex_);
+  return records_.size() - done_;
+}
+
+std::size_t TaskArchiveStore::duplicates() const {
+  std::lock_guard lock(mutex_);
+  return duplicates_;
+}
+
+std::optional<ArchiveRecord> TaskArchiveStore::find(JobId job, std::uint64_t run) const {
+  std::lock_guard lock(mutex_);
+  auto it = index_.find({job, run});
+  if (it == index_.end()) return std::nullopt;
+  return records_[it->second];
+}
+
+std::vector<ArchiveRecord> TaskArchiveStore::records() const {
+  std::lock_guard lock(mutex_);
+  return records_;
+}
+
+std::chrono::nanoseconds TaskArchiveStore::latency_percentile(double p) const {
+  std::vector<std::chrono::nanoseconds> latencies;
+  {
+    std::lock_guard lock(mutex_);
+    latencies.reserve(records_.size());
+    for (const auto& r : records_)
+      latencies.push_back(std::max(std::chrono::nanoseconds(0),
+                                   std::chrono::duration_cast<std::chrono::nanoseconds>(r.finished - r.submitted)));
+  }
+  if (latencies.empty()) return std::chrono::nanoseconds(0);
+  p = std::clamp(std::isnan(p) ? 0.0 : p, 0.0, 100.0);
+  const std::size_t n = latencies.size();
+  // Nearest rank: ceil(p / 100 * n), at least 1.
+  const auto rank =
+      std::clamp<std::size_t>(static_cast<std::size_t>(std::ceil(p * static_cast<double>(n) / 100.0)), 1, n);
+  std::nth_element(latencies.begin(), latencies.begin() + static_cast<std::ptrdiff_t>(rank - 1), latencies.end());
+  return latencies[rank - 1];
+}
+
+std::string TaskArchiveStore::summary() const {
+  using ms = std::chrono::duration<double, std::milli>;
+  return fmt::format(
+      "{} job run(s) archived: {} done, {} failed, {} duplicate(s); latency p50 {:.1f} ms, p90 "
+      "{:.1f} ms, p99 {:.1f} ms",
+      size(), done(), failed(), duplicates(), ms(latency_percentile(50)).count(), ms(latency_percentile(90)).count(),
+      ms(latency_percentile(99)).count());
+}
+
+namespace {
+
+asio::awaitable<void> run(Context& ctx, std::shared_ptr<TaskArchiveStore> store, FaultHook fault) {
+  auto inbox = ctx.shared()->wiring->take_rx(ChannelType::HarvesterToArchive, ctx.name()).value();
+  auto& log = *ctx.shared()->logger;
+
+  while (auto msg = co_await ctx.recv(inbox)) {
+    if (fault) fault(*msg);
+    if (auto* a = std::get_if<Archive>(&*msg)) {
+      const JobId job = a->record.job.id;
+      const std::uint64_t run_no = a->record.job.run;
+      if (!store->add(std::move(a->record)))
+        log.warn("{}: job {} run {} was already archived: the second record is dropped", ctx.name(), job, run_no);
+    } else {
+      log.warn("{}: ignored a message that is not for the TaskArchive", ctx.name());
+    }
+  }
+  log.info("{}: {}", ctx.name(), store->summary());
+}
+
+}  // namespace
+
+Service task_archive(std::shared_ptr<TaskArchiveStore> store, FaultHook fault) {
+  // Not a coroutine itself: the coroutine gets its own copies of `store` and `fault`.
+  return [store, fault](Context& ctx) { return run(ctx, store, fault); };
+}
+
+}  // namespace core

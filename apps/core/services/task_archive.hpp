@@ -1,0 +1,60 @@
+#pragma once
+// The TaskArchive: keeps the final outcome of every job run, for queries and the final summary.
+//
+// In: `HarvesterToArchive` (`Archive`). Its records live in a `TaskArchiveStore` that outlives its
+// instances and may be read from any thread while the service runs. A job run is kept once: a
+// record for a (job, run) already archived is dropped and counted as a duplicate.
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "wiring.hpp"
+
+namespace core {
+
+/// The archived outcomes. Thread-safe: every member may be called from any thread.
+class TaskArchiveStore {
+ public:
+  /// Keeps `record`; returns false (and counts a duplicate) if its (job, run) is already kept.
+  bool add(ArchiveRecord record);
+
+  /// Job runs kept, those that succeeded, those that failed, and records dropped as duplicates.
+  std::size_t size() const;
+  std::size_t done() const;
+  std::size_t failed() const;
+  std::size_t duplicates() const;
+
+  /// The record of (`job`, `run`), if kept.
+  std::optional<ArchiveRecord> find(JobId job, std::uint64_t run) const;
+  /// A copy of every record, in the order they were kept.
+  std::vector<ArchiveRecord> records() const;
+
+  /// The latency (submitted -> finished) at percentile `p` of the kept records, by nearest rank:
+  /// the smallest latency with at least `p`% of the records at or below it. `p` is clamped to
+  /// [0, 100] (0 gives the smallest); zero when nothing is kept. A negative latency counts as zero.
+  std::chrono::nanoseconds latency_percentile(double p) const;
+
+  /// One line: counts and the 50th, 90th and 99th percentiles of latency.
+  std::string summary() const;
+
+ private:
+  mutable std::mutex mutex_;
+  std::vector<ArchiveRecord> records_;
+  std::map<std::pair<JobId, std::uint64_t>, std::size_t> index_;  // (job, run) -> position in records_
+  std::size_t done_ = 0;
+  std::size_t duplicates_ = 0;
+};
+
+/// The TaskArchive service over `store`. `fault`, if set, is called with each message before the
+/// message changes anything.
+Service task_archive(std::shared_ptr<TaskArchiveStore> store, FaultHook fault = {});
+
+}  // namespace core

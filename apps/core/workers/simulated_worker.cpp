@@ -1,0 +1,144 @@
+#include "workers/simulated_worker.hpp"
+
+#include <algorithm>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <deque>
+#include <random>
+#include <string>
+#include <utility>
+
+namespace core {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using Strand = asio::strand<asio::any_io_executor>;
+
+// What the worker and its running jobs share; touched only on the worker's strand.
+struct WorkerState {
+  WorkerState(std::shared_ptr<Shared> s, WorkerOptions o, std::shared_ptr<WorkerControl> c, Strand st)
+      : shared(std::move(s)),
+        options(o),
+        control(std::move(c)),
+        strand(std::move(st)),
+        dispatcher(shared->wiring->get_tx(ChannelType::ToDispatcher).value()),
+        harvester(shared->wiring->get_tx(ChannelType::ToHarvester).value()),
+        rng(options.seed) {}
+
+  // True while results of jobs started in `in_session` are to be sent.
+  bool reporting(std::uint64_t in_session) const noexcept {
+    return in_session == session && !control->is_silent() && !control->is_killed();
+  }
+
+  std::shared_ptr<Shared> shared;
+  WorkerOptions options;
+  std::shared_ptr<WorkerControl> control;
+  Strand strand;
+  mpsc::UnboundedSender<EventPayload> dispatcher;
+  mpsc::UnboundedSender<EventPayload> harvester;
+  std::mt19937_64 rng;
+  std::uint64_t session = 0;  // one per registration
+  unsigned running = 0;       // jobs of this session running
+  unsigned running_all = 0;   // jobs running, of any session
+  std::deque<Job> waiting;    // jobs of this session beyond capacity
+};
+
+void start_waiting(const std::shared_ptr<WorkerState>& w);
+
+// Runs one job and reports it, if the worker is still connected through the session it came by.
+asio::awaitable<void> run_job(std::shared_ptr<WorkerState> w, Job job, std::uint64_t session) {
+  const auto started = Clock::now();
+  bool ok = true;
+  std::string error;
+  if (job.attempt < job.spec.fail_attempts) {
+    ok = false;
+    error = "simulated failure on attempt " + std::to_string(job.attempt);
+  } else if (w->options.failure_rate > 0.0 &&
+             std::bernoulli_distribution(std::min(w->options.failure_rate, 1.0))(w->rng)) {
+    ok = false;
+    error = "simulated random failure";
+  }
+  const double speed = w->options.speed > 0.0 ? w->options.speed : 1.0;
+  asio::steady_timer timer(w->strand);
+  timer.expires_after(std::chrono::duration_cast<Clock::duration>(job.spec.work / speed));
+  co_await timer.async_wait(asio::use_awaitable);
+
+  const auto finished = Clock::now();
+  w->control->count_job();
+  --w->running_all;
+  if (session == w->session) --w->running;
+  if (w->reporting(session)) {
+    const WorkerId id = w->options.id;
+    (void)w->harvester.send(Outcome{job.id, job.run, job.attempt, id, ok, std::move(error), started, finished});
+    (void)w->dispatcher.send(Finished{id, job.id, job.run});
+  }
+  start_waiting(w);
+}
+
+// Starts waiting jobs of the current session while there is room.
+void start_waiting(const std::shared_ptr<WorkerState>& w) {
+  while (w->running < w->options.capacity && !w->waiting.empty()) {
+    ++w->running;
+    ++w->running_all;
+    asio::co_spawn(w->strand, run_job(w, std::move(w->waiting.front()), w->session), asio::detached);
+    w->waiting.pop_front();
+  }
+}
+
+asio::awaitable<void> sleep_for(const std::shared_ptr<WorkerState>& w, Clock::duration d) {
+  asio::steady_timer timer(w->strand);
+  timer.expires_after(d);
+  co_await timer.async_wait(asio::use_awaitable);
+}
+
+// One session per registration, until killed or left without work.
+asio::awaitable<void> work(std::shared_ptr<WorkerState> w) {
+  WorkerControl& control = *w->control;
+  const WorkerOptions& o = w->options;
+  for (;;) {
+    if (control.is_killed()) co_return;
+    auto channel = mpsc::unbounded_channel<RunJob>();
+    mpsc::Receiver<RunJob> inbox = std::move(channel.second);
+    ++w->session;
+    w->running = 0;
+    w->waiting.clear();
+    if (!w->dispatcher.send(Register{o.id, o.capacity, std::move(channel.first)})) co_return;
+    control.count_registration();
+
+    auto next_beat = Clock::now() + o.heartbeat;
+    for (;;) {
+      auto msg = co_await inbox.recv_until(next_beat);
+      if (control.is_killed()) co_return;
+      if (control.is_silent()) break;
+      if (msg) {
+        w->waiting.push_back(std::move(msg->job));
+        start_waiting(w);
+      } else if (msg.error() == mpsc::RecvTimeoutError::disconnected) {
+        if (w->running_all == 0) co_return;  // nobody can send it work, and none is left
+        co_await sleep_for(w, next_beat - Clock::now());
+      }
+      if (const auto now = Clock::now(); now >= next_beat) {
+        (void)w->dispatcher.send(Heartbeat{o.id, w->running});
+        next_beat = now + o.heartbeat;
+      }
+    }
+    // Silent: the inbox is left unread and is closed when the next session starts.
+    while (control.is_silent() && !control.is_killed()) co_await sleep_for(w, o.heartbeat);
+  }
+}
+
+}  // namespace
+
+asio::awaitable<void> run_worker(std::shared_ptr<Shared> shared, WorkerOptions options,
+                                 std::shared_ptr<WorkerControl> control) {
+  Strand strand = asio::make_strand(co_await asio::this_coro::executor);
+  auto w = std::make_shared<WorkerState>(std::move(shared), options, std::move(control), strand);
+  co_await asio::co_spawn(strand, work(std::move(w)), asio::use_awaitable);
+}
+
+}  // namespace core

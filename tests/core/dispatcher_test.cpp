@@ -1,0 +1,432 @@
+// The Dispatcher alone, through its channel ends: credits, placement, freed slots, lost workers,
+// pending jobs, restarts. The simulated worker on a real io_context: results, simulated failures,
+// silence and coming back.
+
+#include "services/dispatcher.hpp"
+#include "workers/simulated_worker.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <optional>
+#include <stdexcept>
+#include <vector>
+
+namespace {
+
+using namespace core;
+using namespace std::chrono_literals;
+namespace mpsc = swarmsync::mpsc;
+using Clock = std::chrono::steady_clock;
+using Rx = swarmsync::ServiceWiring<ChannelType, EventPayload>::Rx;
+
+Job job(JobId id, unsigned attempt = 0) {
+  Job j;
+  j.id = id;
+  j.attempt = attempt;
+  j.ready_at = Clock::time_point{} + std::chrono::milliseconds(id);
+  return j;
+}
+
+// Everything queued in `rx` now.
+template <class T>
+std::vector<T> drain(mpsc::Receiver<T>& rx) {
+  std::vector<T> out;
+  while (auto m = rx.try_recv()) out.push_back(std::move(*m));
+  return out;
+}
+
+// A worker the test plays: its inbox is read by the test.
+struct FakeWorker {
+  WorkerId id;
+  mpsc::Receiver<RunJob> inbox;
+
+  std::vector<JobId> jobs() {
+    std::vector<JobId> out;
+    for (auto& r : drain(inbox)) out.push_back(r.job.id);
+    return out;
+  }
+};
+
+struct DispatcherRig {
+  std::shared_ptr<Shared> shared = std::make_shared<Shared>();
+  asio::io_context ioc;
+  std::shared_ptr<DispatcherState> state = std::make_shared<DispatcherState>();
+  DispatcherOptions options{10s, 10ms};  // no worker is lost unless a test says so
+  std::optional<Rx> scheduler;
+  std::optional<Rx> harvester;
+
+  DispatcherRig() {
+    shared->wiring->add_channel(ChannelType::ToDispatcher).value();
+    shared->wiring->add_channel(ChannelType::ToScheduler).value();
+    shared->wiring->add_channel(ChannelType::ToHarvester).value();
+    scheduler.emplace(shared->wiring->take_rx(ChannelType::ToScheduler, "test").value());
+    harvester.emplace(shared->wiring->take_rx(ChannelType::ToHarvester, "test").value());
+  }
+
+  void send(EventPayload msg) { shared->wiring->get_tx(ChannelType::ToDispatcher).value().send(std::move(msg)).value(); }
+
+  FakeWorker add_worker(WorkerId id, unsigned capacity) {
+    auto channel = mpsc::unbounded_channel<RunJob>();
+    send(Register{id, capacity, std::move(channel.first)});
+    return FakeWorker{id, std::move(channel.second)};
+  }
+
+  // Runs one Dispatcher instance for `how_long` (nothing but what is ready if zero), then stops
+  // it. Returns what ended it: null for the stop, else what it threw.
+  std::exception_ptr run(std::chrono::milliseconds how_long = 0ms, FaultHook fault = {}) {
+    Context ctx("dispatcher", 0, shared);
+    bool done = false;
+    std::exception_ptr error;
+    ctx.spawn(ioc.get_executor(), dispatcher(state, options, fault), [&](std::exception_ptr e) {
+      done = true;
+      error = e;
+    });
+    if (how_long > 0ms) ioc.run_for(how_long);
+    else ioc.poll();
+    if (!done) ctx.stop(false);
+    ioc.restart();
+    ioc.run();
+    EXPECT_TRUE(done);
+    ioc.restart();
+    return error;
+  }
+
+  // Runs the Dispatcher until `pred()` holds or a second went by; returns `pred()`.
+  template <class Pred>
+  bool run_until(Pred pred) {
+    const auto give_up = Clock::now() + 1s;
+    while (!pred() && Clock::now() < give_up) run(5ms);
+    return pred();
+  }
+
+  std::vector<unsigned> credits() {
+    std::vector<unsigned> out;
+    for (auto& m : drain<EventPayload>(*scheduler)) {
+      if (auto* c = std::get_if<Credit>(&m)) out.push_back(c->slots);
+    }
+    return out;
+  }
+};
+
+TEST(Dispatcher, ARegisterGivesCreditForTheWorkersCapacity) {
+  DispatcherRig rig;
+  auto w1 = rig.add_worker(1, 3);
+  rig.run();
+  EXPECT_EQ(rig.credits(), (std::vector<unsigned>{3}));
+  auto w2 = rig.add_worker(2, 2);
+  rig.run();
+  EXPECT_EQ(rig.credits(), (std::vector<unsigned>{2}));
+  EXPECT_EQ(rig.state->workers(), 2u);
+  EXPECT_EQ(rig.state->reachable_workers(), 2u);
+  EXPECT_EQ(rig.state->free_slots(), 5u);
+  EXPECT_EQ(rig.state->credit_held(), 5u);
+}
+
+TEST(Dispatcher, ADispatchGoesToTheLeastLoadedWorkerWithRunJobAndExpect) {
+  DispatcherRig rig;
+  auto w1 = rig.add_worker(1, 2);
+  auto w2 = rig.add_worker(2, 3);
+  for (JobId id = 10; id < 14; ++id) rig.send(Dispatch{job(id)});
+  rig.run();
+  // 10: 2 has 3 free; 11: a tie (2 and 2), the lowest id; 12: 2 has more; 13: a tie again.
+  EXPECT_EQ(w1.jobs(), (std::vector<JobId>{11, 13}));
+  EXPECT_EQ(w2.jobs(), (std::vector<JobId>{10, 12}));
+  std::vector<std::pair<JobId, WorkerId>> expected;
+  for (auto& m : drain<EventPayload>(*rig.harvester)) {
+    auto& e = std::get<Expect>(m);
+    expected.emplace_back(e.job.id, e.worker);
+  }
+  EXPECT_EQ(expected, (std::vector<std::pair<JobId, WorkerId>>{{10, 2}, {11, 1}, {12, 2}, {13, 1}}));
+  EXPECT_EQ(rig.state->held_jobs(), 4u);
+  EXPECT_EQ(rig.state->free_slots(), 1u);
+  EXPECT_EQ(rig.state->credit_held(), 1u);
+}
+
+TEST(Dispatcher, AFinishedJobFreesASlotAndGivesOneCredit) {
+  DispatcherRig rig;
+  auto w1 = rig.add_worker(1, 1);
+  rig.send(Dispatch{job(5)});
+  rig.run();
+  EXPECT_EQ(rig.credits(), (std::vector<unsigned>{1}));
+  EXPECT_EQ(w1.jobs(), (std::vector<JobId>{5}));
+  EXPECT_EQ(rig.state->free_slots(), 0u);
+
+  rig.send(Finished{1, 5, 0});
+  rig.send(Finished{1, 5, 0});  // not held any more: ignored
+  rig.send(Finished{1, 6, 0});  // never held: ignored
+  rig.run();
+  EXPECT_EQ(rig.credits(), (std::vector<unsigned>{1}));
+  EXPECT_EQ(rig.state->held_jobs(), 0u);
+  EXPECT_EQ(rig.state->free_slots(), 1u);
+}
+
+TEST(Dispatcher, PendingJobsArePlacedInOrderWhenASlotFrees) {
+  DispatcherRig rig;
+  auto w1 = rig.add_worker(1, 1);
+  rig.send(Dispatch{job(1)});
+  rig.send(Dispatch{job(2)});  // beyond the credit: no slot is free
+  rig.send(Dispatch{job(3)});
+  rig.run();
+  EXPECT_EQ(w1.jobs(), (std::vector<JobId>{1}));
+  EXPECT_EQ(rig.state->pending_jobs(), 2u);
+  rig.credits();
+
+  rig.send(Finished{1, 1, 0});
+  rig.run();
+  EXPECT_EQ(w1.jobs(), (std::vector<JobId>{2}));  // the slot went to a pending job, not to credit
+  EXPECT_TRUE(rig.credits().empty());
+  rig.send(Finished{1, 2, 0});
+  rig.run();
+  EXPECT_EQ(w1.jobs(), (std::vector<JobId>{3}));
+  EXPECT_EQ(rig.state->pending_jobs(), 0u);
+  rig.send(Finished{1, 3, 0});
+  rig.run();
+  EXPECT_EQ(rig.credits(), (std::vector<unsigned>{1}));
+}
+
+TEST(Dispatcher, ASilentWorkerIsLostAndItsJobsGoBackToTheScheduler) {
+  DispatcherRig rig;
+  rig.options = {30ms, 10ms};
+  auto w1 = rig.add_worker(1, 3);
+  Job j1 = job(1, 2);
+  Job j2 = job(2);
+  rig.send(Dispatch{j1});
+  rig.send(Dispatch{j2});
+  rig.run();
+  EXPECT_EQ(w1.jobs(), (std::vector<JobId>{1, 2}));
+  EXPECT_EQ(rig.credits(), (std::vector<unsigned>{3}));
+  drain<EventPayload>(*rig.harvester);
+
+  ASSERT_TRUE(rig.run_until([&] { return rig.state->workers_lost() == 1; }));
+  EXPECT_EQ(rig.state->reachable_workers(), 0u);
+  EXPECT_EQ(rig.state->held_jobs(), 0u);
+  std::vector<Job> ready;
+  for (auto& m : drain<EventPayload>(*rig.scheduler)) ready.push_back(std::get<Ready>(m).job);
+  ASSERT_EQ(ready.size(), 2u);
+  EXPECT_EQ(ready[0].id, 1u);
+  EXPECT_EQ(ready[0].attempt, 2u);  // the same attempt, as it was
+  EXPECT_EQ(ready[0].ready_at, j1.ready_at);
+  EXPECT_EQ(ready[1].id, 2u);
+  std::vector<JobId> forgotten;
+  for (auto& m : drain<EventPayload>(*rig.harvester)) {
+    auto& f = std::get<Forget>(m);
+    EXPECT_EQ(f.worker, 1u);
+    forgotten.push_back(f.job);
+  }
+  EXPECT_EQ(forgotten, (std::vector<JobId>{1, 2}));
+
+  // A heartbeat does not revive it; a job dispatched on its stale credit waits.
+  rig.send(Heartbeat{1, 2});
+  rig.send(Dispatch{job(3)});
+  rig.run();
+  EXPECT_EQ(rig.state->reachable_workers(), 0u);
+  EXPECT_EQ(rig.state->pending_jobs(), 1u);
+  EXPECT_TRUE(w1.jobs().empty());
+  EXPECT_EQ(w1.inbox.try_recv().error(), mpsc::TryRecvError::disconnected);  // nothing more is sent to it
+
+  // A new worker takes the pending job, and is credited only for the slot left.
+  rig.options.heartbeat_timeout = 10s;
+  auto w2 = rig.add_worker(2, 2);
+  rig.run();
+  EXPECT_EQ(w2.jobs(), (std::vector<JobId>{3}));
+  EXPECT_EQ(rig.credits(), (std::vector<unsigned>{1}));
+
+  // The lost worker registers again: reachable, with no jobs, credited for its capacity.
+  auto again = rig.add_worker(1, 3);
+  rig.run();
+  EXPECT_EQ(rig.state->reachable_workers(), 2u);
+  EXPECT_EQ(rig.state->worker(1)->held.size(), 0u);
+  EXPECT_EQ(rig.credits(), (std::vector<unsigned>{3}));
+}
+
+TEST(Dispatcher, ARestartKeepsTheWorkerTable) {
+  DispatcherRig rig;
+  auto w1 = rig.add_worker(1, 2);
+  rig.send(Dispatch{job(1)});  // in hand when the crash comes: lost with it
+  rig.send(Dispatch{job(2)});
+  int seen = 0;
+  auto error = rig.run(0ms, [&](const EventPayload& m) {
+    if (std::holds_alternative<Dispatch>(m) && seen++ == 0) throw std::runtime_error("dispatcher crash");
+  });
+  EXPECT_TRUE(error);
+  EXPECT_EQ(rig.state->workers(), 1u);
+  EXPECT_EQ(rig.state->held_jobs(), 0u);
+  EXPECT_EQ(rig.state->credit_held(), 2u);  // the crash came before the message was handled
+
+  rig.run();  // the next instance takes the same leases and goes on
+  EXPECT_EQ(w1.jobs(), (std::vector<JobId>{2}));
+  EXPECT_EQ(rig.state->held_jobs(), 1u);
+  EXPECT_EQ(rig.state->credit_held(), 1u);
+  EXPECT_EQ(rig.credits(), (std::vector<unsigned>{2}));
+}
+
+// A simulated worker on a real io_context, with the test in the Dispatcher's and the Harvester's
+// places.
+struct WorkerRig {
+  std::shared_ptr<Shared> shared = std::make_shared<Shared>();
+  asio::io_context ioc;
+  std::shared_ptr<WorkerControl> control = std::make_shared<WorkerControl>();
+  std::optional<Rx> dispatcher;
+  std::optional<Rx> harvester;
+  std::vector<EventPayload> to_dispatcher;
+  std::vector<Outcome> outcomes;
+  bool done = false;
+  std::exception_ptr error;  // what the worker threw, if anything
+
+  WorkerRig() {
+    shared->wiring->add_channel(ChannelType::ToDispatcher).value();
+    shared->wiring->add_channel(ChannelType::ToHarvester).value();
+    dispatcher.emplace(shared->wiring->take_rx(ChannelType::ToDispatcher, "test").value());
+    harvester.emplace(shared->wiring->take_rx(ChannelType::ToHarvester, "test").value());
+  }
+
+  void start(WorkerOptions options) {
+    asio::co_spawn(ioc, run_worker(shared, options, control), [this](std::exception_ptr e) {
+      done = true;
+      error = e;
+    });
+  }
+
+  // Runs the io_context until `pred()` holds or a second went by, collecting what the worker sent.
+  template <class Pred>
+  bool pump_until(Pred pred) {
+    const auto give_up = Clock::now() + 1s;
+    for (;;) {
+      collect();
+      if (pred() || Clock::now() >= give_up) return pred();
+      ioc.restart();
+      ioc.run_for(2ms);
+    }
+  }
+
+  void pump_for(std::chrono::milliseconds how_long) {
+    const auto until = Clock::now() + how_long;
+    pump_until([&] { return Clock::now() >= until; });
+  }
+
+  void collect() {
+    for (auto& m : drain<EventPayload>(*dispatcher)) to_dispatcher.push_back(std::move(m));
+    for (auto& m : drain<EventPayload>(*harvester)) outcomes.push_back(std::get<Outcome>(m));
+  }
+
+  template <class T>
+  std::size_t count() const {
+    std::size_t n = 0;
+    for (const auto& m : to_dispatcher) n += std::holds_alternative<T>(m) ? 1 : 0;
+    return n;
+  }
+
+  // The inbox of the last registration.
+  mpsc::UnboundedSender<RunJob> inbox() {
+    for (auto it = to_dispatcher.rbegin(); it != to_dispatcher.rend(); ++it) {
+      if (auto* r = std::get_if<Register>(&*it)) return r->inbox;
+    }
+    throw std::logic_error("no Register");
+  }
+
+  // Forgets every message (and so every inbox sender) received so far.
+  void clear() {
+    to_dispatcher.clear();
+    outcomes.clear();
+  }
+};
+
+Job work(JobId id, std::chrono::milliseconds how_long, unsigned attempt = 0, unsigned fail_attempts = 0) {
+  Job j = job(id, attempt);
+  j.spec.work = how_long;
+  j.spec.fail_attempts = fail_attempts;
+  return j;
+}
+
+TEST(SimulatedWorker, RegistersRunsJobsAndReportsEach) {
+  WorkerRig rig;
+  rig.start({.id = 7, .capacity = 2, .heartbeat = 10ms});
+  ASSERT_TRUE(rig.pump_until([&] { return rig.count<Register>() == 1; }));
+  {
+    auto inbox = rig.inbox();
+    const auto& r = std::get<Register>(rig.to_dispatcher.front());
+    EXPECT_EQ(r.worker, 7u);
+    EXPECT_EQ(r.capacity, 2u);
+    for (JobId id = 1; id <= 3; ++id) inbox.send(RunJob{work(id, 5ms)}).value();
+  }
+  ASSERT_TRUE(rig.pump_until([&] { return rig.outcomes.size() == 3 && rig.count<Finished>() == 3; }));
+  std::vector<JobId> finished;
+  for (const auto& m : rig.to_dispatcher) {
+    if (auto* f = std::get_if<Finished>(&m)) {
+      EXPECT_EQ(f->worker, 7u);
+      finished.push_back(f->job);
+    }
+  }
+  std::sort(finished.begin(), finished.end());
+  EXPECT_EQ(finished, (std::vector<JobId>{1, 2, 3}));
+  for (const auto& o : rig.outcomes) {
+    EXPECT_TRUE(o.ok);
+    EXPECT_EQ(o.worker, 7u);
+    EXPECT_TRUE(o.error.empty());
+    EXPECT_LE(o.started, o.finished);
+  }
+  EXPECT_EQ(rig.control->jobs_run(), 3u);
+
+  // With every sender of its inbox gone and nothing running, the worker ends.
+  rig.clear();
+  EXPECT_TRUE(rig.pump_until([&] { return rig.done; }));
+  EXPECT_FALSE(rig.error);
+}
+
+TEST(SimulatedWorker, TheFirstAttemptsFailAsTheSpecSays) {
+  WorkerRig rig;
+  rig.start({.id = 1, .capacity = 3, .heartbeat = 10ms});
+  ASSERT_TRUE(rig.pump_until([&] { return rig.count<Register>() == 1; }));
+  {
+    auto inbox = rig.inbox();
+    for (unsigned attempt = 0; attempt < 3; ++attempt) inbox.send(RunJob{work(9, 2ms, attempt, 2)}).value();
+  }
+  ASSERT_TRUE(rig.pump_until([&] { return rig.outcomes.size() == 3; }));
+  std::sort(rig.outcomes.begin(), rig.outcomes.end(),
+            [](const Outcome& a, const Outcome& b) { return a.attempt < b.attempt; });
+  EXPECT_FALSE(rig.outcomes[0].ok);
+  EXPECT_EQ(rig.outcomes[0].error, "simulated failure on attempt 0");
+  EXPECT_FALSE(rig.outcomes[1].ok);
+  EXPECT_EQ(rig.outcomes[1].error, "simulated failure on attempt 1");
+  EXPECT_TRUE(rig.outcomes[2].ok);
+  EXPECT_EQ(rig.outcomes[2].attempt, 2u);
+  rig.control->kill();
+  EXPECT_TRUE(rig.pump_until([&] { return rig.done; }));
+}
+
+TEST(SimulatedWorker, ASilentWorkerSendsNothingAndRegistersAgainWhenBack) {
+  WorkerRig rig;
+  rig.start({.id = 3, .capacity = 2, .heartbeat = 5ms});
+  ASSERT_TRUE(rig.pump_until([&] { return rig.count<Register>() == 1; }));
+  auto old_inbox = rig.inbox();
+  old_inbox.send(RunJob{work(1, 20ms)}).value();
+  // Running the job: a heartbeat says so.
+  ASSERT_TRUE(rig.pump_until([&] {
+    for (const auto& m : rig.to_dispatcher) {
+      if (auto* h = std::get_if<Heartbeat>(&m); h && h->in_flight == 1) return true;
+    }
+    return false;
+  }));
+
+  rig.control->go_silent();
+  rig.clear();
+  ASSERT_TRUE(rig.pump_until([&] { return rig.control->jobs_run() == 1; }));  // it ran to its end
+  rig.pump_for(20ms);                                                          // four heartbeat periods
+  EXPECT_TRUE(rig.to_dispatcher.empty());  // no heartbeat, no Finished
+  EXPECT_TRUE(rig.outcomes.empty());       // its result was dropped
+  EXPECT_FALSE(rig.done);
+
+  rig.control->come_back();
+  ASSERT_TRUE(rig.pump_until([&] { return rig.count<Register>() == 1 && rig.count<Heartbeat>() >= 1; }));
+  EXPECT_FALSE(rig.inbox().same_channel(old_inbox));  // a fresh inbox
+  EXPECT_TRUE(old_inbox.is_closed());                  // the old one is closed
+  EXPECT_EQ(rig.control->registrations(), 2u);
+
+  rig.control->kill();
+  EXPECT_TRUE(rig.pump_until([&] { return rig.done; }));
+}
+
+}  // namespace

@@ -1,0 +1,239 @@
+// The Harvester alone, through its channel ends: success, retries, failure, lost workers, restarts.
+
+#include "services/harvester.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <gtest/gtest.h>
+
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace {
+
+using namespace core;
+using namespace std::chrono_literals;
+namespace mpsc = swarmsync::mpsc;
+
+struct HarvesterRig {
+  std::shared_ptr<Shared> shared = make_shared_resource();
+  asio::io_context ioc;
+  std::shared_ptr<HarvesterState> state = std::make_shared<HarvesterState>();
+  swarmsync::broadcast::Receiver<CoreEvent> events = shared->channels->subscribe_to_core_event();
+
+  static std::shared_ptr<Shared> make_shared_resource() {
+    Shared::Options options;
+    options.event_capacity = 64;
+    auto s = std::make_shared<Shared>(options);
+    s->wiring->add_channel(ChannelType::ToHarvester).value();
+    s->wiring->add_channel(ChannelType::ToScheduler).value();
+    s->wiring->add_channel(ChannelType::HarvesterToArchive).value();
+    return s;
+  }
+
+  mpsc::UnboundedSender<EventPayload> inbox() { return shared->wiring->get_tx(ChannelType::ToHarvester).value(); }
+
+  // Runs one Harvester instance until its context is stopped (after the io_context ran dry).
+  void run(HarvesterOptions options = {}, FaultHook fault = {}) {
+    Context ctx("harvester", 0, shared);
+    bool done = false;
+    ctx.spawn(ioc.get_executor(), harvester(state, options, fault), [&](std::exception_ptr) { done = true; });
+    ioc.poll();
+    ctx.stop(false);
+    ioc.restart();
+    ioc.run();
+    ASSERT_TRUE(done);
+    ioc.restart();
+  }
+
+  std::vector<Job> retried() {
+    std::vector<Job> out;
+    auto rx = shared->wiring->take_rx(ChannelType::ToScheduler, "test").value();
+    while (auto m = rx.try_recv()) out.push_back(std::get<Ready>(*m).job);
+    return out;
+  }
+
+  std::vector<ArchiveRecord> archived() {
+    std::vector<ArchiveRecord> out;
+    auto rx = shared->wiring->take_rx(ChannelType::HarvesterToArchive, "test").value();
+    while (auto m = rx.try_recv()) out.push_back(std::get<Archive>(*m).record);
+    return out;
+  }
+
+  std::vector<JobStatusChanged> statuses() {
+    std::vector<JobStatusChanged> out;
+    while (auto e = events.try_recv())
+      if (auto* s = std::get_if<JobStatusChanged>(&*e)) out.push_back(*s);
+    return out;
+  }
+};
+
+Job job(JobId id, std::uint64_t run = 0, unsigned attempt = 0) {
+  Job j;
+  j.id = id;
+  j.run = run;
+  j.attempt = attempt;
+  j.spec.name = "job-" + std::to_string(id);
+  j.submitted_at = std::chrono::steady_clock::now() - 50ms;
+  return j;
+}
+
+Outcome outcome(const Job& j, WorkerId worker, bool ok, std::string error = {}) {
+  Outcome o;
+  o.job = j.id;
+  o.run = j.run;
+  o.attempt = j.attempt;
+  o.worker = worker;
+  o.ok = ok;
+  o.error = std::move(error);
+  o.finished = std::chrono::steady_clock::now();
+  return o;
+}
+
+TEST(Harvester, ASuccessIsArchivedAndBroadcastAsDone) {
+  HarvesterRig rig;
+  auto in = rig.inbox();
+  const Job j = job(7, 2);
+  in.send(Expect{j, 3}).value();
+  rig.run();
+  EXPECT_EQ(rig.state->expected(), 1u);
+
+  in.send(outcome(j, 3, true)).value();
+  rig.run();
+  auto records = rig.archived();
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_EQ(records[0].job.id, 7u);
+  EXPECT_EQ(records[0].job.run, 2u);
+  EXPECT_EQ(records[0].job.spec.name, "job-7");  // the Job kept from the expectation
+  EXPECT_TRUE(records[0].ok);
+  EXPECT_EQ(records[0].attempts, 1u);
+  EXPECT_EQ(records[0].worker, 3u);
+  EXPECT_TRUE(records[0].error.empty());
+  EXPECT_EQ(records[0].submitted, j.submitted_at);
+  EXPECT_GT(records[0].finished, records[0].submitted);
+  auto st = rig.statuses();
+  ASSERT_EQ(st.size(), 1u);
+  EXPECT_EQ(st[0].job, 7u);
+  EXPECT_EQ(st[0].run, 2u);
+  EXPECT_EQ(st[0].status, JobStatus::done);
+  EXPECT_EQ(st[0].attempt, 0u);
+  EXPECT_TRUE(rig.retried().empty());
+  EXPECT_EQ(rig.state->expected(), 0u);
+  EXPECT_EQ(rig.state->done(), 1u);
+  EXPECT_EQ(rig.state->failed(), 0u);
+  EXPECT_EQ(rig.state->unexpected(), 0u);
+}
+
+TEST(Harvester, AFailureIsRetriedUpToMaxRetriesThenArchivedAsFailed) {
+  HarvesterRig rig;
+  auto in = rig.inbox();
+  const HarvesterOptions options{2};
+  Job j = job(5);
+  for (unsigned attempt = 0; attempt < 2; ++attempt) {
+    in.send(Expect{j, 1}).value();
+    in.send(outcome(j, 1, false, "boom")).value();
+    const auto before = std::chrono::steady_clock::now();
+    rig.run(options);
+    auto again = rig.retried();
+    ASSERT_EQ(again.size(), 1u);
+    EXPECT_EQ(again[0].id, 5u);
+    EXPECT_EQ(again[0].attempt, attempt + 1);
+    EXPECT_GE(again[0].ready_at, before);
+    auto st = rig.statuses();
+    ASSERT_EQ(st.size(), 1u);
+    EXPECT_EQ(st[0].status, JobStatus::retrying);
+    EXPECT_EQ(st[0].attempt, attempt + 1);
+    EXPECT_TRUE(rig.archived().empty());
+    j = again[0];  // the Dispatcher places the retry again
+  }
+  EXPECT_EQ(rig.state->retried(), 2u);
+
+  in.send(Expect{j, 4}).value();
+  in.send(outcome(j, 4, false, "still broken")).value();
+  rig.run(options);
+  EXPECT_TRUE(rig.retried().empty());
+  auto records = rig.archived();
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_FALSE(records[0].ok);
+  EXPECT_EQ(records[0].attempts, 3u);
+  EXPECT_EQ(records[0].job.attempt, 2u);
+  EXPECT_EQ(records[0].worker, 4u);
+  EXPECT_EQ(records[0].error, "still broken");
+  auto st = rig.statuses();
+  ASSERT_EQ(st.size(), 1u);
+  EXPECT_EQ(st[0].status, JobStatus::failed);
+  EXPECT_EQ(st[0].attempt, 2u);
+  EXPECT_EQ(rig.state->failed(), 1u);
+  EXPECT_EQ(rig.state->done(), 0u);
+  EXPECT_EQ(rig.state->expected(), 0u);
+}
+
+TEST(Harvester, ALateResultAfterForgetIsIgnoredAndCounted) {
+  HarvesterRig rig;
+  auto in = rig.inbox();
+  const Job j = job(9);
+  in.send(Expect{j, 2}).value();
+  in.send(Forget{j.id, j.run, 2}).value();
+  in.send(outcome(j, 2, true)).value();  // the lost worker answers after all
+  rig.run();
+  EXPECT_TRUE(rig.archived().empty());
+  EXPECT_TRUE(rig.statuses().empty());
+  EXPECT_EQ(rig.state->unexpected(), 1u);
+  EXPECT_EQ(rig.state->expected(), 0u);
+  EXPECT_EQ(rig.state->done(), 0u);
+}
+
+TEST(Harvester, AResultFromAnotherWorkerOrAttemptIsIgnored) {
+  HarvesterRig rig;
+  auto in = rig.inbox();
+  const Job j = job(11, 0, 1);
+  in.send(Expect{j, 2}).value();
+  in.send(outcome(j, 6, true)).value();  // not the worker it was placed on
+  Job earlier = j;
+  earlier.attempt = 0;
+  in.send(outcome(earlier, 2, false, "old")).value();  // an earlier attempt
+  in.send(Forget{j.id, j.run, 6}).value();             // another worker's forget leaves it expected
+  rig.run();
+  EXPECT_TRUE(rig.archived().empty());
+  EXPECT_TRUE(rig.retried().empty());
+  EXPECT_TRUE(rig.statuses().empty());
+  EXPECT_EQ(rig.state->unexpected(), 2u);
+  EXPECT_EQ(rig.state->expected(), 1u);  // still waiting for worker 2
+
+  in.send(outcome(j, 2, true)).value();
+  rig.run();
+  auto records = rig.archived();
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_EQ(records[0].attempts, 2u);
+  EXPECT_EQ(records[0].worker, 2u);
+}
+
+TEST(Harvester, ARestartedHarvesterKeepsItsExpectations) {
+  HarvesterRig rig;
+  auto in = rig.inbox();
+  const Job a = job(1);
+  const Job b = job(2);
+  in.send(Expect{a, 1}).value();
+  in.send(Expect{b, 1}).value();
+  in.send(outcome(a, 1, true)).value();
+  int seen = 0;
+  rig.run({}, [&](const EventPayload& m) {
+    if (std::holds_alternative<Outcome>(m) && seen++ == 0) throw std::runtime_error("harvester crash");
+  });
+  // The crash lost the message in hand before it changed anything; the expectations were kept.
+  EXPECT_EQ(rig.state->expected(), 2u);
+  EXPECT_EQ(rig.state->unexpected(), 0u);
+  EXPECT_TRUE(rig.archived().empty());
+
+  in.send(outcome(a, 1, true)).value();  // the next instance takes the same leases and goes on
+  in.send(outcome(b, 1, true)).value();
+  rig.run();
+  auto records = rig.archived();
+  ASSERT_EQ(records.size(), 2u);
+  EXPECT_EQ(records[0].job.id, 1u);
+  EXPECT_EQ(records[1].job.id, 2u);
+  EXPECT_EQ(rig.state->done(), 2u);
+  EXPECT_EQ(rig.state->expected(), 0u);
+}
+
+}  // namespace

@@ -1,0 +1,54 @@
+// The Receiver alone, through its channel ends: numbering and routing.
+
+#include "services/receiver.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <gtest/gtest.h>
+
+namespace {
+
+using namespace core;
+
+TEST(Receiver, RoutesImmediateJobsToTheSchedulerAndTheRestToTheHibernator) {
+  auto shared = std::make_shared<Shared>();
+  for (auto c : {ChannelType::Submissions, ChannelType::ToScheduler, ChannelType::ReceiverToHibernator})
+    shared->wiring->add_channel(c).value();
+  auto submissions = shared->wiring->get_tx(ChannelType::Submissions).value();
+  JobSpec now, later, cron;
+  now.name = "now";
+  later.name = "later";
+  later.delay = std::chrono::milliseconds(5);
+  cron.name = "cron";
+  cron.cron = CronExpression::parse("* * * * *").value();
+  for (auto* spec : {&now, &later, &cron}) submissions.send(Submit{*spec}).value();
+
+  auto state = std::make_shared<ReceiverState>();
+  asio::io_context ioc;
+  Context ctx("receiver", 0, shared);
+  bool done = false;
+  ctx.spawn(ioc.get_executor(), receiver(state), [&](std::exception_ptr) { done = true; });
+  ioc.poll();
+  ctx.stop(false);
+  ioc.restart();
+  ioc.run();
+  ASSERT_TRUE(done);
+
+  auto to_scheduler = shared->wiring->take_rx(ChannelType::ToScheduler).value();
+  auto to_hibernator = shared->wiring->take_rx(ChannelType::ReceiverToHibernator).value();
+  auto ready = std::get<Ready>(to_scheduler.try_recv().value()).job;
+  EXPECT_EQ(ready.spec.name, "now");
+  EXPECT_EQ(ready.id, 1u);
+  EXPECT_EQ(ready.ready_at, ready.submitted_at);
+  EXPECT_TRUE(to_scheduler.is_empty());
+  auto h1 = std::get<Hibernate>(to_hibernator.try_recv().value()).job;
+  auto h2 = std::get<Hibernate>(to_hibernator.try_recv().value()).job;
+  EXPECT_EQ(h1.spec.name, "later");
+  EXPECT_EQ(h1.id, 2u);
+  EXPECT_EQ(h2.spec.name, "cron");
+  EXPECT_EQ(h2.id, 3u);
+  EXPECT_EQ(state->immediate.load(), 1u);
+  EXPECT_EQ(state->hibernated.load(), 2u);
+  EXPECT_EQ(state->next_id.load(), 4u);  // a restarted Receiver goes on from here
+}
+
+}  // namespace
