@@ -373,6 +373,7 @@ TEST(Parking, DestroyingTheContextDestroysParkedCoroutines) {
   auto [ftx_end, frx_end] = mpsc::channel<int>(1);
   auto& ftx = ftx_end;
   ftx.try_send(0).value();  // full: a bounded send parks
+  auto [deadline_tx_end, deadline_rx_end] = mpsc::unbounded_channel<int>();
   bool finished = false;
   {
     asio::io_context ioc;
@@ -388,6 +389,12 @@ TEST(Parking, DestroyingTheContextDestroysParkedCoroutines) {
       co_await t.send(1);
       finished = true;
     }, asio::detached);
+    // Parked with a deadline: the timer's handler, destroyed uninvoked, must not leak the wait
+    // (the AddressSanitizer build checks for leaks).
+    asio::co_spawn(ioc, [rx = std::move(deadline_rx_end), &finished]() mutable -> asio::awaitable<void> {
+      co_await rx.recv_for(std::chrono::hours(1));
+      finished = true;
+    }, asio::detached);
     ioc.poll();
   }
   // The parked receivers were destroyed with their frames: their channels see no receiver.
@@ -398,6 +405,7 @@ TEST(Parking, DestroyingTheContextDestroysParkedCoroutines) {
   EXPECT_FALSE(finished);
   EXPECT_EQ(frx_end.try_recv().value(), 0);
   EXPECT_EQ(frx_end.try_recv().error(), mpsc::TryRecvError::empty);  // the parked send never sent
+  EXPECT_TRUE(deadline_tx_end.is_closed());
 }
 
 }  // namespace

@@ -278,6 +278,24 @@ inline void WaitNode::detach() {
   context_ = nullptr;
 }
 
+/// A counted reference to a node: it holds one reference for as long as it lives.
+class NodeRef {
+ public:
+  explicit NodeRef(WaitNode& node) noexcept : node_(&node) { node_->add_ref(); }
+  NodeRef(NodeRef&& other) noexcept : node_(std::exchange(other.node_, nullptr)) {}
+  NodeRef(const NodeRef& other) noexcept : node_(other.node_) {
+    if (node_) node_->add_ref();
+  }
+  NodeRef& operator=(const NodeRef&) = delete;
+  ~NodeRef() {
+    if (node_) node_->release();
+  }
+  WaitNode* operator->() const noexcept { return node_; }
+
+ private:
+  WaitNode* node_;
+};
+
 /// A lock-free set of parked waiters, woken all at once.
 class WaitList {
  public:
@@ -377,10 +395,10 @@ asio::awaitable<boost::system::error_code> park_until(WaitList& list, WaitNode& 
         node.install(std::move(handler));
         connect_cancellation(node);
         const auto generation = list.arm(node);
-        node.add_ref();
-        timer.async_wait([n = &node, generation](boost::system::error_code tec) {
-          if (!tec && n->try_disarm(generation)) n->complete(asio::error::timed_out);
-          n->release();
+        // The handler holds a reference, dropped even when the handler is destroyed uninvoked
+        // (its io_context shut down first).
+        timer.async_wait([ref = NodeRef(node), generation](boost::system::error_code tec) {
+          if (!tec && ref->try_disarm(generation)) ref->complete(asio::error::timed_out);
         });
         if (ready() && node.try_disarm()) node.complete({});
         node.end_initiation();
