@@ -1,6 +1,7 @@
 // The Harvester alone, through its channel ends: success, retries, failure, lost workers, restarts.
 
 #include "services/harvester.hpp"
+#include "run_alone.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <gtest/gtest.h>
@@ -33,17 +34,9 @@ struct HarvesterRig {
 
   mpsc::UnboundedSender<EventPayload> inbox() { return shared->wiring->get_tx(ChannelType::ToHarvester).value(); }
 
-  // Runs one Harvester instance until its context is stopped (after the io_context ran dry).
+  // Runs one Harvester instance until it is idle, then stops it.
   void run(HarvesterOptions options = {}, FaultHook fault = {}) {
-    Context ctx("harvester", 0, shared);
-    bool done = false;
-    ctx.spawn(ioc.get_executor(), harvester(state, options, fault), [&](std::exception_ptr) { done = true; });
-    ioc.poll();
-    ctx.stop(false);
-    ioc.restart();
-    ioc.run();
-    ASSERT_TRUE(done);
-    ioc.restart();
+    core::test::run_until_idle(ioc, shared, "harvester", harvester(state, options, fault));
   }
 
   std::vector<Job> retried() {

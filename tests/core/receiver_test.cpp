@@ -1,6 +1,7 @@
 // The Receiver alone, through its channel ends: numbering and routing.
 
 #include "services/receiver.hpp"
+#include "run_alone.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <gtest/gtest.h>
@@ -24,14 +25,7 @@ TEST(Receiver, RoutesImmediateJobsToTheSchedulerAndTheRestToTheHibernator) {
 
   auto state = std::make_shared<ReceiverState>();
   asio::io_context ioc;
-  Context ctx("receiver", 0, shared);
-  bool done = false;
-  ctx.spawn(ioc.get_executor(), receiver(state), [&](std::exception_ptr) { done = true; });
-  ioc.poll();
-  ctx.stop(false);
-  ioc.restart();
-  ioc.run();
-  ASSERT_TRUE(done);
+  core::test::run_until_idle(ioc, shared, "receiver", receiver(state));
 
   auto to_scheduler = shared->wiring->take_rx(ChannelType::ToScheduler).value();
   auto to_hibernator = shared->wiring->take_rx(ChannelType::ReceiverToHibernator).value();

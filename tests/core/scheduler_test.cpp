@@ -1,6 +1,7 @@
 // The Scheduler alone, through its channel ends: order by priority then age, credits, restarts.
 
 #include "services/scheduler.hpp"
+#include "run_alone.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -27,18 +28,8 @@ struct SchedulerRig {
 
   mpsc::UnboundedSender<EventPayload> inbox() { return shared->wiring->get_tx(ChannelType::ToScheduler).value(); }
 
-  // Runs one Scheduler instance until its context is stopped (after the io_context ran dry).
-  void run(FaultHook fault = {}) {
-    Context ctx("scheduler", 0, shared);
-    bool done = false;
-    ctx.spawn(ioc.get_executor(), scheduler(state, fault), [&](std::exception_ptr) { done = true; });
-    ioc.poll();
-    ctx.stop(false);
-    ioc.restart();
-    ioc.run();
-    ASSERT_TRUE(done);
-    ioc.restart();
-  }
+  // Runs one Scheduler instance until it is idle, then stops it.
+  void run(FaultHook fault = {}) { core::test::run_until_idle(ioc, shared, "scheduler", scheduler(state, fault)); }
 
   std::vector<JobId> dispatched() {
     std::vector<JobId> out;

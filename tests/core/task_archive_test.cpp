@@ -2,6 +2,7 @@
 // alone, through its channel end.
 
 #include "services/task_archive.hpp"
+#include "run_alone.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <gtest/gtest.h>
@@ -102,17 +103,7 @@ TEST(TaskArchive, TheServiceKeepsWhatTheHarvesterSendsAcrossARestart) {
   shared->wiring->add_channel(ChannelType::HarvesterToArchive).value();
   auto store = std::make_shared<TaskArchiveStore>();
   asio::io_context ioc;
-  auto run = [&](FaultHook fault) {
-    Context ctx("task_archive", 0, shared);
-    bool done = false;
-    ctx.spawn(ioc.get_executor(), task_archive(store, fault), [&](std::exception_ptr) { done = true; });
-    ioc.poll();
-    ctx.stop(false);
-    ioc.restart();
-    ioc.run();
-    EXPECT_TRUE(done);
-    ioc.restart();
-  };
+  auto run = [&](FaultHook fault) { core::test::run_until_idle(ioc, shared, "task_archive", task_archive(store, fault)); };
   auto in = shared->wiring->get_tx(ChannelType::HarvesterToArchive).value();
   in.send(Archive{record(1, 0, true, 5ms)}).value();
   in.send(Archive{record(2, 0, false, 6ms, "boom")}).value();
