@@ -1,15 +1,21 @@
 #!/usr/bin/env bash
-# Installs everything swarmsync needs to build, test and benchmark, from Debian's packages.
-# Idempotent: packages already present are left as they are.
+# Installs everything swarmsync needs to build and test, from Debian's packages; with `--bench`,
+# also what the benchmarks and their peers need (Debian's cargo and tokio crates, moodycamel's
+# queue, matplotlib). Idempotent: packages already present are left as they are.
 set -euo pipefail
 
 packages=(
   build-essential cmake ninja-build g++ clang libclang-rt-14-dev
   libboost1.81-dev
-  libgtest-dev libgmock-dev libbenchmark-dev
+  libgtest-dev libgmock-dev
   libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev
-  graphviz
+  graphviz python3
 )
+case "${1:-}" in
+  "") ;;
+  --bench) packages+=(libconcurrentqueue-dev cargo librust-tokio-dev python3-matplotlib) ;;
+  *) echo "setup: unknown option '$1' (expected --bench or nothing)" >&2; exit 2 ;;
+esac
 
 missing=()
 for p in "${packages[@]}"; do

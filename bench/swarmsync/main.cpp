@@ -1,0 +1,254 @@
+// The cases of bench/README.md on swarmsync's channels, and the Core's jobs per second.
+
+#include <swarmsync/channels/broadcast.hpp>
+#include <swarmsync/channels/mpsc.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "bench.hpp"
+#include "core_app.hpp"
+#include "heap_bytes.hpp"
+#include "io_pool.hpp"
+#include "model/workload.hpp"
+
+namespace {
+
+namespace asio = boost::asio;
+using bench::Metrics;
+using bench::Value;
+
+constexpr std::uint64_t kMessages = 4'000'000;  // mpsc, all producers together
+constexpr std::size_t kCapacity = 1024;         // bounded mpsc
+constexpr std::size_t kBatch = 256;             // recv_many limit
+constexpr std::uint64_t kYieldEvery = 64;       // a broadcast sender yields this often
+
+// --- mpsc -------------------------------------------------------------------------------------
+
+asio::awaitable<void> produce(swarmsync::mpsc::UnboundedSender<Value> tx, unsigned id, std::uint64_t count) {
+  for (std::uint64_t i = 0; i < count; ++i)
+    if (!tx.send(bench::mpsc_value(id, i))) bench::fail("unbounded send refused");
+  co_return;
+}
+
+asio::awaitable<void> produce_bounded(swarmsync::mpsc::Sender<Value> tx, unsigned id, std::uint64_t count) {
+  for (std::uint64_t i = 0; i < count; ++i)
+    if (!co_await tx.send(bench::mpsc_value(id, i))) bench::fail("bounded send refused");
+}
+
+// Receives until the channel ends (`batch` 0: recv(), else recv_many(batch)).
+asio::awaitable<void> consume(swarmsync::mpsc::Receiver<Value> rx, unsigned producers, std::uint64_t expected,
+                              std::size_t batch) {
+  bench::OrderCheck order(producers);
+  if (batch == 0) {
+    while (auto v = co_await rx.recv()) order.accept(*v);
+  } else {
+    std::vector<Value> buffer;
+    buffer.reserve(batch);
+    while (co_await rx.recv_many(buffer, batch) != 0) {
+      for (const Value v : buffer) order.accept(v);
+      buffer.clear();
+    }
+  }
+  order.finish(expected);
+}
+
+Metrics mpsc(double scale, unsigned producers, bool bounded, std::size_t batch) {
+  const std::uint64_t per_producer = bench::scaled(kMessages / producers, scale);
+  const std::uint64_t total = per_producer * producers;
+  bench::IoPool pool;
+  const bench::Stopwatch clock;
+  if (bounded) {
+    auto [tx, rx] = swarmsync::mpsc::channel<Value>(kCapacity);
+    pool.spawn(consume(std::move(rx), producers, total, 0));
+    for (unsigned p = 0; p < producers; ++p) pool.spawn(produce_bounded(tx, p, per_producer));
+  } else {
+    auto [tx, rx] = swarmsync::mpsc::unbounded_channel<Value>();
+    pool.spawn(consume(std::move(rx), producers, total, batch));
+    for (unsigned p = 0; p < producers; ++p) pool.spawn(produce(tx, p, per_producer));
+  }
+  pool.run();  // the original senders are gone: the channel ends when the producers finish
+  return {{"mmsg_per_s", static_cast<double>(total) / clock.seconds() / 1e6}};
+}
+
+// --- broadcast --------------------------------------------------------------------------------
+
+// Values a subscriber has accounted for (received or skipped), for a paced sender to read.
+struct alignas(64) Progress {
+  std::atomic<std::uint64_t> accounted{0};
+  std::uint64_t received = 0;
+  std::uint64_t skipped = 0;
+};
+
+asio::awaitable<void> broadcast_send(swarmsync::broadcast::Sender<Value> tx, std::uint64_t count,
+                                     std::vector<Progress>* subscribers, std::size_t max_ahead) {
+  std::uint64_t slowest = 0;  // a lower bound of the slowest subscriber's progress
+  for (Value i = 0; i < count; ++i) {
+    while (max_ahead && i - slowest >= max_ahead) {
+      slowest = UINT64_MAX;
+      for (const Progress& p : *subscribers) slowest = std::min(slowest, p.accounted.load(std::memory_order_acquire));
+      if (i - slowest >= max_ahead) co_await bench::yield();
+    }
+    if (!tx.send(i)) bench::fail("broadcast send found no receiver");
+    if (i % kYieldEvery == kYieldEvery - 1) co_await bench::yield();
+  }
+}
+
+// Value i is sent at position i: every value received is the next one expected, a lag moving the
+// expectation on by the number skipped.
+asio::awaitable<void> broadcast_receive(swarmsync::broadcast::Receiver<Value> rx, std::uint64_t sent, Progress* me) {
+  using swarmsync::broadcast::RecvError;
+  Value next = 0;
+  for (;;) {
+    auto r = co_await rx.recv();
+    if (r) {
+      if (*r != next) bench::fail("broadcast: expected " + std::to_string(next) + ", got " + std::to_string(*r));
+      ++next;
+      ++me->received;
+    } else if (r.error().kind == RecvError::lagged) {
+      next += r.error().skipped;
+      me->skipped += r.error().skipped;
+    } else if (r.error().kind == RecvError::closed) {
+      break;
+    } else {
+      bench::fail("broadcast: unexpected error kind " + std::to_string(static_cast<int>(r.error().kind)));
+    }
+    me->accounted.store(next, std::memory_order_release);
+  }
+  if (next != sent)
+    bench::fail("broadcast: a receiver accounted for " + std::to_string(next) + " of " + std::to_string(sent));
+}
+
+Metrics broadcast(double scale, unsigned subscribers, std::size_t capacity, bool paced) {
+  const std::uint64_t count = bench::scaled(subscribers > 4 ? 250'000 : 1'000'000, scale);
+  std::vector<Progress> progress(subscribers);
+  bench::IoPool pool;
+  const bench::Stopwatch clock;
+  {
+    auto [tx, first] = swarmsync::broadcast::channel<Value>(capacity);
+    pool.spawn(broadcast_receive(std::move(first), count, &progress[0]));
+    for (unsigned s = 1; s < subscribers; ++s) pool.spawn(broadcast_receive(tx.subscribe(), count, &progress[s]));
+    pool.spawn(broadcast_send(std::move(tx), count, &progress, paced ? capacity / 2 : 0));
+  }
+  pool.run();
+  const double seconds = clock.seconds();
+  std::uint64_t received = 0, skipped = 0;
+  for (const Progress& p : progress) {
+    received += p.received;
+    skipped += p.skipped;
+  }
+  return {{"mdeliveries_per_s", static_cast<double>(received) / seconds / 1e6},
+          {"lagged_pct", 100.0 * static_cast<double>(skipped) / static_cast<double>(count * subscribers)}};
+}
+
+// --- ping-pong --------------------------------------------------------------------------------
+
+asio::awaitable<void> ping(swarmsync::mpsc::UnboundedSender<Value> tx, swarmsync::mpsc::Receiver<Value> rx,
+                           std::vector<std::uint64_t>* round_trips) {
+  for (Value i = 0; i < round_trips->size(); ++i) {
+    const auto start = std::chrono::steady_clock::now();
+    if (!tx.send(i)) bench::fail("ping: send refused");
+    const auto back = co_await rx.recv();
+    (*round_trips)[i] = static_cast<std::uint64_t>((std::chrono::steady_clock::now() - start).count());
+    if (!back || *back != i) bench::fail("ping: round " + std::to_string(i) + " came back wrong");
+  }
+}
+
+asio::awaitable<void> pong(swarmsync::mpsc::Receiver<Value> rx, swarmsync::mpsc::UnboundedSender<Value> tx) {
+  while (auto v = co_await rx.recv())
+    if (!tx.send(*v)) bench::fail("pong: send refused");
+}
+
+Metrics pingpong(double scale) {
+  std::vector<std::uint64_t> round_trips(bench::scaled(200'000, scale, 100));
+  bench::IoPool pool;
+  const bench::Stopwatch clock;
+  {
+    auto [to_pong, pong_rx] = swarmsync::mpsc::unbounded_channel<Value>();
+    auto [to_ping, ping_rx] = swarmsync::mpsc::unbounded_channel<Value>();
+    pool.spawn(pong(std::move(pong_rx), std::move(to_ping)));
+    pool.spawn(ping(std::move(to_pong), std::move(ping_rx), &round_trips));
+  }
+  pool.run();
+  const double rate = static_cast<double>(round_trips.size()) / clock.seconds();
+  return {{"rt_p50_ns", bench::percentile(round_trips, 0.50)},
+          {"rt_p99_ns", bench::percentile(round_trips, 0.99)},
+          {"round_trips_per_s", rate}};
+}
+
+// --- memory -----------------------------------------------------------------------------------
+
+Metrics memory_mpsc(double scale) {
+  const std::uint64_t count = bench::scaled(1'000'000, scale);
+  auto [tx, rx] = swarmsync::mpsc::unbounded_channel<Value>();
+  (void)tx.send(0);
+  if (!rx.try_recv()) bench::fail("memory_mpsc: warm-up value missing");
+  const std::int64_t before = bench::heap_bytes();
+  for (std::uint64_t i = 0; i < count; ++i) (void)tx.send(bench::mpsc_value(0, i));
+  const std::int64_t after = bench::heap_bytes();
+  bench::OrderCheck order(1);
+  while (auto v = rx.try_recv()) order.accept(*v);
+  order.finish(count);
+  return {{"bytes_per_msg", static_cast<double>(after - before) / static_cast<double>(count)}};
+}
+
+Metrics memory_broadcast(double) {
+  constexpr std::size_t kSlots = 1024;
+  constexpr unsigned kMore = 64;
+  const std::int64_t before = bench::heap_bytes();
+  auto [tx, rx] = swarmsync::broadcast::channel<Value>(kSlots);
+  for (Value i = 0; i < kSlots; ++i) (void)tx.send(i);
+  const std::int64_t full = bench::heap_bytes();
+  std::vector<swarmsync::broadcast::Receiver<Value>> more;
+  more.reserve(kMore);
+  const std::int64_t reserved = bench::heap_bytes();
+  for (unsigned s = 0; s < kMore; ++s) more.push_back(tx.subscribe());
+  const std::int64_t subscribed = bench::heap_bytes();
+  for (Value i = 0; i < kSlots; ++i)
+    if (auto v = rx.try_recv(); !v || *v != i) bench::fail("memory_broadcast: value " + std::to_string(i) + " missing");
+  return {{"bytes_per_slot", static_cast<double>(full - before) / kSlots},
+          {"bytes_per_subscriber", static_cast<double>(subscribed - reserved) / kMore}};
+}
+
+// --- the Core ---------------------------------------------------------------------------------
+
+Metrics core_jobs(double scale) {
+  core::WorkloadOptions workload;
+  workload.jobs = bench::scaled(20'000, scale, 100);
+  workload.delayed_share = 0;
+  workload.failing_share = 0;
+  workload.max_work = std::chrono::milliseconds(0);
+  core::CoreOptions options;
+  options.workers = 8;
+  const core::Summary summary = core::run_core(core::generate_workload(workload), options);
+  if (!summary.error.empty()) bench::fail("core: " + summary.error);
+  if (summary.done != workload.jobs || summary.unaccounted != 0)
+    bench::fail("core: " + std::to_string(summary.done) + " of " + std::to_string(workload.jobs) + " jobs done");
+  return {{"jobs_per_s", summary.jobs_per_second}};
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<bench::Case> cases = {
+      {"mpsc_1_1", [](double s) { return mpsc(s, 1, false, 0); }},
+      {"mpsc_4_1", [](double s) { return mpsc(s, 4, false, 0); }},
+      {"mpsc_4_1_batch", [](double s) { return mpsc(s, 4, false, kBatch); }},
+      {"bounded_4_1", [](double s) { return mpsc(s, 4, true, 0); }},
+  };
+  for (const unsigned subscribers : {4u, 64u})
+    for (const std::size_t capacity : {std::size_t{16}, std::size_t{1024}})
+      for (const bool paced : {false, true})
+        cases.push_back({"broadcast_" + std::to_string(subscribers) + "_c" + std::to_string(capacity) +
+                             (paced ? "_paced" : "_unpaced"),
+                         [=](double s) { return broadcast(s, subscribers, capacity, paced); }});
+  cases.push_back({"pingpong", pingpong});
+  cases.push_back({"memory_mpsc", memory_mpsc});
+  cases.push_back({"memory_broadcast", memory_broadcast});
+  cases.push_back({"core_jobs", core_jobs});
+  return bench::run(argc, argv, "swarmsync", cases);
+}
