@@ -7,6 +7,9 @@
 #include <boost/asio/strand.hpp>
 #include <cmath>
 #include <cstdio>
+#include <iterator>
+#include <map>
+#include <optional>
 #include <random>
 #include <sstream>
 #include <swarmsync/runtime/supervisor.hpp>
@@ -27,10 +30,12 @@ namespace {
 using Supervisor = swarmsync::Supervisor<Shared>;
 using Nanos = std::chrono::nanoseconds;
 
+constexpr ChannelType kChannels[] = {ChannelType::Submissions, ChannelType::ToHibernator,
+                                     ChannelType::ToScheduler, ChannelType::ToDispatcher,
+                                     ChannelType::ToHarvester, ChannelType::HarvesterToArchive};
+
 void add_channels(Shared& shared) {
-  for (auto c : {ChannelType::Submissions, ChannelType::ReceiverToHibernator, ChannelType::ToScheduler,
-                 ChannelType::ToDispatcher, ChannelType::ToHarvester, ChannelType::HarvesterToArchive})
-    shared.wiring->add_channel(c).value();
+  for (auto c : kChannels) shared.wiring->add_channel(c).value();
 }
 
 // The states that outlive service instances, and the faults to inject.
@@ -55,17 +60,20 @@ void declare_services(Supervisor& supervisor, Parts& parts, const CoreOptions& o
   };
   DispatcherOptions dispatcher_options{options.heartbeat_timeout,
                                        std::max(options.heartbeat / 2, std::chrono::milliseconds(5))};
+  HibernatorOptions hibernator_options;
+  hibernator_options.clock_speed = options.cron_speed;
+  const HarvesterOptions harvester_options{options.max_retries, options.retry_backoff, options.retry_backoff_max};
   supervisor
       .add_service({.name = "receiver",
                     .main = receiver(parts.receiver),
-                    .produces = {ChannelType::ToScheduler, ChannelType::ReceiverToHibernator},
+                    .produces = {ChannelType::ToScheduler, ChannelType::ToHibernator},
                     .consumes = {ChannelType::Submissions}})
       .value();
   supervisor
       .add_service({.name = "hibernator",
-                    .main = hibernator(parts.hibernator),
+                    .main = hibernator(parts.hibernator, hibernator_options),
                     .produces = {ChannelType::ToScheduler},
-                    .consumes = {ChannelType::ReceiverToHibernator}})
+                    .consumes = {ChannelType::ToHibernator}})
       .value();
   supervisor
       .add_service({.name = "scheduler",
@@ -81,8 +89,8 @@ void declare_services(Supervisor& supervisor, Parts& parts, const CoreOptions& o
       .value();
   supervisor
       .add_service({.name = "harvester",
-                    .main = harvester(parts.harvester, {options.max_retries}),
-                    .produces = {ChannelType::ToScheduler, ChannelType::HarvesterToArchive},
+                    .main = harvester(parts.harvester, harvester_options),
+                    .produces = {ChannelType::ToHibernator, ChannelType::ToScheduler, ChannelType::HarvesterToArchive},
                     .consumes = {ChannelType::ToHarvester}})
       .value();
   supervisor
@@ -110,6 +118,100 @@ Nanos percentile(std::vector<Nanos> v, double p) {
   std::sort(v.begin(), v.end());
   const auto rank = static_cast<std::size_t>(std::ceil(p / 100.0 * static_cast<double>(v.size())));
   return v[std::min(v.size() - 1, rank == 0 ? 0 : rank - 1)];
+}
+
+// Where a finite job not finished was left, in pipeline order: a job in several places counts in
+// the last one.
+enum class Place {
+  submissions,
+  hibernator_channel,
+  hibernator,
+  never_due,
+  scheduler_channel,
+  scheduler,
+  dispatcher_channel,
+  dispatcher,
+  workers,
+  harvester_channel,
+  archive_channel,
+  count
+};
+
+constexpr const char* place_names[] = {"Submissions", "ToHibernator", "hibernator",        "never_due",
+                                       "ToScheduler", "scheduler",    "ToDispatcher",      "dispatcher",
+                                       "workers",     "ToHarvester",  "HarvesterToArchive"};
+static_assert(std::size(place_names) == static_cast<std::size_t>(Place::count));
+
+// What the Core knows of one finite job once the run is over.
+struct JobTally {
+  unsigned runs = 1;  // runs to finish
+  unsigned ok = 0;    // runs archived, done
+  unsigned failed = 0;
+  std::optional<Place> left;
+};
+
+// Counts the finite jobs of `records` and of the places a stopped Core can hold them in: done,
+// failed, left per place. Call once no service instance and no worker runs.
+void account(Summary& summary, std::size_t finite, const std::vector<ArchiveRecord>& records, Parts& parts,
+             Shared& shared) {
+  std::map<JobId, JobTally> jobs;
+  auto tally = [&](const Job& job) -> JobTally* {
+    if (!job.spec.finite()) return nullptr;
+    auto& t = jobs[job.id];
+    t.runs = job.spec.run_count();
+    return &t;
+  };
+  auto seen = [&](const Job& job, Place place) {
+    if (auto* t = tally(job)) t->left = std::max(t->left.value_or(place), place);
+  };
+  for (const auto& r : records) {
+    if (auto* t = tally(r.job)) ++(r.ok ? t->ok : t->failed);
+  }
+  for (const auto& job : parts.hibernator->jobs()) seen(job, Place::hibernator);
+  for (const auto& job : parts.hibernator->never_due) seen(job, Place::never_due);
+  for (const auto& job : parts.scheduler->jobs()) seen(job, Place::scheduler);
+  for (const auto& job : parts.dispatcher->pending()) seen(job, Place::dispatcher);
+  for (const auto& job : parts.dispatcher->held()) seen(job, Place::workers);
+  // A result not harvested yet names its job by number only: the Harvester's expectation has it.
+  std::map<std::pair<JobId, std::uint64_t>, Job> expected;
+  for (auto& job : parts.harvester->expected_jobs()) expected.emplace(std::make_pair(job.id, job.run), std::move(job));
+  std::size_t not_received = 0;  // finite jobs still in Submissions: not numbered yet
+  for (auto channel : kChannels) {
+    auto rx = shared.wiring->take_rx(channel, "summary");
+    if (!rx) continue;
+    while (auto msg = rx->try_recv()) {
+      if (auto* submit = std::get_if<Submit>(&*msg)) {
+        not_received += submit->spec.finite() ? 1 : 0;
+      } else if (auto* h = std::get_if<Hibernate>(&*msg)) {
+        seen(h->job, Place::hibernator_channel);
+      } else if (auto* r = std::get_if<Ready>(&*msg)) {
+        seen(r->job, Place::scheduler_channel);
+      } else if (auto* d = std::get_if<Dispatch>(&*msg)) {
+        seen(d->job, Place::dispatcher_channel);
+      } else if (auto* o = std::get_if<Outcome>(&*msg)) {
+        if (auto it = expected.find({o->job, o->run}); it != expected.end()) seen(it->second, Place::harvester_channel);
+      } else if (auto* a = std::get_if<Archive>(&*msg)) {
+        seen(a->record.job, Place::archive_channel);
+      }
+    }
+  }
+
+  std::size_t left_count[static_cast<std::size_t>(Place::count)] = {};
+  left_count[static_cast<std::size_t>(Place::submissions)] = not_received;
+  for (const auto& entry : jobs) {
+    const JobTally& t = entry.second;
+    if (t.ok + t.failed >= t.runs) {
+      ++(t.failed ? summary.failed : summary.done);
+    } else if (t.left) {
+      ++left_count[static_cast<std::size_t>(*t.left)];
+    }
+  }
+  std::size_t left_total = 0;
+  for (std::size_t i = 0; i < std::size(left_count); ++i) {
+    if (left_count[i]) summary.left.emplace_back(place_names[i], left_count[i]);
+    left_total += left_count[i];
+  }
+  summary.unaccounted = finite - std::min(finite, summary.done + summary.failed + left_total);
 }
 
 std::string ms(Nanos d) {
@@ -143,8 +245,12 @@ Summary run_core(std::vector<JobSpec> jobs, const CoreOptions& options) {
 
   Summary summary;
   summary.submitted = jobs.size();
-  const std::size_t finite =
-      static_cast<std::size_t>(std::count_if(jobs.begin(), jobs.end(), [](const JobSpec& j) { return !j.cron; }));
+  std::size_t finite = 0;       // jobs that end
+  std::size_t finite_runs = 0;  // and their runs
+  for (const auto& spec : jobs) {
+    finite += spec.finite() ? 1 : 0;
+    finite_runs += spec.run_count();
+  }
   const bool recurring = finite < jobs.size();
 
   if (auto started = supervisor.start(); !started) {
@@ -181,8 +287,8 @@ Summary run_core(std::vector<JobSpec> jobs, const CoreOptions& options) {
   unsigned crashes_asked = 0;
   auto last_progress = start;
   while (supervisor.finished().wait_for(std::chrono::milliseconds(2)) != std::future_status::ready) {
-    const std::size_t finished = parts.archive->done() + parts.archive->failed();  // recurring runs included
-    const double fraction = finite ? static_cast<double>(finished) / static_cast<double>(finite) : 0.0;
+    const std::size_t finished = parts.archive->size();  // recurring runs included
+    const double fraction = finite_runs ? static_cast<double>(finished) / static_cast<double>(finite_runs) : 0.0;
     if (options.kill_worker && !killed && fraction >= 1.0 / 3) {
       killed = true;
       if (*options.kill_worker >= 1 && *options.kill_worker <= controls.size())
@@ -203,9 +309,10 @@ Summary run_core(std::vector<JobSpec> jobs, const CoreOptions& options) {
     const auto now = std::chrono::steady_clock::now();
     if (options.on_progress && now - last_progress >= std::chrono::milliseconds(100)) {
       last_progress = now;
-      options.on_progress(Progress{finite, parts.archive->done(), parts.archive->failed()});
+      options.on_progress(Progress{finite_runs, parts.archive->done(), parts.archive->failed()});
     }
-    if (!recurring && finished >= finite) supervisor.request_shutdown("all jobs done");
+    if (!recurring && finished + parts.hibernator->runs_never_due.load() >= finite_runs)
+      supervisor.request_shutdown("all jobs done");
     if (options.duration && now - start >= *options.duration) supervisor.request_shutdown("duration reached");
   }
   const auto report = supervisor.finished().get();
@@ -214,24 +321,19 @@ Summary run_core(std::vector<JobSpec> jobs, const CoreOptions& options) {
   guard.reset();
   ioc.stop();
   for (auto& t : threads) t.join();
-  if (options.on_progress) options.on_progress(Progress{finite, parts.archive->done(), parts.archive->failed()});
+  if (options.on_progress) options.on_progress(Progress{finite_runs, parts.archive->done(), parts.archive->failed()});
 
   const auto records = parts.archive->records();
-  std::vector<Nanos> to_ready, ready_to_done, total;
-  std::size_t finite_done = 0, finite_failed = 0;
+  std::vector<Nanos> to_ready, ready_to_started, run, total;
   for (const auto& r : records) {
-    if (r.job.spec.cron) {
-      ++summary.recurring_runs;
-      continue;
-    }
-    (r.ok ? finite_done : finite_failed) += 1;
+    if (!r.job.spec.finite()) ++summary.recurring_runs;
+    if (r.job.spec.cron) continue;
     to_ready.push_back(r.job.ready_at - r.submitted);
-    ready_to_done.push_back(r.finished - r.job.ready_at);
+    ready_to_started.push_back(r.started - r.job.ready_at);
+    run.push_back(r.finished - r.started);
     total.push_back(r.finished - r.submitted);
   }
-  summary.done = finite_done;
-  summary.failed = finite_failed;
-  summary.unaccounted = finite - std::min(finite, finite_done + finite_failed);
+  account(summary, finite, records, parts, *shared);
   summary.retried = parts.harvester->retried();
   summary.unexpected_results = parts.harvester->unexpected();
   summary.workers_lost = parts.dispatcher->workers_lost();
@@ -239,8 +341,10 @@ Summary run_core(std::vector<JobSpec> jobs, const CoreOptions& options) {
   summary.jobs_per_second = summary.seconds > 0 ? static_cast<double>(records.size()) / summary.seconds : 0;
   summary.to_ready_p50 = percentile(to_ready, 50);
   summary.to_ready_p99 = percentile(to_ready, 99);
-  summary.ready_to_done_p50 = percentile(ready_to_done, 50);
-  summary.ready_to_done_p99 = percentile(ready_to_done, 99);
+  summary.ready_to_started_p50 = percentile(ready_to_started, 50);
+  summary.ready_to_started_p99 = percentile(ready_to_started, 99);
+  summary.run_p50 = percentile(run, 50);
+  summary.run_p99 = percentile(run, 99);
   summary.total_p50 = percentile(total, 50);
   summary.total_p99 = percentile(total, 99);
   summary.stop_reason = report.reason;
@@ -264,14 +368,21 @@ std::string to_text(const Summary& s) {
   char rate[64];
   std::snprintf(rate, sizeof rate, "%.0f jobs/s over %.2f s", s.jobs_per_second, s.seconds);
   out << "throughput: " << rate << "\n";
-  out << "latency p50/p99: submitted->ready " << ms(s.to_ready_p50) << " / " << ms(s.to_ready_p99) << ", ready->done "
-      << ms(s.ready_to_done_p50) << " / " << ms(s.ready_to_done_p99) << ", total " << ms(s.total_p50) << " / "
+  out << "latency p50/p99: submitted->ready " << ms(s.to_ready_p50) << " / " << ms(s.to_ready_p99)
+      << ", ready->started " << ms(s.ready_to_started_p50) << " / " << ms(s.ready_to_started_p99)
+      << ", started->finished " << ms(s.run_p50) << " / " << ms(s.run_p99) << ", total " << ms(s.total_p50) << " / "
       << ms(s.total_p99) << "\n";
   out << "faults survived: " << s.restarts << " restart(s)";
   for (const auto& [name, n] : s.service_restarts) out << " [" << name << " " << n << "]";
   out << ", " << s.workers_lost << " worker(s) lost, " << s.swaps << " swap(s)";
   if (s.swaps) out << " (took " << ms(s.swap_took) << ")";
   out << ", " << s.unexpected_results << " late result(s) ignored\n";
+  if (!s.left.empty()) {
+    out << "left, not done when the run stopped:";
+    for (std::size_t i = 0; i < s.left.size(); ++i)
+      out << (i ? ", " : " ") << s.left[i].first << " " << s.left[i].second;
+    out << "\n";
+  }
   for (const auto& [channel, n] : s.unhandled) out << "unhandled on " << channel << ": " << n << "\n";
   out << "stopped: " << s.stop_reason << "\n";
   if (!s.error.empty()) out << "error: " << s.error << "\n";
@@ -296,11 +407,15 @@ std::string to_json(const Summary& s) {
       << ",\"swap_took_ns\":" << ns(s.swap_took) << ",\"seconds\":" << s.seconds
       << ",\"jobs_per_second\":" << s.jobs_per_second
       << ",\"latency_ns\":{\"submitted_to_ready\":{\"p50\":" << ns(s.to_ready_p50) << ",\"p99\":" << ns(s.to_ready_p99)
-      << "},\"ready_to_done\":{\"p50\":" << ns(s.ready_to_done_p50) << ",\"p99\":" << ns(s.ready_to_done_p99)
+      << "},\"ready_to_started\":{\"p50\":" << ns(s.ready_to_started_p50) << ",\"p99\":" << ns(s.ready_to_started_p99)
+      << "},\"started_to_finished\":{\"p50\":" << ns(s.run_p50) << ",\"p99\":" << ns(s.run_p99)
       << "},\"total\":{\"p50\":" << ns(s.total_p50) << ",\"p99\":" << ns(s.total_p99) << "}}"
       << ",\"service_restarts\":{";
   for (std::size_t i = 0; i < s.service_restarts.size(); ++i)
     out << (i ? "," : "") << quote(s.service_restarts[i].first) << ":" << s.service_restarts[i].second;
+  out << "},\"left\":{";
+  for (std::size_t i = 0; i < s.left.size(); ++i)
+    out << (i ? "," : "") << quote(s.left[i].first) << ":" << s.left[i].second;
   out << "},\"unhandled\":{";
   for (std::size_t i = 0; i < s.unhandled.size(); ++i)
     out << (i ? "," : "") << quote(s.unhandled[i].first) << ":" << s.unhandled[i].second;

@@ -38,7 +38,8 @@ int main(int argc, char** argv) {
   core::CoreOptions options;
   double duration_s = 0;
   bool json = false;
-  double delayed_share = 0.10, failing_share = 0.05, cron_share = 0.0;
+  double delayed_share = 0.10, failing_share = 0.05, cron_share = 0.0, bounded_cron_share = 0.0;
+  unsigned retry_backoff_ms = 10;
   unsigned kill_worker = 0;
   auto* count_opt = run->add_option("--count", count, "jobs to generate")->check(CLI::Range(1, 10'000'000));
   run->add_option("--jobs", jobs_file, "read the jobs from a JSON-lines file instead")->excludes(count_opt);
@@ -48,6 +49,9 @@ int main(int argc, char** argv) {
   run->add_option("--failure-rate", options.worker_failure_rate, "chance that an attempt fails on a worker")
       ->check(CLI::Range(0.0, 1.0));
   run->add_option("--max-retries", options.max_retries, "retries of a failed job")->check(CLI::Range(0, 100));
+  run->add_option("--retry-backoff", retry_backoff_ms,
+                  "milliseconds before the first retry of a job, doubled for each further one (at most 1 s)")
+      ->check(CLI::Range(0, 1000));
   run->add_option("--threads", options.threads, "threads running the Core")->check(CLI::Range(1, 64));
   run->add_option("--duration", duration_s, "stop after this many seconds (needed with recurring jobs)")
       ->check(CLI::PositiveNumber);
@@ -55,6 +59,12 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0.0, 1.0));
   run->add_option("--cron-share", cron_share, "share of generated jobs that recur every minute")
       ->check(CLI::Range(0.0, 1.0));
+  run->add_option("--bounded-cron-share", bounded_cron_share,
+                  "share of generated jobs that fire every minute 1 to 3 times, then are done")
+      ->check(CLI::Range(0.0, 1.0));
+  run->add_option("--cron-speed", options.cron_speed,
+                  "cron time runs this many times faster than real time (60: a cron minute lasts a second)")
+      ->check(CLI::Range(1.0, 1e6));
   run->add_option("--failing-share", failing_share, "share of generated jobs whose first attempt fails")
       ->check(CLI::Range(0.0, 1.0));
   run->add_option("--seed", options.seed, "seed of the generated workload and workers");
@@ -103,14 +113,14 @@ int main(int argc, char** argv) {
     w.jobs = count;
     w.delayed_share = delayed_share;
     w.cron_share = cron_share;
+    w.bounded_cron_share = bounded_cron_share;
     w.failing_share = failing_share;
     w.seed = options.seed;
     jobs = core::generate_workload(w);
   }
-  const bool recurring =
-      std::any_of(jobs.begin(), jobs.end(), [](const core::JobSpec& j) { return j.cron.has_value(); });
+  const bool recurring = std::any_of(jobs.begin(), jobs.end(), [](const core::JobSpec& j) { return !j.finite(); });
   if (recurring && duration_s <= 0) {
-    std::cerr << "error: recurring (cron) jobs never end: give --duration\n";
+    std::cerr << "error: recurring (cron) jobs never end: give --duration, or runs to each cron job\n";
     return 2;
   }
   if (kill_worker > options.workers) {
@@ -118,6 +128,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (kill_worker) options.kill_worker = kill_worker;
+  options.retry_backoff = std::chrono::milliseconds(retry_backoff_ms);
   if (duration_s > 0) options.duration = std::chrono::milliseconds(static_cast<long long>(duration_s * 1000));
   const bool progress = !json && isatty(STDERR_FILENO);
   if (progress) options.on_progress = draw_progress;
@@ -125,5 +136,7 @@ int main(int argc, char** argv) {
   const auto summary = core::run_core(std::move(jobs), options);
   if (progress) std::fputc('\n', stderr);
   std::cout << (json ? core::to_json(summary) + "\n" : core::to_text(summary));
+  // A run stopped early (a signal, the duration) succeeds too: the jobs not done are accounted for
+  // in `left`.
   return summary.error.empty() && summary.unaccounted == 0 ? 0 : 1;
 }

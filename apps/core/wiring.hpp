@@ -2,10 +2,11 @@
 // The Core's wiring: the channels between its services, what travels on them, and the events
 // every service hears. Each service has one inbox; the channel names say who sends to whom.
 //
-//   Submissions -> Receiver -> ReceiverToHibernator -> Hibernator --+
+//   Submissions -> Receiver -> ToHibernator -> Hibernator ---------+
 //                     |                                             v
 //                     +------------------------------------> ToScheduler -> Scheduler
-//   Harvester (retries), Dispatcher (requeues, credits) ---> ToScheduler
+//   Harvester (retries, held for their backoff) -----------> ToHibernator
+//   Harvester (retries without backoff), Dispatcher (requeues, credits) ---> ToScheduler
 //   Scheduler, Workers (register, heartbeats, finished) ---> ToDispatcher -> Dispatcher -> worker inboxes
 //   Dispatcher (expectations), Workers (results) ----------> ToHarvester -> Harvester
 //   Harvester ---------------------------------------------> HarvesterToArchive -> TaskArchive
@@ -14,6 +15,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <swarmsync/channels/mpsc.hpp>
@@ -32,20 +34,20 @@ namespace mpsc = swarmsync::mpsc;
 
 /// The direct channels of the Core.
 enum class ChannelType {
-  Submissions,           ///< the outside world -> Receiver
-  ReceiverToHibernator,  ///< delayed and cron jobs, held until their time
-  ToScheduler,           ///< ready jobs and dispatch credits
-  ToDispatcher,          ///< chosen jobs (Scheduler); registrations and heartbeats (workers)
-  ToHarvester,           ///< expectations and forgettings (Dispatcher); results (workers)
-  HarvesterToArchive,    ///< final outcomes
+  Submissions,         ///< the outside world -> Receiver
+  ToHibernator,        ///< delayed and cron jobs (Receiver), retries (Harvester), held until their time
+  ToScheduler,         ///< ready jobs and dispatch credits
+  ToDispatcher,        ///< chosen jobs (Scheduler); registrations and heartbeats (workers)
+  ToHarvester,         ///< expectations and forgettings (Dispatcher); results (workers)
+  HarvesterToArchive,  ///< final outcomes
 };
 
 constexpr std::string_view to_string(ChannelType c) {
   switch (c) {
     case ChannelType::Submissions:
       return "Submissions";
-    case ChannelType::ReceiverToHibernator:
-      return "ReceiverToHibernator";
+    case ChannelType::ToHibernator:
+      return "ToHibernator";
     case ChannelType::ToScheduler:
       return "ToScheduler";
     case ChannelType::ToDispatcher:
@@ -69,9 +71,11 @@ struct RunJob {
 struct Submit {
   JobSpec spec;
 };
-/// A job to hold until its time (Receiver -> Hibernator).
+/// A job to hold until its time (-> Hibernator): `until` if set (a retry's backoff; it fires
+/// once), else its delay or its cron expression.
 struct Hibernate {
   Job job;
+  std::optional<std::chrono::steady_clock::time_point> until;
 };
 /// A job ready to run (-> Scheduler).
 struct Ready {
@@ -98,23 +102,29 @@ struct Heartbeat {
   unsigned in_flight = 0;
 };
 /// A worker finished a job, well or not, and has a free slot again (worker -> Dispatcher).
+/// `placement` is the job's, as the worker received it.
 struct Finished {
   WorkerId worker = 0;
   JobId job = 0;
   std::uint64_t run = 0;
+  std::uint64_t placement = 0;
 };
-/// The Dispatcher placed `job` on `worker`: the Harvester should expect its result.
+/// The Dispatcher placed `job` (with its `placement` number) on `worker`: the Harvester should
+/// expect its result.
 struct Expect {
   Job job;
   WorkerId worker = 0;
 };
-/// The Dispatcher took `job` back from an unreachable `worker`: a late result must be ignored.
+/// The Dispatcher took placement `placement` of `job` back from `worker`: a late result of that
+/// placement must be ignored.
 struct Forget {
   JobId job = 0;
   std::uint64_t run = 0;
   WorkerId worker = 0;
+  std::uint64_t placement = 0;
 };
-/// A worker finished a job (worker -> Harvester).
+/// A worker finished a job (worker -> Harvester). `placement` is the job's, as the worker
+/// received it.
 struct Outcome {
   JobId job = 0;
   std::uint64_t run = 0;
@@ -124,6 +134,7 @@ struct Outcome {
   std::string error;  ///< when not ok
   std::chrono::steady_clock::time_point started{};
   std::chrono::steady_clock::time_point finished{};
+  std::uint64_t placement = 0;
 };
 
 /// Where a job's final outcome is kept (Harvester -> TaskArchive).
@@ -134,6 +145,7 @@ struct ArchiveRecord {
   WorkerId worker = 0;
   std::string error;
   std::chrono::steady_clock::time_point submitted{};
+  std::chrono::steady_clock::time_point started{};  ///< when the last attempt started on its worker
   std::chrono::steady_clock::time_point finished{};
 };
 struct Archive {

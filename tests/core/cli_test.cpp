@@ -1,16 +1,22 @@
 // The swarmsync-core program: bad input gets a clear message and a non-zero exit; the JSON
-// summary has its fields; the DOT graph parses; faults asked for are survived.
+// summary has its fields; the DOT graph parses; faults asked for are survived; cron jobs with runs
+// end the run; SIGINT stops it with every job accounted for.
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 #include <array>
+#include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <string>
 #include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
 
 namespace {
 
@@ -88,7 +94,11 @@ TEST(CoreCli, TheJsonSummaryHasItsFields) {
   EXPECT_EQ(j["unaccounted"], 0);
   for (const char* field : {"retried", "jobs_per_second", "seconds", "restarts", "workers_lost", "swaps"})
     EXPECT_TRUE(j.contains(field)) << field;
+  for (const char* hop : {"submitted_to_ready", "ready_to_started", "started_to_finished", "total"})
+    EXPECT_TRUE(j["latency_ns"].contains(hop)) << hop;
+  EXPECT_GT(j["latency_ns"]["started_to_finished"]["p50"].get<long long>(), 0);
   EXPECT_GT(j["latency_ns"]["total"]["p99"].get<long long>(), 0);
+  EXPECT_TRUE(j["left"].empty());
   EXPECT_GE(j["latency_ns"]["total"]["p99"].get<long long>(), j["latency_ns"]["total"]["p50"].get<long long>());
   EXPECT_EQ(j["stop_reason"], "all jobs done");
 }
@@ -101,6 +111,83 @@ TEST(CoreCli, FaultsAskedForAreSurvived) {
   EXPECT_EQ(j["workers_lost"], 1);
   EXPECT_EQ(j["service_restarts"]["scheduler"], 2);
   EXPECT_EQ(j["swaps"], 1);
+}
+
+TEST(CoreCli, CronJobsWithRunsEndTheRunWithoutADuration) {
+  const auto o = run("run --count 200 --bounded-cron-share 0.05 --cron-speed 600 --json");
+  ASSERT_EQ(o.status, 0) << o.err << o.out;
+  const auto j = nlohmann::json::parse(o.out);
+  EXPECT_EQ(j["stop_reason"], "all jobs done");
+  EXPECT_EQ(j["done"].get<int>() + j["failed"].get<int>(), 200);
+  EXPECT_EQ(j["unaccounted"], 0);
+}
+
+TEST(CoreCli, BadRunsNameTheirLine) {
+  const auto path = write_file("swarmsync-runs.jsonl", "{\"cron\": \"* * * * *\", \"runs\": 2}\n{\"runs\": 2}\n");
+  const auto o = run("run --jobs " + path);
+  EXPECT_EQ(o.status, 2);
+  EXPECT_NE(o.err.find("swarmsync-runs.jsonl:2: runs needs cron"), std::string::npos) << o.err;
+}
+
+// True once process `pid` catches `signal`: its handlers are installed.
+bool catches(pid_t pid, int signal) {
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("SigCgt:", 0) == 0) return (std::stoull(line.substr(7), nullptr, 16) >> (signal - 1)) & 1;
+  }
+  return false;
+}
+
+TEST(CoreCli, SigintStopsTheRunWithEveryJobAccountedFor) {
+  // One worker with 2 slots: 5 quick jobs finish; of 6 long ones, 2 run and 4 wait; 5 wait for
+  // their delay, a cron job with runs for its next minute.
+  std::ostringstream jobs;
+  for (int i = 0; i < 5; ++i) jobs << "{\"priority\": 9, \"work_ms\": 1}\n";
+  for (int i = 0; i < 6; ++i) jobs << "{\"work_ms\": 60000}\n";
+  for (int i = 0; i < 5; ++i) jobs << "{\"delay_ms\": 60000}\n";
+  jobs << "{\"cron\": \"0 0 1 1 *\", \"runs\": 2}\n";
+  const auto path = write_file("swarmsync-slow.jsonl", jobs.str());
+  const std::string command =
+      "exec " + std::string(SWARMSYNC_CORE_BIN) + " run --jobs " + path + " --workers 1 --worker-capacity 2 --json";
+
+  int out[2];
+  ASSERT_EQ(::pipe(out), 0);
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    ::dup2(out[1], STDOUT_FILENO);
+    ::close(out[0]);
+    ::close(out[1]);
+    ::execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  ::close(out[1]);
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (!catches(pid, SIGINT) && std::chrono::steady_clock::now() < give_up)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the quick jobs finish
+  ASSERT_EQ(::kill(pid, SIGINT), 0);
+  std::string text;
+  std::array<char, 4096> buf;
+  for (ssize_t n; (n = ::read(out[0], buf.data(), buf.size())) > 0;)
+    text.append(buf.data(), static_cast<std::size_t>(n));
+  ::close(out[0]);
+  int raw = 0;
+  ASSERT_EQ(::waitpid(pid, &raw, 0), pid);
+  ASSERT_TRUE(WIFEXITED(raw)) << "ended by signal " << (WIFSIGNALED(raw) ? WTERMSIG(raw) : 0);
+  EXPECT_EQ(WEXITSTATUS(raw), 0) << text;
+
+  const auto j = nlohmann::json::parse(text);
+  EXPECT_EQ(j["stop_reason"], "signal " + std::to_string(SIGINT));
+  EXPECT_EQ(j["submitted"], 17);
+  EXPECT_EQ(j["unaccounted"], 0);
+  EXPECT_EQ(j["done"], 5);
+  int left = 0;
+  for (const auto& entry : j["left"].items()) left += entry.value().get<int>();
+  EXPECT_EQ(j["done"].get<int>() + j["failed"].get<int>() + left, 17) << text;
+  EXPECT_EQ(j["left"]["hibernator"], 6) << text;
+  EXPECT_EQ(j["left"]["workers"], 2) << text;
 }
 
 TEST(CoreCli, TheWiringGraphParsesWithDot) {

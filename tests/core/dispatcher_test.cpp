@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <map>
 #include <optional>
 #include <stdexcept>
 #include <vector>
@@ -42,12 +43,19 @@ std::vector<T> drain(mpsc::Receiver<T>& rx) {
 struct FakeWorker {
   WorkerId id;
   mpsc::Receiver<RunJob> inbox;
+  std::map<JobId, std::uint64_t> placements = {};  // of the jobs read from the inbox, the last one each
 
   std::vector<JobId> jobs() {
     std::vector<JobId> out;
-    for (auto& r : drain(inbox)) out.push_back(r.job.id);
+    for (auto& r : drain(inbox)) {
+      out.push_back(r.job.id);
+      placements[r.job.id] = r.job.placement;
+    }
     return out;
   }
+
+  // What the worker reports once `job` (run 0) is over.
+  Finished finished(JobId job) { return Finished{id, job, 0, placements.at(job)}; }
 };
 
 struct DispatcherRig {
@@ -154,8 +162,8 @@ TEST(Dispatcher, AFinishedJobFreesASlotAndGivesOneCredit) {
   EXPECT_EQ(w1.jobs(), (std::vector<JobId>{5}));
   EXPECT_EQ(rig.state->free_slots(), 0u);
 
-  rig.send(Finished{1, 5, 0});
-  rig.send(Finished{1, 5, 0});  // not held any more: ignored
+  rig.send(w1.finished(5));
+  rig.send(w1.finished(5));     // not held any more: ignored
   rig.send(Finished{1, 6, 0});  // never held: ignored
   rig.run();
   EXPECT_EQ(rig.credits(), (std::vector<unsigned>{1}));
@@ -174,17 +182,56 @@ TEST(Dispatcher, PendingJobsArePlacedInOrderWhenASlotFrees) {
   EXPECT_EQ(rig.state->pending_jobs(), 2u);
   rig.credits();
 
-  rig.send(Finished{1, 1, 0});
+  rig.send(w1.finished(1));
   rig.run();
   EXPECT_EQ(w1.jobs(), (std::vector<JobId>{2}));  // the slot went to a pending job, not to credit
   EXPECT_TRUE(rig.credits().empty());
-  rig.send(Finished{1, 2, 0});
+  rig.send(w1.finished(2));
   rig.run();
   EXPECT_EQ(w1.jobs(), (std::vector<JobId>{3}));
   EXPECT_EQ(rig.state->pending_jobs(), 0u);
-  rig.send(Finished{1, 3, 0});
+  rig.send(w1.finished(3));
   rig.run();
   EXPECT_EQ(rig.credits(), (std::vector<unsigned>{1}));
+}
+
+TEST(Dispatcher, EachPlacementHasItsOwnNumberAndAStaleFinishedFreesNothing) {
+  DispatcherRig rig;
+  rig.options = {30ms, 10ms};
+  auto w1 = rig.add_worker(1, 1);
+  rig.send(Dispatch{job(8)});
+  rig.run();
+  ASSERT_EQ(w1.jobs(), (std::vector<JobId>{8}));
+  const std::uint64_t first = w1.placements.at(8);
+  EXPECT_GT(first, 0u);
+  auto expects = drain<EventPayload>(*rig.harvester);
+  ASSERT_EQ(expects.size(), 1u);
+  EXPECT_EQ(std::get<Expect>(expects[0]).job.placement, first);
+
+  // Worker 1 is lost; job 8 goes back and, placed again on worker 1 registered anew, gets a new
+  // number. A Finished of the first placement, late, does not free the slot of the second.
+  ASSERT_TRUE(rig.run_until([&] { return rig.state->workers_lost() == 1; }));
+  auto forgets = drain<EventPayload>(*rig.harvester);
+  ASSERT_EQ(forgets.size(), 1u);
+  EXPECT_EQ(std::get<Forget>(forgets[0]).placement, first);
+  auto requeued = drain<EventPayload>(*rig.scheduler);
+  rig.options.heartbeat_timeout = 10s;
+  auto again = rig.add_worker(1, 1);
+  for (auto& m : requeued) {
+    if (auto* r = std::get_if<Ready>(&m)) rig.send(Dispatch{r->job});
+  }
+  rig.run();
+  ASSERT_EQ(again.jobs(), (std::vector<JobId>{8}));
+  const std::uint64_t second = again.placements.at(8);
+  EXPECT_NE(second, first);
+  rig.send(Finished{1, 8, 0, first});
+  rig.run();
+  EXPECT_EQ(rig.state->held_jobs(), 1u);
+  EXPECT_EQ(rig.state->free_slots(), 0u);
+  rig.send(again.finished(8));
+  rig.run();
+  EXPECT_EQ(rig.state->held_jobs(), 0u);
+  EXPECT_EQ(rig.state->free_slots(), 1u);
 }
 
 TEST(Dispatcher, ASilentWorkerIsLostAndItsJobsGoBackToTheScheduler) {

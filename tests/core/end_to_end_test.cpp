@@ -1,11 +1,14 @@
 // The whole Core: 10,000 jobs, every one accounted for with its status history, also while a
-// worker dies, the Scheduler crashes and the Dispatcher is hot-swapped.
+// worker dies, the Scheduler crashes and the Dispatcher is hot-swapped; cron jobs with a bounded
+// number of runs end the run by themselves; a run stopped early says where each job was left.
 
 #include "core_app.hpp"
 #include "model/workload.hpp"
 
 #include <gtest/gtest.h>
 
+#include <map>
+#include <numeric>
 #include <set>
 
 namespace {
@@ -73,6 +76,82 @@ TEST(CoreEndToEnd, AHotSwappedDispatcherLosesNothing) {
   const auto s = run_core(workload(10'000), options);
   expect_all_accounted(s, 10'000, options.max_retries);
   EXPECT_EQ(s.swaps, 1u);
+}
+
+TEST(CoreEndToEnd, CronJobsWithRunsEndTheRunByThemselves) {
+  auto jobs = workload(200);
+  std::map<std::string, unsigned> runs;  // by job name
+  for (unsigned i = 0; i < 6; ++i) {
+    JobSpec spec;
+    spec.name = "cron-" + std::to_string(i);
+    spec.cron = CronExpression::parse("* * * * *").value();
+    spec.runs = 1 + i % 3;
+    spec.fail_attempts = i == 1 ? 1 : 0;  // each of its 2 runs fails its first attempt and is retried
+    runs[spec.name] = *spec.runs;
+    jobs.push_back(spec);
+  }
+  CoreOptions options;
+  options.keep_records = true;
+  options.cron_speed = 600;  // a cron minute lasts 100 ms
+  ASSERT_FALSE(options.duration);
+  const auto s = run_core(std::move(jobs), options);
+  EXPECT_TRUE(s.error.empty()) << s.error;
+  EXPECT_EQ(s.stop_reason, "all jobs done");
+  EXPECT_EQ(s.submitted, 206u);
+  EXPECT_EQ(s.done + s.failed, 206u);
+  EXPECT_EQ(s.unaccounted, 0u);
+  EXPECT_TRUE(s.left.empty());
+  EXPECT_EQ(s.recurring_runs, 0u);
+  std::map<std::string, std::set<std::uint64_t>> archived;  // runs archived, by cron job name
+  for (const auto& r : s.records) {
+    if (!r.job.spec.cron) continue;
+    EXPECT_TRUE(r.ok) << r.job.spec.name << " run " << r.job.run;
+    EXPECT_TRUE(archived[r.job.spec.name].insert(r.job.run).second) << r.job.spec.name << " run " << r.job.run;
+  }
+  for (const auto& [name, n] : runs) {
+    std::set<std::uint64_t> all;
+    for (std::uint64_t run = 0; run < n; ++run) all.insert(run);
+    EXPECT_EQ(archived[name], all) << name;
+  }
+}
+
+TEST(CoreEndToEnd, ARunStoppedEarlySaysWhereEachJobWasLeft) {
+  std::vector<JobSpec> jobs;
+  auto add = [&jobs](int n, std::chrono::milliseconds work, std::chrono::milliseconds delay) {
+    for (int i = 0; i < n; ++i) {
+      JobSpec spec;
+      spec.work = work;
+      spec.delay = delay;
+      jobs.push_back(spec);
+    }
+  };
+  add(10, std::chrono::milliseconds(1), {});                       // done
+  add(8, std::chrono::seconds(30), {});                            // 2 running, 6 queued
+  add(5, std::chrono::milliseconds(1), std::chrono::seconds(30));  // waiting for their time
+  JobSpec cron;
+  cron.cron = CronExpression::parse("0 0 1 1 *").value();  // next New Year
+  cron.runs = 2;
+  jobs.push_back(cron);
+  CoreOptions options;
+  options.workers = 1;
+  options.worker_capacity = 2;
+  options.duration = std::chrono::milliseconds(300);
+  const auto s = run_core(std::move(jobs), options);
+  EXPECT_TRUE(s.error.empty()) << s.error;
+  EXPECT_EQ(s.stop_reason, "duration reached");
+  EXPECT_EQ(s.unaccounted, 0u);
+  EXPECT_EQ(s.done, 10u);
+  EXPECT_EQ(s.failed, 0u);
+  std::map<std::string, std::size_t> left(s.left.begin(), s.left.end());
+  EXPECT_EQ(left["hibernator"], 6u);  // the delayed jobs and the cron job
+  EXPECT_EQ(left["workers"], 2u);
+  EXPECT_EQ(left["scheduler"] + left["dispatcher"], 6u);
+  const std::size_t left_total = std::accumulate(s.left.begin(), s.left.end(), std::size_t{0},
+                                                 [](std::size_t n, const auto& entry) { return n + entry.second; });
+  EXPECT_EQ(s.done + s.failed + left_total, s.submitted);
+  const auto text = to_text(s);
+  EXPECT_NE(text.find("left, not done when the run stopped:"), std::string::npos) << text;
+  EXPECT_NE(to_json(s).find("\"left\":{"), std::string::npos);
 }
 
 }  // namespace

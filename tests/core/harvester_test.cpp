@@ -1,4 +1,5 @@
-// The Harvester alone, through its channel ends: success, retries, failure, lost workers, restarts.
+// The Harvester alone, through its channel ends: success, retries and their backoff, failure, lost
+// workers and stale placements, restarts.
 
 #include "services/harvester.hpp"
 #include "run_alone.hpp"
@@ -28,6 +29,7 @@ struct HarvesterRig {
     auto s = std::make_shared<Shared>(options);
     s->wiring->add_channel(ChannelType::ToHarvester).value();
     s->wiring->add_channel(ChannelType::ToScheduler).value();
+    s->wiring->add_channel(ChannelType::ToHibernator).value();
     s->wiring->add_channel(ChannelType::HarvesterToArchive).value();
     return s;
   }
@@ -46,6 +48,13 @@ struct HarvesterRig {
     return out;
   }
 
+  std::vector<Hibernate> held() {
+    std::vector<Hibernate> out;
+    auto rx = shared->wiring->take_rx(ChannelType::ToHibernator, "test").value();
+    while (auto m = rx.try_recv()) out.push_back(std::get<Hibernate>(*m));
+    return out;
+  }
+
   std::vector<ArchiveRecord> archived() {
     std::vector<ArchiveRecord> out;
     auto rx = shared->wiring->take_rx(ChannelType::HarvesterToArchive, "test").value();
@@ -61,11 +70,12 @@ struct HarvesterRig {
   }
 };
 
-Job job(JobId id, std::uint64_t run = 0, unsigned attempt = 0) {
+Job job(JobId id, std::uint64_t run = 0, unsigned attempt = 0, std::uint64_t placement = 0) {
   Job j;
   j.id = id;
   j.run = run;
   j.attempt = attempt;
+  j.placement = placement;
   j.spec.name = "job-" + std::to_string(id);
   j.submitted_at = std::chrono::steady_clock::now() - 50ms;
   return j;
@@ -76,6 +86,7 @@ Outcome outcome(const Job& j, WorkerId worker, bool ok, std::string error = {}) 
   o.job = j.id;
   o.run = j.run;
   o.attempt = j.attempt;
+  o.placement = j.placement;
   o.worker = worker;
   o.ok = ok;
   o.error = std::move(error);
@@ -91,7 +102,9 @@ TEST(Harvester, ASuccessIsArchivedAndBroadcastAsDone) {
   rig.run();
   EXPECT_EQ(rig.state->expected(), 1u);
 
-  in.send(outcome(j, 3, true)).value();
+  Outcome o = outcome(j, 3, true);
+  o.started = o.finished - 5ms;
+  in.send(o).value();
   rig.run();
   auto records = rig.archived();
   ASSERT_EQ(records.size(), 1u);
@@ -103,7 +116,8 @@ TEST(Harvester, ASuccessIsArchivedAndBroadcastAsDone) {
   EXPECT_EQ(records[0].worker, 3u);
   EXPECT_TRUE(records[0].error.empty());
   EXPECT_EQ(records[0].submitted, j.submitted_at);
-  EXPECT_GT(records[0].finished, records[0].submitted);
+  EXPECT_EQ(records[0].started, o.started);
+  EXPECT_EQ(records[0].finished, o.finished);
   auto st = rig.statuses();
   ASSERT_EQ(st.size(), 1u);
   EXPECT_EQ(st[0].job, 7u);
@@ -120,7 +134,7 @@ TEST(Harvester, ASuccessIsArchivedAndBroadcastAsDone) {
 TEST(Harvester, AFailureIsRetriedUpToMaxRetriesThenArchivedAsFailed) {
   HarvesterRig rig;
   auto in = rig.inbox();
-  const HarvesterOptions options{2};
+  const HarvesterOptions options{2, 0ms};  // no backoff: retries go straight to the Scheduler
   Job j = job(5);
   for (unsigned attempt = 0; attempt < 2; ++attempt) {
     in.send(Expect{j, 1}).value();
@@ -137,6 +151,7 @@ TEST(Harvester, AFailureIsRetriedUpToMaxRetriesThenArchivedAsFailed) {
     EXPECT_EQ(st[0].status, JobStatus::retrying);
     EXPECT_EQ(st[0].attempt, attempt + 1);
     EXPECT_TRUE(rig.archived().empty());
+    EXPECT_TRUE(rig.held().empty());
     j = again[0];  // the Dispatcher places the retry again
   }
   EXPECT_EQ(rig.state->retried(), 2u);
@@ -159,6 +174,67 @@ TEST(Harvester, AFailureIsRetriedUpToMaxRetriesThenArchivedAsFailed) {
   EXPECT_EQ(rig.state->failed(), 1u);
   EXPECT_EQ(rig.state->done(), 0u);
   EXPECT_EQ(rig.state->expected(), 0u);
+}
+
+TEST(Harvester, TheBackoffDoublesPerRetryUpToItsMaximum) {
+  const HarvesterOptions options{5, 10ms, 35ms};
+  EXPECT_EQ(retry_delay(options, 1), 10ms);
+  EXPECT_EQ(retry_delay(options, 2), 20ms);
+  EXPECT_EQ(retry_delay(options, 3), 35ms);
+  EXPECT_EQ(retry_delay(options, 4), 35ms);
+  EXPECT_EQ(retry_delay({5, 0ms, 35ms}, 3), 0ms);
+}
+
+TEST(Harvester, ARetryIsHeldByTheHibernatorForItsBackoff) {
+  HarvesterRig rig;
+  auto in = rig.inbox();
+  const HarvesterOptions options{3, 10ms, 1000ms};
+  Job j = job(6);
+  for (unsigned attempt = 1; attempt <= 3; ++attempt) {
+    in.send(Expect{j, 1}).value();
+    in.send(outcome(j, 1, false, "boom")).value();
+    const auto before = std::chrono::steady_clock::now();
+    rig.run(options);
+    const auto after = std::chrono::steady_clock::now();
+    EXPECT_TRUE(rig.retried().empty());  // not sent to the Scheduler before its delay
+    auto held = rig.held();
+    ASSERT_EQ(held.size(), 1u);
+    ASSERT_TRUE(held[0].until);
+    const auto delay = retry_delay(options, attempt);
+    EXPECT_EQ(delay, 10ms * (1 << (attempt - 1)));
+    EXPECT_GE(*held[0].until, before + delay);
+    EXPECT_LE(*held[0].until, after + delay);
+    EXPECT_EQ(held[0].job.attempt, attempt);
+    EXPECT_EQ(held[0].job.history.back(), JobStatus::hibernating);
+    j = held[0].job;
+  }
+  EXPECT_EQ(rig.state->retried(), 3u);
+}
+
+TEST(Harvester, AResultOfAPlacementTakenBackIsIgnoredByItsNumber) {
+  HarvesterRig rig;
+  auto in = rig.inbox();
+  // Placement 1 on worker 2 is taken back; the job, same attempt, is placed again on worker 2
+  // (registered again) as placement 2.
+  const Job first = job(13, 0, 0, 1);
+  const Job second = job(13, 0, 0, 2);
+  in.send(Expect{first, 2}).value();
+  in.send(Forget{first.id, first.run, 2, first.placement}).value();
+  in.send(Expect{second, 2}).value();
+  in.send(outcome(first, 2, true)).value();                          // late: same job run, worker and attempt
+  in.send(Forget{first.id, first.run, 2, first.placement}).value();  // a stale forget leaves placement 2
+  rig.run();
+  EXPECT_TRUE(rig.archived().empty());
+  EXPECT_EQ(rig.state->unexpected(), 1u);
+  EXPECT_EQ(rig.state->expected(), 1u);
+
+  in.send(outcome(second, 2, true)).value();
+  rig.run();
+  auto records = rig.archived();
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_EQ(records[0].job.placement, 2u);
+  EXPECT_EQ(rig.state->unexpected(), 1u);
+  EXPECT_EQ(rig.state->done(), 1u);
 }
 
 TEST(Harvester, ALateResultAfterForgetIsIgnoredAndCounted) {

@@ -1,4 +1,5 @@
-// The Hibernator alone, through its channel ends: delays, cron firings and re-arming.
+// The Hibernator alone, through its channel ends: delays, cron firings and re-arming, bounded cron
+// runs, retries held for their backoff.
 
 #include "services/hibernator.hpp"
 
@@ -7,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <thread>
+#include <vector>
 
 namespace {
 
@@ -19,7 +21,7 @@ struct HibernatorRig {
   asio::io_context ioc;
 
   HibernatorRig() {
-    shared->wiring->add_channel(ChannelType::ReceiverToHibernator).value();
+    shared->wiring->add_channel(ChannelType::ToHibernator).value();
     shared->wiring->add_channel(ChannelType::ToScheduler).value();
   }
 
@@ -46,7 +48,7 @@ Job delayed(JobId id, std::chrono::milliseconds delay) {
 
 TEST(Hibernator, HandsDelayedJobsOverWhenDueInDueOrder) {
   HibernatorRig rig;
-  auto in = rig.shared->wiring->get_tx(ChannelType::ReceiverToHibernator).value();
+  auto in = rig.shared->wiring->get_tx(ChannelType::ToHibernator).value();
   in.send(Hibernate{delayed(1, 60ms)}).value();
   in.send(Hibernate{delayed(2, 20ms)}).value();
   in.send(Hibernate{delayed(3, 10s)}).value();  // not due within the run
@@ -76,7 +78,7 @@ TEST(Hibernator, FiresACronJobAtItsTimeAndReArmsItForTheNextMatch) {
   Job j;
   j.id = 7;
   j.spec.cron = CronExpression::parse("* * * * *").value();
-  rig.shared->wiring->get_tx(ChannelType::ReceiverToHibernator).value().send(Hibernate{j}).value();
+  rig.shared->wiring->get_tx(ChannelType::ToHibernator).value().send(Hibernate{j}).value();
   rig.run_for(300ms, options);
   auto out = rig.shared->wiring->take_rx(ChannelType::ToScheduler).value();
   auto first = std::get<Ready>(out.try_recv().value()).job;
@@ -86,7 +88,7 @@ TEST(Hibernator, FiresACronJobAtItsTimeAndReArmsItForTheNextMatch) {
   EXPECT_TRUE(out.is_empty());
   ASSERT_EQ(rig.state->size(), 1u);  // re-armed for the next minute
   EXPECT_GE(rig.state->next_due() - first.ready_at, 59s);
-  EXPECT_EQ(rig.state->take().run, 1u);
+  EXPECT_EQ(rig.state->take().job.run, 1u);
 }
 
 TEST(Hibernator, ACronJobThatNeverFiresIsCountedNotHeld) {
@@ -94,9 +96,90 @@ TEST(Hibernator, ACronJobThatNeverFiresIsCountedNotHeld) {
   Job j;
   j.id = 9;
   j.spec.cron = CronExpression::parse("0 0 30 2 *").value();
-  rig.shared->wiring->get_tx(ChannelType::ReceiverToHibernator).value().send(Hibernate{j}).value();
+  rig.shared->wiring->get_tx(ChannelType::ToHibernator).value().send(Hibernate{j}).value();
   rig.run_for(20ms);
   EXPECT_EQ(rig.state->never_fire, 1u);
+  EXPECT_TRUE(rig.state->empty());
+}
+
+// Everything the Hibernator handed to the Scheduler.
+std::vector<Job> fired(HibernatorRig& rig) {
+  std::vector<Job> out;
+  auto rx = rig.shared->wiring->take_rx(ChannelType::ToScheduler, "test").value();
+  while (auto m = rx.try_recv()) out.push_back(std::get<Ready>(*m).job);
+  return out;
+}
+
+TEST(Hibernator, ACronJobWithRunsIsReArmedUntilItsRunsAreUsedUp) {
+  HibernatorRig rig;
+  HibernatorOptions options;
+  options.clock_speed = 600;  // a cron minute lasts 100 ms
+  Job thrice;
+  thrice.id = 1;
+  thrice.spec.cron = CronExpression::parse("* * * * *").value();
+  thrice.spec.runs = 3;
+  Job once = thrice;
+  once.id = 2;
+  once.spec.runs = 1;
+  auto in = rig.shared->wiring->get_tx(ChannelType::ToHibernator).value();
+  in.send(Hibernate{thrice}).value();
+  in.send(Hibernate{once}).value();
+  rig.run_for(550ms, options);  // the third minute starts within 300 ms; a fourth would come within 400 ms
+  auto out = fired(rig);
+  std::vector<std::uint64_t> runs_of_1;
+  std::vector<std::chrono::steady_clock::time_point> times_of_1;
+  std::size_t runs_of_2 = 0;
+  for (const auto& job : out) {
+    if (job.id == 1) {
+      runs_of_1.push_back(job.run);
+      times_of_1.push_back(job.ready_at);
+    } else {
+      EXPECT_EQ(job.run, 0u);
+      ++runs_of_2;
+    }
+  }
+  EXPECT_EQ(runs_of_1, (std::vector<std::uint64_t>{0, 1, 2}));
+  EXPECT_EQ(runs_of_2, 1u);
+  for (std::size_t i = 1; i < times_of_1.size(); ++i)
+    EXPECT_GE(times_of_1[i] - times_of_1[i - 1], 90ms);  // each run at its own minute
+  EXPECT_TRUE(rig.state->empty());                       // no run left to arm
+  EXPECT_EQ(rig.state->fired, 4u);
+}
+
+TEST(Hibernator, ABoundedCronJobThatNeverFiresKeepsItsRunsLeft) {
+  HibernatorRig rig;
+  Job j;
+  j.id = 4;
+  j.spec.cron = CronExpression::parse("0 0 30 2 *").value();
+  j.spec.runs = 3;
+  rig.shared->wiring->get_tx(ChannelType::ToHibernator).value().send(Hibernate{j}).value();
+  rig.run_for(20ms);
+  EXPECT_TRUE(rig.state->empty());
+  EXPECT_EQ(rig.state->never_fire, 1u);
+  ASSERT_EQ(rig.state->never_due.size(), 1u);
+  EXPECT_EQ(rig.state->never_due[0].id, 4u);
+  EXPECT_EQ(rig.state->runs_never_due.load(), 3u);
+}
+
+TEST(Hibernator, ARetryIsHeldForItsBackoffThenFiresOnce) {
+  HibernatorRig rig;
+  Job retry;
+  retry.id = 5;
+  retry.run = 2;
+  retry.attempt = 1;
+  retry.spec.cron = CronExpression::parse("* * * * *").value();  // a cron run's retry: not re-armed
+  const auto until = std::chrono::steady_clock::now() + 80ms;
+  rig.shared->wiring->get_tx(ChannelType::ToHibernator).value().send(Hibernate{retry, until}).value();
+  rig.run_for(30ms);
+  EXPECT_TRUE(fired(rig).empty());  // not before its backoff is over
+  EXPECT_EQ(rig.state->size(), 1u);
+  rig.run_for(100ms);
+  auto out = fired(rig);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].id, 5u);
+  EXPECT_EQ(out[0].run, 2u);
+  EXPECT_EQ(out[0].attempt, 1u);
+  EXPECT_GE(out[0].ready_at, until);
   EXPECT_TRUE(rig.state->empty());
 }
 

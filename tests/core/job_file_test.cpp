@@ -16,10 +16,11 @@ TEST(JobFile, ReadsEveryField) {
 {"name": "report", "priority": 7, "work_ms": 20}
 {"delay_ms": 500, "fail_attempts": 2}
 {"name": "tick", "cron": "*/5 * * * *"}
+{"name": "thrice", "cron": "0 * * * *", "runs": 3}
 )");
   auto jobs = read_jobs(in, "jobs.jsonl");
   ASSERT_TRUE(jobs) << jobs.error();
-  ASSERT_EQ(jobs->size(), 3u);
+  ASSERT_EQ(jobs->size(), 4u);
   EXPECT_EQ((*jobs)[0].name, "report");
   EXPECT_EQ((*jobs)[0].priority, 7);
   EXPECT_EQ((*jobs)[0].work, std::chrono::milliseconds(20));
@@ -30,6 +31,34 @@ TEST(JobFile, ReadsEveryField) {
   EXPECT_EQ((*jobs)[1].fail_attempts, 2u);
   EXPECT_EQ((*jobs)[2].kind(), ScheduleKind::cron);
   EXPECT_EQ((*jobs)[2].cron->text(), "*/5 * * * *");
+  EXPECT_FALSE((*jobs)[2].runs);  // recurs for ever
+  EXPECT_FALSE((*jobs)[2].finite());
+  EXPECT_EQ((*jobs)[3].kind(), ScheduleKind::cron);
+  EXPECT_EQ((*jobs)[3].runs, 3u);
+  EXPECT_TRUE((*jobs)[3].finite());
+  EXPECT_EQ((*jobs)[3].run_count(), 3u);
+  EXPECT_TRUE((*jobs)[0].finite());
+  EXPECT_EQ((*jobs)[0].run_count(), 1u);
+}
+
+TEST(JobFile, BadRunsAreErrorsWithTheirLineNumber) {
+  auto error_of = [](const std::string& text) {
+    std::istringstream in(text);
+    auto jobs = read_jobs(in, "jobs.jsonl");
+    return jobs ? std::string("(no error)") : jobs.error().message;
+  };
+  const std::string ok = "{\"cron\": \"* * * * *\", \"runs\": 2}\n";
+  EXPECT_EQ(error_of(ok + "{\"cron\": \"* * * * *\", \"runs\": 0}"), "jobs.jsonl:2: runs must be 1-1000000000, got 0");
+  EXPECT_EQ(error_of("{\"cron\": \"* * * * *\", \"runs\": -3}"), "jobs.jsonl:1: runs must be 1-1000000000, got -3");
+  EXPECT_EQ(error_of("{\"cron\": \"* * * * *\", \"runs\": 1.5}"),
+            "jobs.jsonl:1: runs must be an integer 1-1000000000, got 1.5");
+  EXPECT_EQ(error_of("{\"cron\": \"* * * * *\", \"runs\": \"3\"}"),
+            "jobs.jsonl:1: runs must be an integer 1-1000000000, got \"3\"");
+  EXPECT_EQ(error_of(ok + ok + "{\"runs\": 3}"), "jobs.jsonl:3: runs needs cron: it bounds the firings of a cron job");
+  EXPECT_EQ(error_of("{\"delay_ms\": 5, \"runs\": 3}"),
+            "jobs.jsonl:1: runs needs cron: it bounds the firings of a cron job");
+  EXPECT_EQ(error_of("{\"cron\": \"0 0 30 2 *\", \"runs\": 1}"),
+            "jobs.jsonl:1: cron '0 0 30 2 *' never fires: a job with runs would never end");
 }
 
 TEST(JobFile, EachBadLineIsAnErrorWithItsLineNumber) {

@@ -12,7 +12,7 @@ using namespace core;
 
 TEST(Receiver, RoutesImmediateJobsToTheSchedulerAndTheRestToTheHibernator) {
   auto shared = std::make_shared<Shared>();
-  for (auto c : {ChannelType::Submissions, ChannelType::ToScheduler, ChannelType::ReceiverToHibernator})
+  for (auto c : {ChannelType::Submissions, ChannelType::ToScheduler, ChannelType::ToHibernator})
     shared->wiring->add_channel(c).value();
   auto submissions = shared->wiring->get_tx(ChannelType::Submissions).value();
   JobSpec now, later, cron;
@@ -28,7 +28,7 @@ TEST(Receiver, RoutesImmediateJobsToTheSchedulerAndTheRestToTheHibernator) {
   core::test::run_until_idle(ioc, shared, "receiver", receiver(state));
 
   auto to_scheduler = shared->wiring->take_rx(ChannelType::ToScheduler).value();
-  auto to_hibernator = shared->wiring->take_rx(ChannelType::ReceiverToHibernator).value();
+  auto to_hibernator = shared->wiring->take_rx(ChannelType::ToHibernator).value();
   auto ready = std::get<Ready>(to_scheduler.try_recv().value()).job;
   EXPECT_EQ(ready.spec.name, "now");
   EXPECT_EQ(ready.id, 1u);

@@ -52,6 +52,9 @@ Result parse_job_line(std::string_view line, std::string_view source, std::size_
       auto cron = CronExpression::parse(value.get<std::string>());
       if (!cron) return fail(cron.error().message);
       spec.cron = std::move(*cron);
+    } else if (key == "runs") {
+      if (!(error = read_int(value, "runs", 1, 1'000'000'000, n)).empty()) return fail(error);
+      spec.runs = static_cast<unsigned>(n);
     } else if (key == "work_ms") {
       if (!(error = read_int(value, "work_ms", 0, 60000, n)).empty()) return fail(error);
       spec.work = std::chrono::milliseconds(n);
@@ -63,6 +66,9 @@ Result parse_job_line(std::string_view line, std::string_view source, std::size_
     }
   }
   if (has_delay && spec.cron) return fail("a job has either delay_ms or cron, not both");
+  if (spec.runs && !spec.cron) return fail("runs needs cron: it bounds the firings of a cron job");
+  if (spec.runs && !spec.cron->next_after(std::chrono::system_clock::now()))
+    return fail("cron '" + spec.cron->text() + "' never fires: a job with runs would never end");
   return spec;
 }
 

@@ -5,10 +5,12 @@
 //     {"name": "report", "priority": 7, "work_ms": 20}
 //     {"name": "later", "delay_ms": 500}
 //     {"name": "tick", "cron": "*/5 * * * *", "fail_attempts": 1}
+//     {"name": "thrice", "cron": "0 * * * *", "runs": 3}
 //
 // Fields: `name` (string), `priority` (0-9, default 5), `delay_ms` (>= 0), `cron` (5 fields; not
-// with `delay_ms`), `work_ms` (0-60000, default 10), `fail_attempts` (0-100, default 0). Any
-// other field is an error, so that a typo does not go unnoticed.
+// with `delay_ms`), `runs` (with `cron`: fire this many times, 1-1000000000, then the job is
+// done; without it a cron job recurs for ever), `work_ms` (0-60000, default 10), `fail_attempts`
+// (0-100, default 0). Any other field is an error, so that a typo does not go unnoticed.
 
 #include <boost/system/result.hpp>
 #include <cstddef>

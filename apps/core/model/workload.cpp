@@ -1,5 +1,6 @@
 #include "model/workload.hpp"
 
+#include <algorithm>
 #include <random>
 #include <string>
 
@@ -19,7 +20,10 @@ std::vector<JobSpec> generate_workload(const WorkloadOptions& options) {
     const double kind = unit(rng);
     if (kind < options.cron_share) {
       spec.cron = CronExpression::parse("* * * * *").value();
-    } else if (kind < options.cron_share + options.delayed_share) {
+    } else if (kind < options.cron_share + options.bounded_cron_share) {
+      spec.cron = CronExpression::parse("* * * * *").value();
+      spec.runs = std::uniform_int_distribution<unsigned>(1, std::max(1u, options.max_runs))(rng);
+    } else if (kind < options.cron_share + options.bounded_cron_share + options.delayed_share) {
       spec.delay = std::chrono::milliseconds(
           std::uniform_int_distribution<long long>(1, std::max<long long>(1, options.max_delay.count()))(rng));
     }

@@ -22,6 +22,12 @@ std::size_t DispatcherState::held_jobs() const noexcept {
   return n;
 }
 
+std::vector<Job> DispatcherState::held() const {
+  std::vector<Job> out;
+  for (const auto& entry : workers_) out.insert(out.end(), entry.second.held.begin(), entry.second.held.end());
+  return out;
+}
+
 namespace detail {
 
 // One instance's handling of messages over the state it shares with the others. Each handler
@@ -105,7 +111,7 @@ class DispatcherCore {
     Worker& w = it->second;
     w.last_seen = now;
     for (auto job = w.held.begin(); job != w.held.end(); ++job) {
-      if (job->id == f.job && job->run == f.run) {
+      if (job->id == f.job && job->run == f.run && job->placement == f.placement) {
         w.held.erase(job);
         settle();
         return;
@@ -130,9 +136,10 @@ class DispatcherCore {
   // places nothing.
   bool place(WorkerId id, Worker& w, Job job) {
     job.history.push_back(JobStatus::dispatched);
+    job.placement = ++s_.placements_;
     harvester_.send(Expect{job, id}).value();
     if (!w.inbox->send(RunJob{job})) {
-      harvester_.send(Forget{job.id, job.run, id}).value();
+      harvester_.send(Forget{job.id, job.run, id, job.placement}).value();
       job.history.pop_back();
       lose(id, w, "its inbox is closed");
       return false;
@@ -145,7 +152,7 @@ class DispatcherCore {
   std::size_t take_back(WorkerId id, Worker& w) {
     auto jobs = std::exchange(w.held, {});
     for (auto& job : jobs) {
-      harvester_.send(Forget{job.id, job.run, id}).value();
+      harvester_.send(Forget{job.id, job.run, id, job.placement}).value();
       job.history.push_back(JobStatus::ready);
       scheduler_.send(Ready{std::move(job)}).value();
     }

@@ -1,8 +1,10 @@
 #pragma once
 // The Dispatcher: places each job the Scheduler chose on the reachable worker with the most free
 // slots (then the lowest id), tells the Harvester to expect its result, and tells the Scheduler
-// how much room there is. A worker silent for longer than the heartbeat timeout is lost: each job
-// it held goes back to the Scheduler (same attempt) and the Harvester forgets it.
+// how much room there is. Each placement gets a new number (`Job::placement`), which the worker
+// echoes in its `Finished` and `Outcome`: a report of an earlier placement frees nothing. A worker silent for longer
+// than the heartbeat timeout is lost: each job it held goes back to the Scheduler (same attempt) and the Harvester
+// forgets it.
 //
 // In: `ToDispatcher` (`Dispatch` from the Scheduler; `Register`, `Heartbeat`, `Finished` from
 // workers). Out: worker inboxes (`RunJob`), `ToHarvester` (`Expect` before the `RunJob`,
@@ -67,6 +69,9 @@ class DispatcherState {
   std::size_t held_jobs() const noexcept;
   /// Jobs dispatched while no slot was free, waiting for one.
   std::size_t pending_jobs() const noexcept { return pending_.size(); }
+  /// Copies of the jobs placed on workers and not finished, and of the pending ones.
+  std::vector<Job> held() const;
+  std::vector<Job> pending() const { return {pending_.begin(), pending_.end()}; }
   /// How many times a worker was found silent and lost.
   std::uint64_t workers_lost() const noexcept { return lost_; }
   /// Credit the Scheduler holds, as counted here (sent minus `Dispatch` received).
@@ -84,6 +89,7 @@ class DispatcherState {
   std::deque<Job> pending_;
   unsigned credit_held_ = 0;
   std::uint64_t lost_ = 0;
+  std::uint64_t placements_ = 0;  // the last placement number given
 };
 
 /// The Dispatcher service over `state`.

@@ -1,6 +1,14 @@
 #include "services/harvester.hpp"
 
+#include <algorithm>
+
 namespace core {
+
+std::chrono::milliseconds retry_delay(const HarvesterOptions& options, unsigned attempt) {
+  auto delay = options.backoff;
+  for (unsigned i = 1; i < attempt && delay < options.backoff_max; ++i) delay *= 2;
+  return std::min(delay, options.backoff_max);
+}
 
 void HarvesterState::expect(Job job, WorkerId worker) {
   const auto key = std::make_pair(job.id, job.run);
@@ -8,9 +16,9 @@ void HarvesterState::expect(Job job, WorkerId worker) {
   recount();
 }
 
-bool HarvesterState::forget(JobId job, std::uint64_t run, WorkerId worker) {
+bool HarvesterState::forget(JobId job, std::uint64_t run, WorkerId worker, std::uint64_t placement) {
   auto it = expected_.find({job, run});
-  if (it == expected_.end() || it->second.worker != worker) return false;
+  if (it == expected_.end() || it->second.worker != worker || it->second.job.placement != placement) return false;
   expected_.erase(it);
   recount();
   return true;
@@ -18,12 +26,20 @@ bool HarvesterState::forget(JobId job, std::uint64_t run, WorkerId worker) {
 
 std::optional<Job> HarvesterState::take(const Outcome& outcome) {
   auto it = expected_.find({outcome.job, outcome.run});
-  if (it == expected_.end() || it->second.worker != outcome.worker || it->second.job.attempt != outcome.attempt)
+  if (it == expected_.end() || it->second.worker != outcome.worker || it->second.job.attempt != outcome.attempt ||
+      it->second.job.placement != outcome.placement)
     return std::nullopt;
   Job job = std::move(it->second.job);
   expected_.erase(it);
   recount();
   return job;
+}
+
+std::vector<Job> HarvesterState::expected_jobs() const {
+  std::vector<Job> out;
+  out.reserve(expected_.size());
+  for (const auto& entry : expected_) out.push_back(entry.second.job);
+  return out;
 }
 
 namespace {
@@ -35,6 +51,7 @@ asio::awaitable<void> run(Context& ctx, std::shared_ptr<HarvesterState> state, H
   // ToScheduler is the Scheduler's inbox with several producers: the Receiver takes its tx, the
   // others add senders.
   auto scheduler = wiring.get_tx(ChannelType::ToScheduler).value();
+  auto hibernator = wiring.get_tx(ChannelType::ToHibernator).value();
   auto archive = wiring.take_tx(ChannelType::HarvesterToArchive, ctx.name()).value();
   auto& log = *ctx.shared()->logger;
   auto broadcast = [&](const Job& job, JobStatus status, unsigned attempt) {
@@ -46,7 +63,7 @@ asio::awaitable<void> run(Context& ctx, std::shared_ptr<HarvesterState> state, H
     if (auto* e = std::get_if<Expect>(&*msg)) {
       state->expect(std::move(e->job), e->worker);
     } else if (auto* f = std::get_if<Forget>(&*msg)) {
-      state->forget(f->job, f->run, f->worker);
+      state->forget(f->job, f->run, f->worker, f->placement);
     } else if (auto* o = std::get_if<Outcome>(&*msg)) {
       auto job = state->take(*o);
       if (!job) {
@@ -65,20 +82,34 @@ asio::awaitable<void> run(Context& ctx, std::shared_ptr<HarvesterState> state, H
         }
         broadcast(*job, o->ok ? JobStatus::done : JobStatus::failed, job->attempt);
         job->history.push_back(o->ok ? JobStatus::done : JobStatus::failed);
-        ArchiveRecord record{
-            *job,    o->ok, job->attempt + 1, o->worker, o->ok ? std::string() : std::move(o->error), job->submitted_at,
-            finished};
+        ArchiveRecord record{.job = *job,
+                             .ok = o->ok,
+                             .attempts = job->attempt + 1,
+                             .worker = o->worker,
+                             .error = o->ok ? std::string() : std::move(o->error),
+                             .submitted = job->submitted_at,
+                             .started = o->started == std::chrono::steady_clock::time_point{} ? finished : o->started,
+                             .finished = finished};
         if (!archive.send(Archive{std::move(record)}))
           log.error("{}: the archive is closed: the outcome of job {} run {} is lost", ctx.name(), job->id, job->run);
       } else {
         state->count_retried();
         job->attempt += 1;
-        job->ready_at = now;
         job->history.push_back(JobStatus::retrying);
-        job->history.push_back(JobStatus::ready);
         broadcast(*job, JobStatus::retrying, job->attempt);
-        if (!scheduler.send(Ready{*job}))
-          log.error("{}: the Scheduler is closed: the retry of job {} run {} is lost", ctx.name(), job->id, job->run);
+        const auto delay = retry_delay(options, job->attempt);
+        bool sent = false;
+        if (delay.count() > 0) {
+          job->history.push_back(JobStatus::hibernating);
+          sent = static_cast<bool>(hibernator.send(Hibernate{*job, now + delay}));
+        } else {
+          job->ready_at = now;
+          job->history.push_back(JobStatus::ready);
+          sent = static_cast<bool>(scheduler.send(Ready{*job}));
+        }
+        if (!sent)
+          log.error("{}: the channel of retries is closed: the retry of job {} run {} is lost", ctx.name(), job->id,
+                    job->run);
       }
     } else {
       log.warn("{}: ignored a message that is not for the Harvester", ctx.name());

@@ -1,27 +1,31 @@
 #pragma once
 // The Harvester: collects the workers' results. The Dispatcher tells it which worker runs which
-// attempt of which job run (`Expect`), and takes that back when a worker is lost (`Forget`). A
-// result (`Outcome`) counts only if it matches an expectation: same job run, same worker, same
-// attempt; anything else (a late result from a worker declared lost, a stray attempt) is ignored
-// and counted as unexpected.
+// placement of which attempt of which job run (`Expect`), and takes that back when a worker is
+// lost (`Forget`). A result (`Outcome`) counts only if it matches an expectation: same job run,
+// same worker, same attempt, same placement; anything else (a late result of a placement taken
+// back, a stray attempt) is ignored and counted as unexpected.
 //
 // A success is broadcast as `done` and archived. A failure is retried while `attempt <
-// max_retries`: broadcast as `retrying` (with the attempt about to run) and sent back to the
-// Scheduler as `Ready` with `attempt + 1` and `ready_at = now`. A failure of the last attempt is
-// broadcast as `failed` and archived with its error.
+// max_retries`: broadcast as `retrying` (with the attempt about to run) and, with `attempt + 1`,
+// held by the Hibernator for its backoff (`Hibernate` with `until`), which then hands it to the
+// Scheduler; with no backoff, it goes to the Scheduler at once as `Ready` with `ready_at = now`.
+// A failure of the last attempt is broadcast as `failed` and archived with its error.
 //
-// In: `ToHarvester` (`Expect`, `Forget`, `Outcome`). Out: `ToScheduler` (`Ready`),
-// `HarvesterToArchive` (`Archive`), and `JobStatusChanged` on the core events. Its expectations
+// In: `ToHarvester` (`Expect`, `Forget`, `Outcome`). Out: `ToHibernator` (`Hibernate`),
+// `ToScheduler` (`Ready`), `HarvesterToArchive` (`Archive`), and `JobStatusChanged` on the core
+// events. Its expectations
 // and counters live in a `HarvesterState` that outlives its instances, so a restarted Harvester
 // still recognises the results of jobs dispatched before the restart.
 
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <optional>
 #include <utility>
+#include <vector>
 
 #include "wiring.hpp"
 
@@ -29,7 +33,14 @@ namespace core {
 
 struct HarvesterOptions {
   unsigned max_retries = 3;  ///< a job runs at most `max_retries + 1` times
+  /// The delay before the first retry; it doubles for each further retry, up to `backoff_max`.
+  /// Zero: retries at once.
+  std::chrono::milliseconds backoff{10};
+  std::chrono::milliseconds backoff_max{1000};
 };
+
+/// The delay before attempt `attempt` (1 for the first retry) under `options`.
+std::chrono::milliseconds retry_delay(const HarvesterOptions& options, unsigned attempt);
 
 /// The Harvester's expectations and counters, kept across restarts. The expectations belong to the
 /// running instance; the counters may be read from any thread.
@@ -37,13 +48,16 @@ class HarvesterState {
  public:
   /// `worker` runs `job` (its id, run and attempt); replaces an earlier expectation of that run.
   void expect(Job job, WorkerId worker);
-  /// Drops the expectation of (`job`, `run`) if it names `worker`; returns true if it did.
-  bool forget(JobId job, std::uint64_t run, WorkerId worker);
-  /// The expected job if `outcome` matches its expectation (run, worker and attempt), which is
-  /// then removed; nothing otherwise, and the expectation, if any, stays.
+  /// Drops the expectation of (`job`, `run`) if it names `worker` and `placement`; returns true if
+  /// it did.
+  bool forget(JobId job, std::uint64_t run, WorkerId worker, std::uint64_t placement);
+  /// The expected job if `outcome` matches its expectation (run, worker, attempt and placement),
+  /// which is then removed; nothing otherwise, and the expectation, if any, stays.
   std::optional<Job> take(const Outcome& outcome);
   /// True if (`job`, `run`) is expected now.
   bool expects(JobId job, std::uint64_t run) const { return expected_.count({job, run}) != 0; }
+  /// Copies of the expected jobs (read it while no Harvester instance runs).
+  std::vector<Job> expected_jobs() const;
 
   void count_done() noexcept { done_.fetch_add(1, std::memory_order_relaxed); }
   void count_failed() noexcept { failed_.fetch_add(1, std::memory_order_relaxed); }

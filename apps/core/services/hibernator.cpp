@@ -1,46 +1,92 @@
 #include "services/hibernator.hpp"
 
+#include <algorithm>
+
 namespace core {
+
+void HibernatorState::hold(Held held) {
+  held_.push_back(std::move(held));
+  std::push_heap(held_.begin(), held_.end(), Later{});
+}
+
+HibernatorState::Held HibernatorState::take() {
+  std::pop_heap(held_.begin(), held_.end(), Later{});
+  Held held = std::move(held_.back());
+  held_.pop_back();
+  return held;
+}
+
+std::vector<Job> HibernatorState::jobs() const {
+  std::vector<Job> out;
+  out.reserve(held_.size());
+  for (const auto& h : held_) out.push_back(h.job);
+  return out;
+}
+
 namespace {
 
 using SteadyClock = std::chrono::steady_clock;
+using WallTime = HibernatorState::WallTime;
 
-// Holds `job` until its next due time; false for a cron job that never fires again.
-bool arm(HibernatorState& state, Job job, const HibernatorOptions& options) {
+// Holds a cron run until the first matching minute after both now and `after`; false if there is
+// none within 5 years.
+bool arm_cron(HibernatorState& state, Job job, const HibernatorOptions& options, std::optional<WallTime> after) {
   const auto steady_now = SteadyClock::now();
-  if (job.spec.cron) {
-    const auto wall_now = options.now();
-    const auto next = job.spec.cron->next_after(wall_now);
-    if (!next) return false;
-    state.hold(steady_now + std::chrono::duration_cast<SteadyClock::duration>(*next - wall_now), std::move(job));
+  const auto wall_now = options.now();
+  const auto next = job.spec.cron->next_after(after ? std::max(*after, wall_now) : wall_now);
+  if (!next) return false;
+  const auto wait = std::chrono::ceil<SteadyClock::duration>((*next - wall_now) / options.clock_speed);
+  state.hold({steady_now + wait, std::move(job), *next});
+  return true;
+}
+
+// Holds a job received from another service; false for a cron job that never fires.
+bool arm(HibernatorState& state, Hibernate msg, const HibernatorOptions& options) {
+  if (msg.until) {
+    state.hold({*msg.until, std::move(msg.job), std::nullopt});
+  } else if (msg.job.spec.cron) {
+    return arm_cron(state, std::move(msg.job), options, std::nullopt);
   } else {
-    state.hold(job.submitted_at + job.spec.delay, std::move(job));
+    const auto due = msg.job.submitted_at + msg.job.spec.delay;
+    state.hold({due, std::move(msg.job), std::nullopt});
   }
   return true;
+}
+
+// Counts a cron job that will not fire again; a bounded one keeps its runs to come in the state.
+void never_fires(HibernatorState& state, Context& ctx, Job job) {
+  ++state.never_fire;
+  ctx.shared()->logger->warn("{}: cron job {} has no next firing time within 5 years", ctx.name(), job.id);
+  if (job.spec.runs) {
+    state.runs_never_due.fetch_add(*job.spec.runs - job.run);
+    state.never_due.push_back(std::move(job));
+  }
 }
 
 asio::awaitable<void> run(Context& ctx, std::shared_ptr<HibernatorState> state, HibernatorOptions options,
                           FaultHook fault) {
   auto& wiring = *ctx.shared()->wiring;
-  auto inbox = wiring.take_rx(ChannelType::ReceiverToHibernator, ctx.name()).value();
+  auto inbox = wiring.take_rx(ChannelType::ToHibernator, ctx.name()).value();
   // ToScheduler is the Scheduler's inbox with several producers: the Receiver takes its tx, the
   // others add senders.
   auto scheduler = wiring.get_tx(ChannelType::ToScheduler).value();
   constexpr auto idle_wait = std::chrono::hours(24);
   for (;;) {
-    // Hand over everything due, re-arming recurring jobs.
+    // Hand over everything due, re-arming cron jobs that have runs left.
     while (!state->empty() && state->next_due() <= SteadyClock::now()) {
-      Job job = state->take();
-      Job next_run = job;
-      job.ready_at = SteadyClock::now();
-      job.history.push_back(JobStatus::ready);
-      scheduler.send(Ready{std::move(job)}).value();
+      auto held = state->take();
+      Job next_run = held.job;
+      held.job.ready_at = SteadyClock::now();
+      held.job.history.push_back(JobStatus::ready);
+      scheduler.send(Ready{std::move(held.job)}).value();
       ++state->fired;
-      if (next_run.spec.cron) {
+      const auto& spec = next_run.spec;
+      if (held.fires_at && (!spec.runs || next_run.run + 1 < *spec.runs)) {
         ++next_run.run;
         next_run.attempt = 0;
+        next_run.placement = 0;
         next_run.history = {JobStatus::submitted, JobStatus::hibernating};
-        if (!arm(*state, std::move(next_run), options)) ++state->never_fire;
+        if (!arm_cron(*state, next_run, options, held.fires_at)) never_fires(*state, ctx, std::move(next_run));
       }
     }
     const auto deadline = state->empty() ? SteadyClock::now() + idle_wait : state->next_due();
@@ -51,11 +97,8 @@ asio::awaitable<void> run(Context& ctx, std::shared_ptr<HibernatorState> state, 
     }
     if (fault) fault(*msg);
     if (auto* h = std::get_if<Hibernate>(&*msg)) {
-      const JobId id = h->job.id;
-      if (!arm(*state, std::move(h->job), options)) {
-        ++state->never_fire;
-        ctx.shared()->logger->warn("{}: cron job {} has no next firing time within 5 years", ctx.name(), id);
-      }
+      Job job = h->job;
+      if (!arm(*state, std::move(*h), options)) never_fires(*state, ctx, std::move(job));
     } else {
       ctx.shared()->logger->warn("{}: ignored a message that is not for the Hibernator", ctx.name());
     }
@@ -66,6 +109,15 @@ asio::awaitable<void> run(Context& ctx, std::shared_ptr<HibernatorState> state, 
 }  // namespace
 
 Service hibernator(std::shared_ptr<HibernatorState> state, HibernatorOptions options, FaultHook fault) {
+  if (options.clock_speed != 1.0) {
+    // One scaled clock for every instance: restarts do not move cron time.
+    const auto wall_start = options.now();
+    const auto steady_start = SteadyClock::now();
+    options.now = [wall_start, steady_start, speed = options.clock_speed] {
+      return wall_start + std::chrono::duration_cast<std::chrono::system_clock::duration>(
+                              (SteadyClock::now() - steady_start) * speed);
+    };
+  }
   return [state, options, fault](Context& ctx) { return run(ctx, state, options, fault); };
 }
 

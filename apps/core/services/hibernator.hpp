@@ -1,55 +1,70 @@
 #pragma once
 // The Hibernator: holds each job until its time, then hands it to the Scheduler. A delayed job
-// is due `delay` after its submission; a cron job at each time its expression matches, and is
-// re-armed after each firing (each firing is a new run of the job: `run` 0, 1, ...).
+// is due `delay` after its submission; a retry (`Hibernate::until`) at the end of its backoff; a
+// cron job at each time its expression matches, and is re-armed after each firing (each firing
+// is a new run of the job: `run` 0, 1, ...) until it has fired `spec.runs` times, if it has a
+// bound. Successive runs of a cron job fire at strictly increasing matching minutes.
 //
-// In: `ReceiverToHibernator` (`Hibernate`). Out: `ToScheduler` (`Ready`). The held jobs live in a
+// In: `ToHibernator` (`Hibernate`). Out: `ToScheduler` (`Ready`). The held jobs live in a
 // `HibernatorState` that outlives its instances. Cron expressions are read against `now()`
-// (system clock, UTC), which a test can replace; waiting uses the steady clock.
+// (system clock, UTC), which a test can replace, running `clock_speed` times faster than real
+// time; waiting uses the steady clock.
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <memory>
-#include <queue>
+#include <optional>
 #include <vector>
 
 #include "wiring.hpp"
 
 namespace core {
 
-/// The jobs the Hibernator holds, kept across restarts.
+/// The jobs the Hibernator holds, kept across restarts. Read it while no Hibernator instance
+/// runs, or from the instance's executor; `runs_never_due` may be read from any thread.
 class HibernatorState {
  public:
   using Due = std::chrono::steady_clock::time_point;
+  using WallTime = std::chrono::system_clock::time_point;
 
-  void hold(Due due, Job job) { held_.push(Held{due, std::move(job)}); }
-  bool empty() const noexcept { return held_.empty(); }
-  std::size_t size() const noexcept { return held_.size(); }
-  Due next_due() const { return held_.top().due; }
-  /// Removes and returns the earliest job (call only when not empty).
-  Job take() {
-    Job job = held_.top().job;
-    held_.pop();
-    return job;
-  }
-
-  std::uint64_t fired = 0;       ///< jobs handed to the Scheduler
-  std::uint64_t never_fire = 0;  ///< cron jobs with no next firing time (not held, counted here)
-
- private:
+  /// A held job. `fires_at` is set for a cron run: the matching minute it fires at, after which
+  /// the job is re-armed for its next run.
   struct Held {
     Due due;
     Job job;
+    std::optional<WallTime> fires_at;
   };
+
+  void hold(Held held);
+  bool empty() const noexcept { return held_.empty(); }
+  std::size_t size() const noexcept { return held_.size(); }
+  Due next_due() const { return held_.front().due; }
+  /// Removes and returns the earliest job (call only when not empty).
+  Held take();
+  /// A copy of every held job, in no particular order.
+  std::vector<Job> jobs() const;
+
+  std::uint64_t fired = 0;       ///< jobs handed to the Scheduler
+  std::uint64_t never_fire = 0;  ///< cron jobs with no next firing time (not held, counted here)
+  /// Cron jobs with a bound on their runs and no next firing time, as they would have fired next.
+  std::vector<Job> never_due;
+  /// The runs of `never_due` jobs that will not happen.
+  std::atomic<std::uint64_t> runs_never_due{0};
+
+ private:
   struct Later {
     bool operator()(const Held& a, const Held& b) const { return a.due > b.due; }
   };
-  std::priority_queue<Held, std::vector<Held>, Later> held_;
+  std::vector<Held> held_;  // a heap, the earliest due at the front
 };
 
 /// How the Hibernator reads the wall clock (for cron).
 struct HibernatorOptions {
   std::function<std::chrono::system_clock::time_point()> now = [] { return std::chrono::system_clock::now(); };
+  /// Wall-clock time passing per unit of real time for cron: 1 normally, more to try a cron
+  /// workload quickly (at 60, a cron minute lasts a second).
+  double clock_speed = 1.0;
 };
 
 /// The Hibernator service over `state`.

@@ -7,7 +7,7 @@ asio::awaitable<void> run(Context& ctx, std::shared_ptr<ReceiverState> state, Fa
   auto& wiring = *ctx.shared()->wiring;
   auto inbox = wiring.take_rx(ChannelType::Submissions, ctx.name()).value();
   auto scheduler = wiring.take_tx(ChannelType::ToScheduler, ctx.name()).value();
-  auto hibernator = wiring.take_tx(ChannelType::ReceiverToHibernator, ctx.name()).value();
+  auto hibernator = wiring.take_tx(ChannelType::ToHibernator, ctx.name()).value();
   while (auto msg = co_await ctx.recv(inbox)) {
     if (fault) fault(*msg);
     auto* submit = std::get_if<Submit>(&*msg);

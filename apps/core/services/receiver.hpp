@@ -2,7 +2,7 @@
 // The Receiver: accepts submitted jobs, numbers them, and routes them: immediate ones to the
 // Scheduler, delayed and cron ones to the Hibernator.
 //
-// In: `Submissions` (`Submit`). Out: `ToScheduler` (`Ready`), `ReceiverToHibernator`
+// In: `Submissions` (`Submit`). Out: `ToScheduler` (`Ready`), `ToHibernator`
 // (`Hibernate`). Job ids come from a `ReceiverState` that outlives its instances, so a restarted
 // Receiver never reuses one.
 

@@ -7,20 +7,24 @@
 // each message is recorded there before anything else happens, so a restarted Scheduler goes on
 // where the failed one stopped, with nothing lost.
 
+#include <algorithm>
 #include <functional>
 #include <memory>
-#include <queue>
 #include <vector>
 
 #include "wiring.hpp"
 
 namespace core {
 
-/// The Scheduler's queue, kept across restarts.
+/// The Scheduler's queue, kept across restarts. Read it while no Scheduler instance runs, or from
+/// the instance's executor.
 class SchedulerState {
  public:
   /// Adds a ready job.
-  void push(Job job) { ready_.push(std::move(job)); }
+  void push(Job job) {
+    ready_.push_back(std::move(job));
+    std::push_heap(ready_.begin(), ready_.end(), RunsLater{});
+  }
   /// Adds room at the Dispatcher.
   void add_credits(unsigned n) { credits_ += n; }
   /// Sends jobs while there is room and work, in order; returns how many.
@@ -28,8 +32,9 @@ class SchedulerState {
   std::size_t dispatch(Send&& send) {
     std::size_t n = 0;
     while (credits_ > 0 && !ready_.empty()) {
-      send(ready_.top());
-      ready_.pop();
+      send(ready_.front());
+      std::pop_heap(ready_.begin(), ready_.end(), RunsLater{});
+      ready_.pop_back();
       --credits_;
       ++n;
     }
@@ -37,13 +42,15 @@ class SchedulerState {
   }
   std::size_t queued() const noexcept { return ready_.size(); }
   unsigned credits() const noexcept { return credits_; }
+  /// The queued jobs, in no particular order.
+  const std::vector<Job>& jobs() const noexcept { return ready_; }
 
  private:
-  // The top is the highest priority, then the oldest, then the lowest id.
+  // The front is the highest priority, then the oldest, then the lowest id.
   struct RunsLater {
     bool operator()(const Job& a, const Job& b) const;
   };
-  std::priority_queue<Job, std::vector<Job>, RunsLater> ready_;
+  std::vector<Job> ready_;  // a heap
   unsigned credits_ = 0;
 };
 

@@ -74,8 +74,9 @@ asio::awaitable<void> run_job(std::shared_ptr<WorkerState> w, Job job, std::uint
   if (session == w->session) --w->running;
   if (w->reporting(session)) {
     const WorkerId id = w->options.id;
-    (void)w->harvester.send(Outcome{job.id, job.run, job.attempt, id, ok, std::move(error), started, finished});
-    (void)w->dispatcher.send(Finished{id, job.id, job.run});
+    (void)w->harvester.send(
+        Outcome{job.id, job.run, job.attempt, id, ok, std::move(error), started, finished, job.placement});
+    (void)w->dispatcher.send(Finished{id, job.id, job.run, job.placement});
   }
   start_waiting(w);
 }

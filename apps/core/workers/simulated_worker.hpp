@@ -1,8 +1,8 @@
 #pragma once
 // A simulated worker, outside the Core: it registers with the Dispatcher, runs the jobs it is sent
 // (each one `work / speed` long, up to `capacity` at once), reports each result to the Harvester
-// (`Outcome`) and its free slot to the Dispatcher (`Finished`), and sends a `Heartbeat` every
-// `heartbeat`.
+// (`Outcome`) and its free slot to the Dispatcher (`Finished`), both with the job's placement
+// number, and sends a `Heartbeat` every `heartbeat`.
 //
 // A job fails while `attempt < spec.fail_attempts` (error "simulated failure on attempt N", N
 // being the job's 0-based attempt), or else with probability `failure_rate` (drawn from a
