@@ -174,13 +174,15 @@ class Receiver {
 
  private:
   asio::awaitable<Result<T, RecvError>> recv_impl(bool guarded) {
-    if (guarded) co_await swarmsync::detail::yield_if_cancellable();
+    if (guarded) {
+      const asio::cancellation_state state = co_await asio::this_coro::cancellation_state;
+      if (swarmsync::detail::cancellable(state)) co_await swarmsync::detail::yield_before_take();
+    }
     for (;;) {
       auto r = try_recv();
       if (r || r.error().kind != RecvError::empty) co_return r;
-      const auto ec = co_await swarmsync::detail::park(shared_->waiters, node(), [this] { return ready(); });
-      if (ec) throw boost::system::system_error(ec);
-      co_await swarmsync::detail::throw_if_cancelled();
+      co_await swarmsync::detail::park(shared_->waiters, node(), [this] { return ready(); });
+      swarmsync::detail::throw_if_cancelled(co_await asio::this_coro::cancellation_state);
     }
   }
 
@@ -190,7 +192,8 @@ class Receiver {
   /// executor: a value is consumed only when this call returns it.
   template <class Clock, class Duration>
   asio::awaitable<Result<T, RecvError>> recv_until(std::chrono::time_point<Clock, Duration> deadline) {
-    co_await swarmsync::detail::yield_if_cancellable();
+    const asio::cancellation_state state = co_await asio::this_coro::cancellation_state;
+    if (swarmsync::detail::cancellable(state)) co_await swarmsync::detail::yield_before_take();
     for (;;) {
       auto r = try_recv();
       if (r || r.error().kind != RecvError::empty) co_return r;
@@ -198,7 +201,7 @@ class Receiver {
           co_await swarmsync::detail::park_until(shared_->waiters, node(), [this] { return ready(); }, deadline);
       if (ec == asio::error::timed_out) co_return RecvError{RecvError::timed_out};
       if (ec) throw boost::system::system_error(ec);
-      co_await swarmsync::detail::throw_if_cancelled();
+      swarmsync::detail::throw_if_cancelled(co_await asio::this_coro::cancellation_state);
     }
   }
 

@@ -27,13 +27,14 @@
 //
 // Progress. `UnboundedSender::send` and `try_recv` are lock-free: one fetch_add and one fetch_or
 // per value, no mutex, no post to an executor when the receiver is not parked. Waking a parked
-// receiver posts its continuation to its own executor once.
+// receiver defers its continuation to its own executor once: from a thread of the same
+// io_context it runs on that thread as soon as the waker's handler returns (see `WaitNode`).
 //
 // Async. `recv()` and the bounded `send()` are awaited from an `asio::awaitable` coroutine on any
 // executor, strand or thread. `recv()` is cancel-safe: a cancelled receive (the losing branch of an
 // awaitable `||` on a strand or a one-thread context, raced against a timer or another channel)
 // consumes nothing. To get there, a receive whose coroutine can be cancelled yields to its
-// executor once before taking a value that is already there (see `yield_if_cancellable`); one
+// executor once before taking a value that is already there (see `yield_before_take`); one
 // without a cancellation slot takes at once. `recv_until()` takes a deadline and is loss-free on
 // any executor. A cancelled operation throws
 // `boost::system::system_error(asio::error::operation_aborted)`. A cancelled bounded `send()`
@@ -196,12 +197,19 @@ template <class T>
 class Sender : public detail::SenderBase<T> {
  public:
   /// Waits for room, then queues `value`. Completes with `SendError` holding the value if the
-  /// receiver is closed or gone (before or while waiting). Cancelling it sends nothing.
+  /// receiver is closed or gone (before or while waiting). Cancelling it sends nothing. When
+  /// there is room it completes without suspending.
   asio::awaitable<Result<void, SendError<T>>> send(T value) const {
-    auto permit = co_await reserve();
-    if (!permit) co_return SendError<T>{std::move(value)};
-    std::move(*permit).send(std::move(value));
-    co_return Result<void, SendError<T>>{};
+    auto& s = *this->shared_;
+    if (!s.try_acquire_permit()) {
+      // The co_await stays out of the condition: g++ 12 built a frame for `!co_await` inside
+      // `if (... && ...)` that crashed on its first resume.
+      const bool room = co_await acquire_permit();
+      if (!room) co_return SendError<T>{std::move(value)};
+    }
+    if (s.push(value)) co_return Result<void, SendError<T>>{};
+    s.release_permits(1);
+    co_return SendError<T>{std::move(value)};
   }
 
   /// Queues `value` if there is room now. Errors: `full` or `closed`, each holding the value.
@@ -217,6 +225,18 @@ class Sender : public detail::SenderBase<T> {
   /// Waits for room and reserves it; `std::nullopt` if the receiver is closed or gone.
   /// Cancel-safe: a cancelled reserve holds nothing.
   asio::awaitable<std::optional<Permit<T>>> reserve() const {
+    const bool room = co_await acquire_permit();
+    if (!room) co_return std::nullopt;
+    co_return Permit<T>(this->shared_);
+  }
+
+  /// The capacity given at creation.
+  std::size_t capacity() const noexcept { return this->shared_->capacity; }
+
+ private:
+  // Takes one unit of room, waiting for it; false, holding nothing, once the receiver is closed
+  // or gone. Cancelled, it throws holding nothing.
+  asio::awaitable<bool> acquire_permit() const {
     auto& s = *this->shared_;
     swarmsync::detail::WaitNode* node = nullptr;
     struct Release {
@@ -226,19 +246,14 @@ class Sender : public detail::SenderBase<T> {
       }
     } release{node};
     for (;;) {
-      if (s.queue.is_closed()) co_return std::nullopt;
-      if (s.try_acquire_permit()) co_return Permit<T>(this->shared_);
+      if (s.queue.is_closed()) co_return false;
+      if (s.try_acquire_permit()) co_return true;
       if (!node) node = swarmsync::detail::WaitNode::make();
-      const auto ec = co_await swarmsync::detail::park(s.tx_waiters, *node, [&s] { return s.room_or_closed(); });
-      if (ec) throw boost::system::system_error(ec);
-      co_await swarmsync::detail::throw_if_cancelled();
+      co_await swarmsync::detail::park(s.tx_waiters, *node, [&s] { return s.room_or_closed(); });
+      swarmsync::detail::throw_if_cancelled(co_await asio::this_coro::cancellation_state);
     }
   }
 
-  /// The capacity given at creation.
-  std::size_t capacity() const noexcept { return this->shared_->capacity; }
-
- private:
   friend std::pair<Sender<T>, Receiver<T>> channel<T>(std::size_t);
   using detail::SenderBase<T>::SenderBase;
 };
@@ -308,13 +323,15 @@ class Receiver {
 
  private:
   asio::awaitable<std::optional<T>> recv_impl(bool guarded) {
-    if (guarded) co_await swarmsync::detail::yield_if_cancellable();
+    if (guarded) {
+      const asio::cancellation_state state = co_await asio::this_coro::cancellation_state;
+      if (swarmsync::detail::cancellable(state)) co_await swarmsync::detail::yield_before_take();
+    }
     for (;;) {
       if (auto v = take()) co_return v;
       if (finished()) co_return std::nullopt;
-      const auto ec = co_await swarmsync::detail::park(shared_->rx_waiters, node(), [this] { return ready(); });
-      if (ec) throw boost::system::system_error(ec);
-      co_await swarmsync::detail::throw_if_cancelled();
+      co_await swarmsync::detail::park(shared_->rx_waiters, node(), [this] { return ready(); });
+      swarmsync::detail::throw_if_cancelled(co_await asio::this_coro::cancellation_state);
     }
   }
 
@@ -324,7 +341,8 @@ class Receiver {
   /// when the channel ended. Loss-free on any executor: a value is consumed only when returned.
   template <class Clock, class Duration>
   asio::awaitable<Result<T, RecvTimeoutError>> recv_until(std::chrono::time_point<Clock, Duration> deadline) {
-    co_await swarmsync::detail::yield_if_cancellable();
+    const asio::cancellation_state state = co_await asio::this_coro::cancellation_state;
+    if (swarmsync::detail::cancellable(state)) co_await swarmsync::detail::yield_before_take();
     for (;;) {
       if (auto v = take()) co_return Result<T, RecvTimeoutError>(boost::system::in_place_value, std::move(*v));
       if (finished()) co_return RecvTimeoutError::disconnected;
@@ -332,7 +350,7 @@ class Receiver {
                                                              deadline);
       if (ec == asio::error::timed_out) co_return RecvTimeoutError::timed_out;
       if (ec) throw boost::system::system_error(ec);
-      co_await swarmsync::detail::throw_if_cancelled();
+      swarmsync::detail::throw_if_cancelled(co_await asio::this_coro::cancellation_state);
     }
   }
 
@@ -347,13 +365,13 @@ class Receiver {
   /// is 0). Cancel-safe like `recv()`.
   asio::awaitable<std::size_t> recv_many(std::vector<T>& buffer, std::size_t limit) {
     if (limit == 0) co_return 0;
-    co_await swarmsync::detail::yield_if_cancellable();
+    const asio::cancellation_state state = co_await asio::this_coro::cancellation_state;
+    if (swarmsync::detail::cancellable(state)) co_await swarmsync::detail::yield_before_take();
     for (;;) {
       if (const std::size_t n = take_many(buffer, limit)) co_return n;
       if (finished()) co_return 0;
-      const auto ec = co_await swarmsync::detail::park(shared_->rx_waiters, node(), [this] { return ready(); });
-      if (ec) throw boost::system::system_error(ec);
-      co_await swarmsync::detail::throw_if_cancelled();
+      co_await swarmsync::detail::park(shared_->rx_waiters, node(), [this] { return ready(); });
+      swarmsync::detail::throw_if_cancelled(co_await asio::this_coro::cancellation_state);
     }
   }
 

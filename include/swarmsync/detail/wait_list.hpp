@@ -48,6 +48,10 @@
 #include <boost/asio/associated_cancellation_slot.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/bind_allocator.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/recycling_allocator.hpp>
+#include <boost/asio/defer.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/error.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -124,7 +128,9 @@ class WaitNode {
   void install(H&& handler) {
     executor_ = asio::get_associated_executor(handler);
     // Swap, not assign: Boost 1.81's any_completion_handler move-assignment recurses forever.
-    Handler(std::forward<H>(handler)).swap(handler_);
+    // The recycling allocator keeps the type-erased handler in the thread's small block cache
+    // instead of the heap (a coroutine's handler asks for std::allocator otherwise).
+    Handler(asio::bind_allocator(asio::recycling_allocator<void>(), std::forward<H>(handler))).swap(handler_);
     register_with(asio::query(executor_, asio::execution::context));
   }
 
@@ -135,7 +141,7 @@ class WaitNode {
     release();
   }
 
-  /// Completes the handler: posts the continuation to the handler's executor, never inline, or,
+  /// Completes the handler: defers the continuation to the handler's executor, never inline, or,
   /// while the initiation is still running, leaves that to `end_initiation`. Only the winner of
   /// `try_disarm` (or of the waker's RMW) may call this.
   void complete(boost::system::error_code ec) {
@@ -174,17 +180,26 @@ class WaitNode {
   WaitNode() = default;
   ~WaitNode() = default;
 
-  // Posted rather than deferred: a deferred continuation waits in the waking thread's private
-  // queue until that thread's current handler returns, where no other thread can run it, and a
-  // busy producer then starves the consumers it woke.
+  // Deferred: a waker running on a thread of the waiting coroutine's own execution context queues
+  // the continuation in that thread's private queue, where it runs as soon as the waker's handler
+  // returns, on the same thread and without waking another one (tokio's LIFO slot: a ping-pong
+  // between two coroutines stays on one thread, its data hot in that core's cache). From any other
+  // thread it is a post. The continuation waits for the end of the waker's current handler, as a
+  // task tokio wakes waits for its waker to yield.
   //
-  // The post holds outstanding work on the executor until it has returned: the resumed coroutine
-  // may be the last work of its io_context, whose owner may destroy it as soon as `run()`
-  // returns, while this thread would otherwise still be inside the post's wake-up signal.
+  // From a foreign thread the continuation holds outstanding work on the executor until it has
+  // returned: the resumed coroutine may be the last work of its io_context, whose owner may
+  // destroy it as soon as `run()` returns, while this thread would otherwise still be inside the
+  // post's wake-up signal.
   void resume(boost::system::error_code ec) {
-    const asio::any_io_executor work = asio::prefer(std::move(executor_), asio::execution::outstanding_work.tracked);
+    const asio::any_io_executor executor = std::move(executor_);
     executor_ = asio::any_io_executor();
-    asio::post(work, Resume{std::move(handler_), ec});
+    // A waker inside its own io_context's run() needs no tracked work: the context outlives it.
+    if (const auto* own = executor.target<asio::io_context::executor_type>(); own && own->running_in_this_thread()) {
+      asio::defer(*own, Resume{std::move(handler_), ec});
+      return;
+    }
+    asio::defer(asio::prefer(executor, asio::execution::outstanding_work.tracked), Resume{std::move(handler_), ec});
   }
 
   void register_with(asio::execution_context& context);
@@ -365,21 +380,20 @@ inline void connect_cancellation(WaitNode& node) {
 }
 
 /// Suspends the calling coroutine on `list` until a waker completes it or it is cancelled, unless
-/// `ready()` (checked after parking) says there is no need. Returns an empty error code when woken
-/// or ready, `operation_aborted` when cancelled. Never consumes anything itself.
+/// `ready()` (checked after parking) says there is no need. Returns when woken or ready; throws
+/// `system_error(operation_aborted)` when cancelled. Never consumes anything itself. Not a
+/// coroutine: awaiting it adds no frame of its own to the caller's.
 template <class Ready>
-asio::awaitable<boost::system::error_code> park(WaitList& list, WaitNode& node, Ready ready) {
-  auto token = asio::as_tuple(asio::use_awaitable);
-  auto [ec] = co_await asio::async_initiate<decltype(token), void(boost::system::error_code)>(
-      [&list, &node, &ready](auto handler) {
+asio::awaitable<void> park(WaitList& list, WaitNode& node, Ready ready) {
+  return asio::async_initiate<const asio::use_awaitable_t<>&, void(boost::system::error_code)>(
+      [&list, &node, ready](auto handler) {
         node.install(std::move(handler));
         connect_cancellation(node);
         list.arm(node);
         if (ready() && node.try_disarm()) node.complete({});
         node.end_initiation();
       },
-      token);
-  co_return ec;
+      asio::use_awaitable);
 }
 
 /// As `park`, and also completes with `asio::error::timed_out` at `deadline`. The timer and the
@@ -408,26 +422,30 @@ asio::awaitable<boost::system::error_code> park_until(WaitList& list, WaitNode& 
   co_return ec;
 }
 
-/// Throws `operation_aborted` if the calling coroutine has been asked to stop. Called between a
-/// wake-up and taking a value, so that a branch that lost a race (`||`) leaves the value queued.
-inline asio::awaitable<void> throw_if_cancelled() {
-  auto state = co_await asio::this_coro::cancellation_state;
+/// Throws `operation_aborted` if the calling coroutine has been asked to stop; `state` is its
+/// `co_await asio::this_coro::cancellation_state`. Called between a wake-up and taking a value,
+/// so that a branch that lost a race (`||`) leaves the value queued.
+inline void throw_if_cancelled(const asio::cancellation_state& state) {
   if (state.cancelled() != asio::cancellation_type::none)
     throw boost::system::system_error(asio::error::operation_aborted);
 }
 
-/// Called before a receive takes a value that is already there. When the calling coroutine can
-/// be cancelled (it has a cancellation slot, as each branch of an awaitable `||` has), it first
-/// yields to its executor once and then throws `operation_aborted` if it was cancelled meanwhile.
-/// Asio starts the branches of `||` one after the other and delivers a finished branch's result
+/// Whether the coroutine whose `cancellation_state` this is can be cancelled (it has a
+/// cancellation slot, as each branch of an awaitable `||` has).
+inline bool cancellable(const asio::cancellation_state& state) { return state.slot().is_connected(); }
+
+/// Called, when `cancellable`, before a receive takes a value that is already there: yields to the
+/// executor once, then throws `operation_aborted` if the coroutine was cancelled meanwhile. Asio
+/// starts the branches of `||` one after the other and delivers a finished branch's result
 /// through a post; the yield puts this branch's take behind that post, so that on a strand or a
 /// one-thread context a sibling that already won has cancelled this branch before it takes
-/// anything. Without a cancellation slot it costs one check.
-inline asio::awaitable<void> yield_if_cancellable() {
-  auto state = co_await asio::this_coro::cancellation_state;
-  if (!state.slot().is_connected()) co_return;
+/// anything. Receives that cannot be cancelled skip it (one check, no frame):
+///
+///     const asio::cancellation_state state = co_await asio::this_coro::cancellation_state;
+///     if (cancellable(state)) co_await yield_before_take();
+inline asio::awaitable<void> yield_before_take() {
   co_await asio::post(co_await asio::this_coro::executor, asio::use_awaitable);
-  co_await throw_if_cancelled();
+  throw_if_cancelled(co_await asio::this_coro::cancellation_state);
 }
 
 /// Busy-wait helper for the few places that wait on another thread's progress for a bounded

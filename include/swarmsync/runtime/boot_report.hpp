@@ -115,7 +115,10 @@ struct BootReport {
   }
   static std::string json_list(const std::vector<std::string>& v) {
     std::string s = "[";
-    for (std::size_t i = 0; i < v.size(); ++i) s += (i ? "," : "") + quote(v[i]);
+    for (std::size_t i = 0; i < v.size(); ++i) {
+      if (i) s += ',';
+      s += quote(v[i]);
+    }
     return s + "]";
   }
 };
