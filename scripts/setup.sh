@@ -1,7 +1,6 @@
 #!/usr/bin/env bash
 # Installs everything swarmsync needs to build and test, from Debian's packages; with `--bench`,
-# also what the benchmarks and their peers need (Debian's cargo and tokio crates, moodycamel's
-# queue, matplotlib). Idempotent: packages already present are left as they are.
+# also what the full benchmark suite needs (Debian's cargo and tokio crates, matplotlib). Idempotent: packages already present are left as they are.
 set -euo pipefail
 
 packages=(
@@ -9,11 +8,11 @@ packages=(
   libboost1.81-dev
   libgtest-dev libgmock-dev
   libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev
-  graphviz python3
+  graphviz python3 libconcurrentqueue-dev
 )
 case "${1:-}" in
   "") ;;
-  --bench) packages+=(libconcurrentqueue-dev cargo librust-tokio-dev python3-matplotlib) ;;
+  --bench) packages+=(cargo librust-tokio-dev python3-matplotlib) ;;
   *) echo "setup: unknown option '$1' (expected --bench or nothing)" >&2; exit 2 ;;
 esac
 

@@ -28,7 +28,8 @@ export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1"
 export ASAN_OPTIONS="detect_leaks=1 abort_on_error=1"
 export UBSAN_OPTIONS="print_stacktrace=1 halt_on_error=1"
 
-run_suite test g++ -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSWARMSYNC_WARNINGS_AS_ERRORS=ON
+# The release suite also builds the benchmark programs and runs a smoke of them (bench.smoke).
+run_suite test g++ -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSWARMSYNC_WARNINGS_AS_ERRORS=ON -DSWARMSYNC_BUILD_BENCHMARKS=ON
 if [ "$quick" -eq 0 ]; then
   run_suite tsan clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSWARMSYNC_SANITIZE=thread
   run_suite asan g++ -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSWARMSYNC_SANITIZE=address -DSWARMSYNC_WARNINGS_AS_ERRORS=ON
