@@ -63,6 +63,14 @@ inline double percentile(std::vector<std::uint64_t>& samples, double p) {
   return static_cast<double>(samples[static_cast<std::size_t>(p * static_cast<double>(samples.size() - 1))]);
 }
 
+/// The ping-pong figures: p50 and p99 of the round trips, in ns, and round trips per second.
+inline Metrics round_trip_metrics(std::vector<std::uint64_t>& round_trips_ns, double seconds) {
+  const double rate = static_cast<double>(round_trips_ns.size()) / seconds;
+  return {{"rt_p50_ns", percentile(round_trips_ns, 0.50)},
+          {"rt_p99_ns", percentile(round_trips_ns, 0.99)},
+          {"round_trips_per_s", rate}};
+}
+
 // An mpsc value: producer id in the top byte, that producer's sequence number below.
 constexpr int kProducerShift = 56;
 constexpr Value kSeqMask = (Value{1} << kProducerShift) - 1;

@@ -174,10 +174,7 @@ Metrics pingpong(double scale) {
     pool.spawn(ping(std::move(to_pong), std::move(ping_rx), &round_trips));
   }
   pool.run();
-  const double rate = static_cast<double>(round_trips.size()) / clock.seconds();
-  return {{"rt_p50_ns", bench::percentile(round_trips, 0.50)},
-          {"rt_p99_ns", bench::percentile(round_trips, 0.99)},
-          {"round_trips_per_s", rate}};
+  return bench::round_trip_metrics(round_trips, clock.seconds());
 }
 
 // --- memory -----------------------------------------------------------------------------------

@@ -52,6 +52,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/recycling_allocator.hpp>
 #include <boost/asio/defer.hpp>
+#include <boost/asio/deferred.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/error.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -381,11 +382,12 @@ inline void connect_cancellation(WaitNode& node) {
 
 /// Suspends the calling coroutine on `list` until a waker completes it or it is cancelled, unless
 /// `ready()` (checked after parking) says there is no need. Returns when woken or ready; throws
-/// `system_error(operation_aborted)` when cancelled. Never consumes anything itself. Not a
-/// coroutine: awaiting it adds no frame of its own to the caller's.
+/// `system_error(operation_aborted)` when cancelled. Never consumes anything itself. Awaited
+/// (`co_await park(...)`) from an `asio::awaitable`: a deferred operation, which the coroutine
+/// awaits without a frame of its own and whose handler is the suspended coroutine itself.
 template <class Ready>
-asio::awaitable<void> park(WaitList& list, WaitNode& node, Ready ready) {
-  return asio::async_initiate<const asio::use_awaitable_t<>&, void(boost::system::error_code)>(
+auto park(WaitList& list, WaitNode& node, Ready ready) {
+  return asio::async_initiate<const asio::deferred_t&, void(boost::system::error_code)>(
       [&list, &node, ready](auto handler) {
         node.install(std::move(handler));
         connect_cancellation(node);
@@ -393,7 +395,7 @@ asio::awaitable<void> park(WaitList& list, WaitNode& node, Ready ready) {
         if (ready() && node.try_disarm()) node.complete({});
         node.end_initiation();
       },
-      asio::use_awaitable);
+      asio::deferred);
 }
 
 /// As `park`, and also completes with `asio::error::timed_out` at `deadline`. The timer and the
