@@ -23,12 +23,14 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
 #include <future>
 #include <mutex>
 #include <optional>
 #include <random>
 #include <string>
 #include <thread>
+#include <type_traits>
 #include <variant>
 #include <vector>
 
@@ -108,6 +110,52 @@ struct InOrder {
   }
 };
 
+// Sends 0, 1, ... total-1, pausing after each as `pauses` says; throws if a send is refused.
+template <class SyncSender>
+void send_all(SyncSender& tx, std::uint64_t total, Pauses pauses) {
+  for (std::uint64_t i = 0; i < total; ++i) {
+    tx.send(i).value();
+    pauses.after(i);
+  }
+}
+
+void send_all(mpsc::Sender<std::uint64_t>& tx, std::uint64_t total, Pauses pauses) {
+  run_sync([&]() -> asio::awaitable<void> {
+    for (std::uint64_t i = 0; i < total; ++i) {
+      (co_await tx.send(i)).value();
+      pauses.after(i);  // blocks this thread's own io_context only
+    }
+  }());
+}
+
+// Sends 0, 1, ... total-1 through `tx` from a thread of its own, pausing as `Pauses` says, then
+// runs `last` on the sender and drops it, which ends the channel. `join()` waits for the thread
+// and says whether every send was accepted.
+template <class Tx>
+class PacedProducer {
+ public:
+  PacedProducer(Tx tx, std::uint64_t total, std::uint32_t seed, const InOrder& t,
+                std::type_identity_t<std::function<void(Tx&)>> last = {})
+      : thread_([this, total, seed, &t, tx = std::move(tx), last = std::move(last)]() mutable {
+          try {
+            send_all(tx, total, Pauses(seed, t.next));
+          } catch (...) {
+            failed_ = true;
+          }
+          if (last) last(tx);
+          auto gone = std::move(tx);
+        }) {}
+
+  bool join() {
+    thread_.join();
+    return !failed_.load();
+  }
+
+ private:
+  std::atomic<bool> failed_{false};
+  std::thread thread_;  // last: it starts once the members it uses exist
+};
+
 std::chrono::microseconds short_wait(std::mt19937& rng) { return std::chrono::microseconds(rng() % 61); }
 
 // ---------------------------------------------------------------------------------------------
@@ -137,16 +185,9 @@ TEST(Cancellation, UnboundedRecvRacingATimerOnAStrandLosesNothing) {
   asio::io_context ioc;
   InOrder t;
   auto done = asio::co_spawn(asio::make_strand(ioc), race_mpsc(rx, t), asio::use_future);
-  std::thread producer([&t, tx = std::move(ch.first)]() mutable {
-    Pauses pauses(1, t.next);
-    for (std::uint64_t i = 0; i < total; ++i) {
-      tx.send(i).value();
-      pauses.after(i);
-    }
-    auto gone = std::move(tx);
-  });
+  PacedProducer producer(std::move(ch.first), total, 1, t);
   run_on_threads(ioc, 4);
-  producer.join();
+  EXPECT_TRUE(producer.join()) << "a send was refused";
   EXPECT_NO_THROW(done.get());
   t.expect_all(total);
   EXPECT_GT(t.timeouts, 0u) << "the timer never won: the race was not exercised";
@@ -160,16 +201,9 @@ TEST(Cancellation, UnboundedRecvRacingATimerOnAOneThreadContextLosesNothing) {
   asio::io_context ioc;
   InOrder t;
   auto done = asio::co_spawn(ioc, race_mpsc(rx, t), asio::use_future);
-  std::thread producer([&t, tx = std::move(ch.first)]() mutable {
-    Pauses pauses(2, t.next);
-    for (std::uint64_t i = 0; i < total; ++i) {
-      tx.send(i).value();
-      pauses.after(i);
-    }
-    auto gone = std::move(tx);
-  });
+  PacedProducer producer(std::move(ch.first), total, 2, t);
   ioc.run();
-  producer.join();
+  EXPECT_TRUE(producer.join()) << "a send was refused";
   EXPECT_NO_THROW(done.get());
   t.expect_all(total);
   EXPECT_GT(t.timeouts, 0u) << "the timer never won: the race was not exercised";
@@ -183,25 +217,10 @@ TEST(Cancellation, BoundedRecvRacingATimerOnAStrandLosesNothing) {
   asio::io_context ioc;
   InOrder t;
   auto done = asio::co_spawn(asio::make_strand(ioc), race_mpsc(rx, t), asio::use_future);
-  std::atomic<bool> producer_failed{false};
-  std::thread producer([&producer_failed, &t, tx = std::move(ch.first)]() mutable {
-    try {
-      run_sync([&]() -> asio::awaitable<void> {
-        Pauses pauses(3, t.next);
-        for (std::uint64_t i = 0; i < total; ++i) {
-          (co_await tx.send(i)).value();
-          pauses.after(i);  // blocks this thread's own io_context only
-        }
-      }());
-    } catch (...) {
-      producer_failed = true;
-    }
-    auto gone = std::move(tx);
-  });
+  PacedProducer producer(std::move(ch.first), total, 3, t);
   run_on_threads(ioc, 4);
-  producer.join();
+  EXPECT_TRUE(producer.join()) << "a send was refused";
   EXPECT_NO_THROW(done.get());
-  EXPECT_FALSE(producer_failed.load());
   t.expect_all(total);
   EXPECT_GT(t.timeouts, 0u) << "the timer never won: the race was not exercised";
 }
@@ -241,17 +260,10 @@ TEST(Cancellation, BroadcastRecvRacingATimerOnAStrandLosesNothing) {
   auto done = asio::co_spawn(asio::make_strand(ioc), race_broadcast(rx, t), asio::use_future);
   auto done2 = asio::co_spawn(asio::make_strand(ioc), race_broadcast(rx2, t2), asio::use_future);
   std::uint64_t lagged_total = ~std::uint64_t{0};
-  std::thread producer([&lagged_total, &t, tx = std::move(ch.first)]() mutable {
-    Pauses pauses(4, t.next);
-    for (std::uint64_t i = 0; i < total; ++i) {
-      tx.send(i).value();
-      pauses.after(i);
-    }
-    lagged_total = tx.lagged_count();
-    auto gone = std::move(tx);
-  });
+  PacedProducer producer(std::move(ch.first), total, 4, t,
+                         [&lagged_total](auto& tx) { lagged_total = tx.lagged_count(); });
   run_on_threads(ioc, 4);
-  producer.join();
+  EXPECT_TRUE(producer.join()) << "a send was refused";
   EXPECT_NO_THROW(done.get());
   EXPECT_NO_THROW(done2.get());
   t.expect_all(total);
@@ -287,16 +299,9 @@ TEST(Cancellation, UnboundedRecvForWithoutAStrandLosesNothing) {
     }
   };
   auto done = asio::co_spawn(ioc, consumer(), asio::use_future);
-  std::thread producer([&t, tx = std::move(ch.first)]() mutable {
-    Pauses pauses(5, t.next);
-    for (std::uint64_t i = 0; i < total; ++i) {
-      tx.send(i).value();
-      pauses.after(i);
-    }
-    auto gone = std::move(tx);
-  });
+  PacedProducer producer(std::move(ch.first), total, 5, t);
   run_on_threads(ioc, 4);
-  producer.join();
+  EXPECT_TRUE(producer.join()) << "a send was refused";
   EXPECT_NO_THROW(done.get());
   t.expect_all(total);
   EXPECT_GT(t.timeouts, 0u) << "no deadline passed: the race was not exercised";
@@ -326,25 +331,10 @@ TEST(Cancellation, BoundedRecvUntilWithoutAStrandLosesNothing) {
     }
   };
   auto done = asio::co_spawn(ioc, consumer(), asio::use_future);
-  std::atomic<bool> producer_failed{false};
-  std::thread producer([&producer_failed, &t, tx = std::move(ch.first)]() mutable {
-    try {
-      run_sync([&]() -> asio::awaitable<void> {
-        Pauses pauses(6, t.next);
-        for (std::uint64_t i = 0; i < total; ++i) {
-          (co_await tx.send(i)).value();
-          pauses.after(i);
-        }
-      }());
-    } catch (...) {
-      producer_failed = true;
-    }
-    auto gone = std::move(tx);
-  });
+  PacedProducer producer(std::move(ch.first), total, 6, t);
   run_on_threads(ioc, 4);
-  producer.join();
+  EXPECT_TRUE(producer.join()) << "a send was refused";
   EXPECT_NO_THROW(done.get());
-  EXPECT_FALSE(producer_failed.load());
   t.expect_all(total);
   EXPECT_GT(t.timeouts, 0u) << "no deadline passed: the race was not exercised";
   EXPECT_EQ(t.early_timeouts, 0u) << "recv_until reported timed_out before its deadline";
@@ -379,16 +369,9 @@ TEST(Cancellation, BroadcastRecvForAndRecvUntilWithoutAStrandLoseNothing) {
     }
   };
   auto done = asio::co_spawn(ioc, consumer(), asio::use_future);
-  std::thread producer([&t, tx = std::move(ch.first)]() mutable {
-    Pauses pauses(7, t.next);
-    for (std::uint64_t i = 0; i < total; ++i) {
-      tx.send(i).value();
-      pauses.after(i);
-    }
-    auto gone = std::move(tx);
-  });
+  PacedProducer producer(std::move(ch.first), total, 7, t);
   run_on_threads(ioc, 4);
-  producer.join();
+  EXPECT_TRUE(producer.join()) << "a send was refused";
   EXPECT_NO_THROW(done.get());
   t.expect_all(total);
   EXPECT_GT(t.timeouts, 0u) << "no deadline passed: the race was not exercised";

@@ -28,14 +28,17 @@
 // Progress. No mutex is taken on any path. Receiving never waits for another thread. Sending
 // never waits for a receiver's progress; it may spin for the length of one copy of `T` while a
 // receiver copies the value being overwritten (see detail/broadcast_ring.hpp). `T` must be
-// copy-constructible; a receiver gets its own copy.
+// copy-constructible; a receiver gets its own copy. Parked receivers are woken as mpsc's are:
+// each runs after the sender's handler returns or suspends, on the sender's thread when that is
+// one of the receiver's io_context.
 //
 // Async. `recv()` is awaited from an `asio::awaitable` coroutine, on any executor, strand or
 // thread. It is cancel-safe: a cancelled `recv()` (for example the losing branch of an awaitable
 // `||` on a strand or a one-thread context) consumes nothing, and the next `recv()` returns the
 // value; a receive whose coroutine can be cancelled yields to its executor once before taking a
-// value that is already there, so that a sibling branch that won first has cancelled it. `recv_until()` takes a deadline and is loss-free on any executor. A cancelled receive
-// throws `boost::system::system_error(asio::error::operation_aborted)`.
+// value that is already there, so that a sibling branch that won first has cancelled it.
+// `recv_until()` takes a deadline and is loss-free on any executor. A cancelled receive throws
+// `boost::system::system_error(asio::error::operation_aborted)`.
 //
 // Thread safety. `Sender` may be used from any number of threads at once (copies or the same
 // object). A `Receiver` is used by one coroutine at a time; give each consumer its own

@@ -23,12 +23,14 @@
 //
 // Memory. Values live in blocks of 32 slots; consumed blocks are reused (a few are kept after a
 // burst, the rest freed), so a steady stream allocates nothing. Overhead per queued value: about
-// 1.5 bytes of block header, plus a 64-byte-aligned shared state per channel.
+// 1.25 bytes of block header, plus a 64-byte-aligned shared state per channel.
 //
 // Progress. `UnboundedSender::send` and `try_recv` are lock-free: one fetch_add and one fetch_or
 // per value, no mutex, no post to an executor when the receiver is not parked. Waking a parked
 // receiver defers its continuation to its own executor once: from a thread of the same
-// io_context it runs on that thread as soon as the waker's handler returns (see `WaitNode`).
+// io_context it runs on that thread as soon as the waker's handler returns or suspends (see
+// `WaitNode`). So a coroutine must not block its thread (a lock held long, a future's `get()`)
+// waiting for a receiver it woke: that receiver runs after it, on the same thread.
 //
 // Async. `recv()` and the bounded `send()` are awaited from an `asio::awaitable` coroutine on any
 // executor, strand or thread. `recv()` is cancel-safe: a cancelled receive (the losing branch of an
