@@ -78,7 +78,7 @@ struct Shared {
   explicit Shared(std::size_t cap) : capacity(cap), permits(static_cast<std::int64_t>(cap)) {}
 
   swarmsync::detail::BlockList<T> queue;
-  swarmsync::detail::WaitList rx_waiters;
+  swarmsync::detail::SingleWaiter rx_waiters;  // the one receiver, when parked
   swarmsync::detail::WaitList tx_waiters;  // bounded only: senders waiting for room
   std::atomic<std::size_t> senders{1};
   std::atomic<bool> senders_gone{false};

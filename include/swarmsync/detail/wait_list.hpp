@@ -32,7 +32,9 @@
 //
 // The list is a Treiber stack that is only ever emptied whole (`exchange(nullptr)`), so there is
 // no ABA problem. Nodes are reference counted: a list holds one reference per linked node, so a
-// receiver may go away while its node is still linked.
+// receiver may go away while its node is still linked. A channel with a single receiver (mpsc)
+// parks it in a `SingleWaiter` instead: the receiver's one node stays there, referenced, for the
+// channel's life, so waking it takes no list exchange and no reference count.
 //
 // Shutdown. A parked handler is not in any Asio queue, so an io_context destroyed while a
 // coroutine is parked would never destroy it, and a later wake-up would post to a dead context.
@@ -68,6 +70,7 @@
 #include <boost/asio/query.hpp>
 
 #include <algorithm>
+#include <cassert>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -169,6 +172,7 @@ class WaitNode {
 
  private:
   friend class WaitList;
+  friend class SingleWaiter;
 
   struct Resume {
     Handler handler;
@@ -370,6 +374,56 @@ class WaitList {
   std::atomic<WaitNode*> head_{nullptr};
 };
 
+/// The parking place of a channel that has a single receiver (mpsc): that receiver's node, taken
+/// at its first wait and held, with a reference, until the channel is destroyed. A waker reaches
+/// it without taking a list or a reference: waking a parked receiver is one read-modify-write
+/// (disarming), and checking for one is two loads. Same protocol as `WaitList`: the parking side
+/// arms its node (a seq_cst RMW; the first time, it also publishes the node with a seq_cst store)
+/// and then re-reads the channel; the waker publishes and then reads the node and its state
+/// (seq_cst). Only ever one node: parking a different one is a logic error (see `arm`).
+class SingleWaiter {
+ public:
+  SingleWaiter() = default;
+  SingleWaiter(const SingleWaiter&) = delete;
+  SingleWaiter& operator=(const SingleWaiter&) = delete;
+  ~SingleWaiter() {
+    if (WaitNode* n = node_.load(std::memory_order_acquire)) n->release();
+  }
+
+  /// As `WaitList::arm`. `node` must be the same node at every call.
+  WaitNode::State arm(WaitNode& node) {
+    using S = WaitNode::State;
+    if (node_.load(std::memory_order_relaxed) != &node) {
+      assert(node_.load(std::memory_order_relaxed) == nullptr && "SingleWaiter: a second node");
+      node.add_ref();
+      node_.store(&node, std::memory_order_seq_cst);
+    }
+    S s = node.state_.load(std::memory_order_relaxed);
+    S next;
+    do {
+      next = (s + WaitNode::generation_one) | WaitNode::armed | WaitNode::initiating;
+    } while (!node.state_.compare_exchange_weak(s, next, std::memory_order_seq_cst, std::memory_order_relaxed));
+    return next & ~(WaitNode::generation_one - 1);
+  }
+
+  /// Wakes the receiver if it is parked. Cheap (two loads) when it is not.
+  void wake_all() {
+    WaitNode* n = node_.load(std::memory_order_seq_cst);
+    if (!n) return;
+    WaitNode::State s = n->state_.load(std::memory_order_seq_cst);
+    while (s & WaitNode::armed) {
+      if (n->state_.compare_exchange_weak(s, s & ~WaitNode::armed, std::memory_order_acq_rel,
+                                          std::memory_order_acquire)) {
+        n->complete({});
+        return;
+      }
+    }
+  }
+
+ private:
+  std::atomic<WaitNode*> node_{nullptr};
+};
+
 // A cancellation of the waiting coroutine completes the wait with `operation_aborted`, unless a
 // waker got there first.
 inline void connect_cancellation(WaitNode& node) {
@@ -385,8 +439,8 @@ inline void connect_cancellation(WaitNode& node) {
 /// `system_error(operation_aborted)` when cancelled. Never consumes anything itself. Awaited
 /// (`co_await park(...)`) from an `asio::awaitable`: a deferred operation, which the coroutine
 /// awaits without a frame of its own and whose handler is the suspended coroutine itself.
-template <class Ready>
-auto park(WaitList& list, WaitNode& node, Ready ready) {
+template <class List, class Ready>
+auto park(List& list, WaitNode& node, Ready ready) {
   return asio::async_initiate<const asio::deferred_t&, void(boost::system::error_code)>(
       [&list, &node, ready](auto handler) {
         node.install(std::move(handler));
@@ -401,8 +455,8 @@ auto park(WaitList& list, WaitNode& node, Ready ready) {
 /// As `park`, and also completes with `asio::error::timed_out` at `deadline`. The timer and the
 /// waker race on the node's state, so a timed-out wait never consumes a value: this is loss-free
 /// on any executor, strand or not.
-template <class Ready, class Clock, class Duration>
-asio::awaitable<boost::system::error_code> park_until(WaitList& list, WaitNode& node, Ready ready,
+template <class List, class Ready, class Clock, class Duration>
+asio::awaitable<boost::system::error_code> park_until(List& list, WaitNode& node, Ready ready,
                                                       std::chrono::time_point<Clock, Duration> deadline) {
   asio::basic_waitable_timer<Clock> timer(co_await asio::this_coro::executor, deadline);
   auto token = asio::as_tuple(asio::use_awaitable);
