@@ -10,9 +10,14 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/use_future.hpp>
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <string>
 #include <thread>
 #include <vector>
@@ -355,6 +360,49 @@ TEST(MpscBounded, ValuesStillQueuedAreDestroyedWithTheChannel) {
   EXPECT_EQ(Counted::alive.load(), 0);
 }
 
+
+// A wake-up from a coroutine of the receiver's own io_context defers the receiver: it runs after
+// the waker's handler returns or suspends, on the waker's thread, even when another thread of
+// the context is free. The waker here stays busy for a while after each send (at most 20 ms,
+// waiting to see whether the receiver runs meanwhile on the other thread); it never does.
+TEST(MpscUnbounded, AReceiverWokenFromItsOwnContextRunsAfterTheWakersHandler) {
+  constexpr int rounds = 5;
+  asio::io_context ioc;
+  auto [tx_end, rx_end] = mpsc::unbounded_channel<int>();
+  std::atomic<int> received{-1};
+  std::atomic<int> ran_during_the_wakers_handler{0};
+  std::atomic<bool> waker_busy{false};
+  std::thread::id waker_thread, receiver_thread;
+  auto receiver = [](mpsc::Receiver<int> rx, std::atomic<int>& last, std::atomic<bool>& busy,
+                     std::atomic<int>& early, std::thread::id& on) -> asio::awaitable<void> {
+    while (auto v = co_await rx.recv()) {
+      if (busy.load()) ++early;
+      on = std::this_thread::get_id();
+      last = *v;
+    }
+  };
+  auto waker = [](mpsc::UnboundedSender<int> tx, std::atomic<int>& last, std::atomic<bool>& busy,
+                  std::thread::id& on) -> asio::awaitable<void> {
+    for (int i = 0; i < rounds; ++i) {
+      co_await asio::post(co_await asio::this_coro::executor, asio::use_awaitable);  // the receiver parks
+      busy = true;
+      on = std::this_thread::get_id();
+      tx.send(i).value();
+      const auto give_up = std::chrono::steady_clock::now() + std::chrono::milliseconds(20);
+      while (last.load() != i && std::chrono::steady_clock::now() < give_up) std::this_thread::yield();
+      busy = false;
+      while (last.load() != i) co_await asio::post(co_await asio::this_coro::executor, asio::use_awaitable);
+    }
+  };
+  asio::co_spawn(ioc, receiver(std::move(rx_end), received, waker_busy, ran_during_the_wakers_handler, receiver_thread),
+                 asio::detached);
+  auto done = asio::co_spawn(ioc, waker(std::move(tx_end), received, waker_busy, waker_thread), asio::use_future);
+  swarmsync::test::run_on_threads(ioc, 2);
+  EXPECT_NO_THROW(done.get());
+  EXPECT_EQ(received.load(), rounds - 1);
+  EXPECT_EQ(ran_during_the_wakers_handler.load(), 0) << "a woken receiver ran while its waker's handler was running";
+  EXPECT_EQ(receiver_thread, waker_thread);
+}
 }  // namespace
 
 namespace {
