@@ -498,11 +498,15 @@ TEST(MpscStress, UnboundedLifetimeReceiverDestroyedFirstWhileSendersSend) {
     EXPECT_EQ(order_errors, 0);
     EXPECT_EQ(refused.load(), threads) << "each thread stops at its first refused send";
     EXPECT_GE(accepted.load(), to_receive);
-    // The values accepted and not received are still in the channel: one sender remains.
-    EXPECT_EQ(Counted::alive.load(), accepted.load() - received);
+    // Destroying the receiver destroyed what was queued, though a sender remains; only a value
+    // whose send was still writing it when the receiver went (one per thread at most) stays
+    // until the channel goes.
+    const std::int64_t stragglers = Counted::alive.load();
+    EXPECT_GE(stragglers, 0);
+    EXPECT_LE(stragglers, threads);
     auto late = tx.send(Counted(-5));
     ASSERT_FALSE(late);
-    EXPECT_EQ(Counted::alive.load(), accepted.load() - received + 1);  // the refused value, handed back
+    EXPECT_EQ(Counted::alive.load(), stragglers + 1);  // the refused value, handed back
   }
   EXPECT_EQ(Counted::alive.load(), 0);
 }
@@ -581,7 +585,9 @@ TEST(MpscStress, BoundedLifetimeReceiverDestroyedFirstWhileSendersWait) {
     const std::int64_t queued = accepted.load() - received;
     EXPECT_GE(queued, 0);
     EXPECT_LE(queued, static_cast<std::int64_t>(capacity));
-    EXPECT_EQ(Counted::alive.load(), queued);
+    // What was queued went with the receiver; only a send still writing its value then (one per
+    // thread at most) left it in the channel, which a sender still holds.
+    EXPECT_LE(Counted::alive.load(), threads);
   }
   EXPECT_EQ(Counted::alive.load(), 0);
 }
@@ -661,12 +667,15 @@ TEST(BroadcastStress, LifetimeReceiversDestroyedFirstWhileSendersSend) {
     for (auto& th : pool) th.join();
     EXPECT_EQ(bad_ids, 0);
     EXPECT_EQ(refused.load(), threads);
-    // The ring still holds the last `capacity` values sent.
+    // The last receiver to go destroyed what the ring held; only a send racing it (one per
+    // thread at most, which saw a receiver just before) may have written a value after.
     EXPECT_GE(tx.sent_count(), tx.capacity());
-    EXPECT_EQ(Counted::alive.load(), static_cast<std::int64_t>(tx.capacity()));
+    const std::int64_t stragglers = Counted::alive.load();
+    EXPECT_GE(stragglers, 0);
+    EXPECT_LE(stragglers, threads);
     auto late = tx.send(Counted(-5));
     ASSERT_FALSE(late);
-    EXPECT_EQ(Counted::alive.load(), static_cast<std::int64_t>(tx.capacity()) + 1);  // the refused value
+    EXPECT_EQ(Counted::alive.load(), stragglers + 1);  // the refused value, handed back
   }
   EXPECT_EQ(Counted::alive.load(), 0);
 }

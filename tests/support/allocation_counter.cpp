@@ -6,6 +6,7 @@
 
 namespace {
 std::atomic<std::size_t> allocations{0};
+std::atomic<std::size_t> failing_from{0};
 }
 
 namespace swarmsync::test {
@@ -18,11 +19,15 @@ bool allocation_counting() { return true; }
 
 std::size_t allocation_count() { return allocations.load(std::memory_order_relaxed); }
 
+void fail_allocations_of_at_least(std::size_t bytes) { failing_from.store(bytes, std::memory_order_relaxed); }
+
 }  // namespace swarmsync::test
 
 #ifndef SWARMSYNC_SANITIZED
 void* operator new(std::size_t n) {
   allocations.fetch_add(1, std::memory_order_relaxed);
+  const std::size_t limit = failing_from.load(std::memory_order_relaxed);
+  if (limit != 0 && n >= limit) throw std::bad_alloc();
   if (void* p = std::malloc(n ? n : 1)) return p;
   throw std::bad_alloc();
 }

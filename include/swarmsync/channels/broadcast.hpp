@@ -21,6 +21,9 @@
 // behind gets `RecvError{lagged, n}` once, with `n` the number of values it missed, and then
 // resumes at the oldest value the channel still holds. A receiver that keeps up never lags.
 //
+// Receivers. When the last receiver is destroyed, the values the channel holds are destroyed at
+// once; sends fail (`SendError`) until a new receiver subscribes.
+//
 // Closing. When the last `Sender` is destroyed the channel is closed; each receiver first gets
 // every value it has not seen yet, then `RecvError{closed}`. A receiver waiting at that moment
 // wakes.
@@ -28,7 +31,10 @@
 // Progress. No mutex is taken on any path. Receiving never waits for another thread. Sending
 // never waits for a receiver's progress; it may spin for the length of one copy of `T` while a
 // receiver copies the value being overwritten (see detail/broadcast_ring.hpp). `T` must be
-// copy-constructible; a receiver gets its own copy. Parked receivers are woken as mpsc's are:
+// copy-constructible; a receiver gets its own copy. A send whose copy or construction of `T` throws
+// sends nothing and rethrows (receivers skip the place it had claimed); a receive whose copy
+// throws rethrows with the receiver past that value (as tokio's, when a clone panics): the next
+// receive returns the value after it. Parked receivers are woken as mpsc's are:
 // each runs after the sender's handler returns or suspends, on the sender's thread when that is
 // one of the receiver's io_context.
 //
@@ -92,8 +98,20 @@ class Sender {
     if (shared_) shared_->senders.fetch_add(1, std::memory_order_relaxed);
   }
   Sender(Sender&& other) noexcept = default;
-  Sender& operator=(Sender other) noexcept {
-    std::swap(shared_, other.shared_);
+  /// Assigning leaves the channel held before at once, as destroying this sender would.
+  Sender& operator=(const Sender& other) noexcept {
+    if (this != &other) {
+      Sender copy(other);
+      leave();
+      shared_ = std::move(copy.shared_);
+    }
+    return *this;
+  }
+  Sender& operator=(Sender&& other) noexcept {
+    if (this != &other) {
+      leave();
+      shared_ = std::move(other.shared_);
+    }
     return *this;
   }
   ~Sender() { leave(); }
@@ -102,11 +120,11 @@ class Sender {
   /// it, or, when there is no receiver, `SendError` holding the value.
   template <class U = T>
   Result<std::size_t, SendError<T>> send(U&& value) const {
-    const std::size_t receivers = shared_->receivers.load(std::memory_order_seq_cst);
+    const std::size_t receivers = shared_ ? shared_->receivers.load(std::memory_order_seq_cst) : 0;
     if (receivers == 0) return SendError<T>{T(std::forward<U>(value))};
     shared_->ring.write(std::forward<U>(value));
     shared_->waiters.wake_all();
-    return Result<std::size_t, SendError<T>>(boost::system::in_place_value, receivers);
+    return Result<std::size_t, SendError<T>>(in_place_value, receivers);
   }
 
   /// A new receiver that sees every value sent after this call.
@@ -115,8 +133,8 @@ class Sender {
   /// Number of receivers alive now.
   std::size_t receiver_count() const noexcept { return shared_->receivers.load(std::memory_order_acquire); }
 
-  /// Number of values sent so far on the channel.
-  std::uint64_t sent_count() const noexcept { return shared_->ring.tail(); }
+  /// Number of values sent so far on the channel (sends that threw not counted).
+  std::uint64_t sent_count() const noexcept { return shared_->ring.written(); }
 
   /// Total number of values missed by receivers that lagged, over the channel's life.
   std::uint64_t lagged_count() const noexcept { return shared_->lagged_total.load(std::memory_order_relaxed); }
@@ -222,7 +240,7 @@ class Receiver {
       std::uint64_t skipped = 0;
       switch (shared_->ring.read(next_, out, skipped)) {
         case swarmsync::detail::BroadcastRing<T>::Read::value:
-          return Result<T, RecvError>(boost::system::in_place_value, std::move(*out));
+          return Result<T, RecvError>(in_place_value, std::move(*out));
         case swarmsync::detail::BroadcastRing<T>::Read::lagged:
           shared_->lagged_total.fetch_add(skipped, std::memory_order_relaxed);
           return RecvError{RecvError::lagged, skipped};
@@ -277,8 +295,9 @@ class Receiver {
     return *node_;
   }
 
+  // The last receiver to leave destroys the values held: nobody can receive them any more.
   void leave() {
-    if (shared_) shared_->receivers.fetch_sub(1, std::memory_order_acq_rel);
+    if (shared_ && shared_->receivers.fetch_sub(1, std::memory_order_acq_rel) == 1) shared_->ring.clear();
     shared_.reset();
     if (node_) std::exchange(node_, nullptr)->retire();
   }

@@ -2,28 +2,24 @@
 // Errors of the channels, as values.
 //
 // Convention of the whole library: an operation that can fail at run time returns its outcome as a
-// value (`swarmsync::Result<T, E>`, which is `boost::system::result<T, E>`), and an error that
-// concerns a value the caller handed over gives that value back inside the error, so that nothing
-// is lost. Exceptions are used only where Asio's model calls for them: an awaited operation that is
+// value (`swarmsync::Result<T, E>`, see result.hpp), and an error that concerns a value the caller
+// handed over gives that very object back inside the error, so that nothing is lost. Exceptions are used only where Asio's model calls for them: an awaited operation that is
 // cancelled throws `boost::system::system_error` with `asio::error::operation_aborted`, and a
 // broken precondition (a capacity of 0) throws `std::invalid_argument`. Calling `.value()` on a
 // failed result throws `swarmsync::ChannelError`.
 //
-//     auto sent = tx.send(42);
-//     if (!sent) handle(std::move(sent.error().value));   // the value comes back
+//     auto sent = tx.send(std::make_unique<Job>());
+//     if (!sent) handle(std::move(sent).error().value);   // the very object comes back
+
+#include "swarmsync/channels/result.hpp"
 
 #include <boost/assert/source_location.hpp>
-#include <boost/system/result.hpp>
 
 #include <cstdint>
 #include <stdexcept>
 #include <string>
 
 namespace swarmsync {
-
-/// The result of an operation that can fail: a `T` or an error `E`.
-template <class T, class E>
-using Result = boost::system::result<T, E>;
 
 /// The base of what swarmsync throws from `Result::value()` on a failed result.
 class Error : public std::runtime_error {

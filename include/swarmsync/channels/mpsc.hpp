@@ -17,9 +17,11 @@
 //
 // Closing. When every sender is gone, `recv()` returns what is left and then `std::nullopt`.
 // `Receiver::close()` refuses new sends (their values come back in `SendError`) and lets the
-// receiver drain what was accepted before. A send either is accepted, and then it is received, or
-// fails and hands its value back; there is no window in between. Destroying a `Receiver` closes the
-// channel; values still queued then are destroyed with the channel.
+// receiver drain what was accepted before, and what `Permit`s reserved before still send. A send either is accepted, and then it is received, or
+// fails and hands its value back; there is no window in between. Destroying a `Receiver` (or
+// assigning over it) closes the channel and destroys the values queued at once, as tokio's does,
+// even while senders live; a value whose send was still writing it at that instant is destroyed
+// with the channel.
 //
 // Memory. Values live in blocks of 32 slots; consumed blocks are reused (a few are kept after a
 // burst, the rest freed), so a steady stream allocates nothing. Overhead per queued value: about
@@ -43,13 +45,19 @@
 // sends nothing and its value is destroyed with the coroutine (as in tokio); to keep the value,
 // `co_await reserve()` first (cancel-safe) and then `permit.send(value)`.
 //
+// Handles. Senders copy; every handle moves. Assigning over a handle leaves the channel it held
+// at once, as destroying it would. A moved-from sender holds no channel and refuses every send,
+// handing the value back (`closed`); a moved-from receiver may only be destroyed or assigned to.
+//
 // Thread safety. Senders may be used from any number of threads at once. The `Receiver` is used
 // by one coroutine at a time. `T` must be nothrow move-constructible.
 
 #include "swarmsync/channels/error.hpp"
 #include "swarmsync/detail/block_list.hpp"
+#include "swarmsync/detail/semaphore.hpp"
 #include "swarmsync/detail/wait_list.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstddef>
@@ -57,6 +65,7 @@
 #include <memory>
 #include <optional>
 #include <stdexcept>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -75,39 +84,53 @@ namespace detail {
 
 template <class T>
 struct Shared {
-  explicit Shared(std::size_t cap) : capacity(cap), permits(static_cast<std::int64_t>(cap)) {}
+  explicit Shared(std::size_t cap) : capacity(cap), room(cap) {}
 
   swarmsync::detail::BlockList<T> queue;
   swarmsync::detail::SingleWaiter rx_waiters;  // the one receiver, when parked
-  swarmsync::detail::WaitList tx_waiters;  // bounded only: senders waiting for room
   std::atomic<std::size_t> senders{1};
   std::atomic<bool> senders_gone{false};
   const std::size_t capacity;               // 0: unbounded
-  alignas(64) std::atomic<std::int64_t> permits;  // bounded only: free room
+  swarmsync::detail::Semaphore room;        // bounded only: free room, senders waiting for it
+  // Closing (see Receiver::close): while permits are out, a closing channel still takes their
+  // values; the queue closes fully when the last of them is done, or when the receiver goes.
+  std::atomic<std::size_t> permits_out{0};
+  // The number of slots claimed when the queue closed fully; written once, before the receiver
+  // is woken for it.
+  std::atomic<std::uint64_t> closed_at{not_closed};
+  static constexpr std::uint64_t not_closed = swarmsync::detail::BlockList<T>::not_closed;
 
-  // Sends `value` if the queue accepts it; wakes the receiver.
-  bool push(T& value) {
-    if (!queue.push(value)) return false;
+  // Sends `value` if the queue accepts it; wakes the receiver. A refused push may have left a
+  // tombstone that the receiver waits to pass: it is woken then too (cheap when not parked).
+  bool push(T& value, bool permitted = false) {
+    const bool accepted = queue.push(value, permitted);
     rx_waiters.wake_all();
-    return true;
+    return accepted;
   }
 
-  bool try_acquire_permit() noexcept {
-    std::int64_t p = permits.load(std::memory_order_relaxed);
-    while (p > 0) {
-      if (permits.compare_exchange_weak(p, p - 1, std::memory_order_acq_rel, std::memory_order_relaxed)) return true;
-    }
-    return false;
+  // Refuses ordinary sends; closes fully now unless permits are out (seq_cst with the permits'
+  // decrement: of a close and the last permit leaving, at least one sees the other and closes).
+  void begin_close() {
+    queue.begin_close();
+    if (permits_out.load(std::memory_order_seq_cst) == 0) finish_close();
+    if (capacity) room.close();
   }
 
-  void release_permits(std::int64_t n) {
-    permits.fetch_add(n, std::memory_order_seq_cst);
-    tx_waiters.wake_all();
+  // Refuses every send. The first caller records where the queue ends and wakes the receiver.
+  void finish_close() {
+    const std::uint64_t end = queue.close();
+    if (end != not_closed) closed_at.store(end, std::memory_order_seq_cst);
+    rx_waiters.wake_all();
   }
 
-  bool room_or_closed() const noexcept {
-    return permits.load(std::memory_order_seq_cst) > 0 || queue.is_closed();
+  void permit_joins() noexcept { permits_out.fetch_add(1, std::memory_order_seq_cst); }
+  void permit_leaves() {
+    if (permits_out.fetch_sub(1, std::memory_order_seq_cst) == 1 && queue.is_closed()) finish_close();
   }
+
+  bool try_acquire_permit() noexcept { return room.try_acquire(); }
+
+  void release_permits(std::int64_t n) { room.release(n); }
 
   void sender_joins() noexcept { senders.fetch_add(1, std::memory_order_relaxed); }
   void sender_leaves() {
@@ -131,13 +154,15 @@ class SenderBase {
     std::swap(shared_, copy.shared_);
     return *this;
   }
+  /// Leaves the channel held before (as destroying this sender would) and takes `other`'s.
   SenderBase& operator=(SenderBase&& other) noexcept {
-    std::swap(shared_, other.shared_);
+    if (this != &other) {
+      leave();
+      shared_ = std::move(other.shared_);
+    }
     return *this;
   }
-  ~SenderBase() {
-    if (shared_) shared_->sender_leaves();
-  }
+  ~SenderBase() { leave(); }
 
   /// True once the receiver is closed or gone: every send will fail.
   bool is_closed() const noexcept { return shared_->queue.is_closed(); }
@@ -163,17 +188,24 @@ class SenderBase {
   friend class Receiver<T>;
   explicit SenderBase(std::shared_ptr<Shared<T>> shared) noexcept : shared_(std::move(shared)) {}
 
+  void leave() noexcept {
+    if (auto shared = std::move(shared_)) shared->sender_leaves();
+  }
+
   std::shared_ptr<Shared<T>> shared_;
 };
 
 }  // namespace detail
+
+/// The largest capacity `channel` accepts (2^60), far beyond any memory.
+inline constexpr std::size_t max_capacity = swarmsync::detail::Semaphore::max_permits;
 
 /// Creates an unbounded channel: sends never wait.
 template <class T>
 std::pair<UnboundedSender<T>, Receiver<T>> unbounded_channel();
 
 /// Creates a bounded channel holding at most `capacity` queued values; sends wait for room.
-/// Throws `std::invalid_argument` if `capacity` is 0.
+/// Throws `std::invalid_argument` if `capacity` is 0 or above `max_capacity`.
 template <class T>
 std::pair<Sender<T>, Receiver<T>> channel(std::size_t capacity);
 
@@ -185,7 +217,7 @@ class UnboundedSender : public detail::SenderBase<T> {
   /// Queues `value` without waiting, or returns `SendError` holding it if the receiver is closed
   /// or gone.
   Result<void, SendError<T>> send(T value) const {
-    if (this->shared_->push(value)) return {};
+    if (this->shared_ && this->shared_->push(value)) return {};
     return SendError<T>{std::move(value)};
   }
 
@@ -202,6 +234,7 @@ class Sender : public detail::SenderBase<T> {
   /// receiver is closed or gone (before or while waiting). Cancelling it sends nothing. When
   /// there is room it completes without suspending.
   asio::awaitable<Result<void, SendError<T>>> send(T value) const {
+    if (!this->shared_) co_return SendError<T>{std::move(value)};
     auto& s = *this->shared_;
     if (!s.try_acquire_permit()) {
       // The co_await stays out of the condition: g++ 12 built a frame for `!co_await` inside
@@ -216,6 +249,7 @@ class Sender : public detail::SenderBase<T> {
 
   /// Queues `value` if there is room now. Errors: `full` or `closed`, each holding the value.
   Result<void, TrySendError<T>> try_send(T value) const {
+    if (!this->shared_) return TrySendError<T>{TrySendErrorKind::closed, std::move(value)};
     auto& s = *this->shared_;
     if (s.queue.is_closed()) return TrySendError<T>{TrySendErrorKind::closed, std::move(value)};
     if (!s.try_acquire_permit()) return TrySendError<T>{TrySendErrorKind::full, std::move(value)};
@@ -227,6 +261,7 @@ class Sender : public detail::SenderBase<T> {
   /// Waits for room and reserves it; `std::nullopt` if the receiver is closed or gone.
   /// Cancel-safe: a cancelled reserve holds nothing.
   asio::awaitable<std::optional<Permit<T>>> reserve() const {
+    if (!this->shared_) co_return std::nullopt;
     const bool room = co_await acquire_permit();
     if (!room) co_return std::nullopt;
     co_return Permit<T>(this->shared_);
@@ -235,24 +270,43 @@ class Sender : public detail::SenderBase<T> {
   /// The capacity given at creation.
   std::size_t capacity() const noexcept { return this->shared_->capacity; }
 
+  /// Sends (and reserves) parked now, waiting for room (for introspection).
+  std::size_t waiting_senders() const noexcept { return this->shared_->room.waiting(); }
+
  private:
   // Takes one unit of room, waiting for it; false, holding nothing, once the receiver is closed
   // or gone. Cancelled, it throws holding nothing.
+  //
+  // Waiting senders are served in the order they parked, one freed slot each (see
+  // detail/semaphore.hpp). A sender that leaves the wait (cancelled, or its coroutine destroyed)
+  // leaves the queue at once; if it had been handed a slot, the slot goes to the next sender.
   asio::awaitable<bool> acquire_permit() const {
+    using swarmsync::detail::Semaphore;
     auto& s = *this->shared_;
-    swarmsync::detail::WaitNode* node = nullptr;
-    struct Release {
-      swarmsync::detail::WaitNode*& n;
-      ~Release() {
-        if (n) n->retire();
+    if (s.queue.is_closed()) co_return false;
+    if (s.try_acquire_permit()) co_return true;
+    Semaphore::Waiter waiter;
+    waiter.node = swarmsync::detail::WaitNode::make();
+    struct Leave {
+      Semaphore& room;
+      Semaphore::Waiter& w;
+      bool keep = false;
+      ~Leave() {
+        room.leave(w, keep);
+        w.node->retire();
       }
-    } release{node};
+    } leave{s.room, waiter};
+    Semaphore::Queue queue{s.room, waiter};
     for (;;) {
-      if (s.queue.is_closed()) co_return false;
-      if (s.try_acquire_permit()) co_return true;
-      if (!node) node = swarmsync::detail::WaitNode::make();
-      co_await swarmsync::detail::park(s.tx_waiters, *node, [&s] { return s.room_or_closed(); });
-      swarmsync::detail::throw_if_cancelled(co_await asio::this_coro::cancellation_state);
+      co_await swarmsync::detail::park(queue, *waiter.node, [&] { return s.room.poll(waiter) != 0; });
+      const int outcome = s.room.poll(waiter);
+      if (outcome < 0) co_return false;
+      if (outcome > 0) {
+        // Woken with a slot but cancelled meanwhile: `leave` passes the slot on.
+        swarmsync::detail::throw_if_cancelled(co_await asio::this_coro::cancellation_state);
+        leave.keep = true;
+        co_return true;
+      }
     }
   }
 
@@ -272,16 +326,19 @@ class Permit {
   ~Permit() {
     if (shared_) {
       shared_->release_permits(1);
+      shared_->permit_leaves();
       shared_->sender_leaves();
     }
   }
 
-  /// Queues `value` in the reserved room. Returns `SendError` with the value if the receiver was
-  /// closed since the room was reserved.
+  /// Queues `value` in the reserved room, also after `Receiver::close()` (as tokio's permit
+  /// does: the receiver drains it before it sees the end). Returns `SendError` with the value if
+  /// the receiver is gone.
   Result<void, SendError<T>> send(T value) && {
     auto shared = std::move(shared_);
-    const bool accepted = shared->push(value);
+    const bool accepted = shared->push(value, true);
     if (!accepted) shared->release_permits(1);
+    shared->permit_leaves();
     shared->sender_leaves();
     if (accepted) return {};
     return SendError<T>{std::move(value)};
@@ -291,6 +348,7 @@ class Permit {
   friend class Sender<T>;
   explicit Permit(std::shared_ptr<detail::Shared<T>> shared) : shared_(std::move(shared)) {
     shared_->sender_joins();
+    shared_->permit_joins();
   }
   std::shared_ptr<detail::Shared<T>> shared_;
 };
@@ -301,6 +359,8 @@ class Receiver {
  public:
   Receiver(Receiver&& other) noexcept
       : shared_(std::move(other.shared_)), node_(std::exchange(other.node_, nullptr)) {}
+  /// Leaves the channel held before (as destroying this receiver would) and takes over `other`'s,
+  /// with everything this receiver knew of it.
   Receiver& operator=(Receiver&& other) noexcept {
     if (this != &other) {
       leave();
@@ -346,7 +406,7 @@ class Receiver {
     const asio::cancellation_state state = co_await asio::this_coro::cancellation_state;
     if (swarmsync::detail::cancellable(state)) co_await swarmsync::detail::yield_before_take();
     for (;;) {
-      if (auto v = take()) co_return Result<T, RecvTimeoutError>(boost::system::in_place_value, std::move(*v));
+      if (auto v = take()) co_return Result<T, RecvTimeoutError>(in_place_value, std::move(*v));
       if (finished()) co_return RecvTimeoutError::disconnected;
       const auto ec = co_await swarmsync::detail::park_until(shared_->rx_waiters, node(), [this] { return ready(); },
                                                              deadline);
@@ -377,19 +437,27 @@ class Receiver {
     }
   }
 
-  /// Takes the next value if there is one now. Errors: `empty`, or `disconnected` once the channel
-  /// has ended.
+  /// Takes the next value if there is one now. Errors: `empty` when no send has claimed the next
+  /// place in the queue, or `disconnected` once the channel has ended. Never waits for a sender's
+  /// progress except one case, as tokio's does: when a send has claimed the next place and not yet
+  /// written its value (its thread was preempted inside `send`), this spins, then yields the core,
+  /// until it has; it does not say `empty` while a send that already returned is queued behind it.
   Result<T, TryRecvError> try_recv() {
-    if (auto v = take()) return Result<T, TryRecvError>(boost::system::in_place_value, std::move(*v));
-    return finished() ? TryRecvError::disconnected : TryRecvError::empty;
+    swarmsync::detail::Backoff backoff;
+    for (;;) {
+      if (auto v = take()) return Result<T, TryRecvError>(in_place_value, std::move(*v));
+      if (finished()) return TryRecvError::disconnected;
+      if (!shared_->queue.head_claimed() && !closing_now()) return TryRecvError::empty;
+      backoff.pause();
+    }
   }
 
   /// Refuses every later send (their values come back to the senders) and wakes senders waiting
-  /// for room. What was accepted before stays receivable. Idempotent.
+  /// for room. What was accepted before stays receivable, and so do the values of `Permit`s
+  /// reserved before: the receiver sees the end once those permits are used or dropped, as in
+  /// tokio. Idempotent.
   void close() {
-    if (!shared_) return;
-    closed_at_ = shared_->queue.close();
-    shared_->tx_waiters.wake_all();
+    if (shared_) shared_->begin_close();
   }
 
   /// True once `close()` was called or every sender is gone.
@@ -408,6 +476,9 @@ class Receiver {
 
   /// The capacity of a bounded channel; 0 for an unbounded one.
   std::size_t capacity() const noexcept { return shared_->capacity; }
+
+  /// Bounded sends (and reserves) parked now, waiting for room; 0 for an unbounded channel.
+  std::size_t waiting_senders() const noexcept { return shared_->room.waiting(); }
 
   /// True if both handles belong to the same channel.
   template <class Other>
@@ -429,9 +500,16 @@ class Receiver {
     return v;
   }
 
+  // Room for the values is reserved in `buffer` before any is taken out, so a growth that throws
+  // takes nothing, and moving a value in (nothrow) cannot fail: every value taken is in `buffer`.
   std::size_t take_many(std::vector<T>& buffer, std::size_t limit) {
+    if (!shared_->queue.ready_at_head()) return 0;
+    const std::size_t queued = std::max<std::size_t>(shared_->queue.size(), 1);
+    const std::size_t want = std::min(limit, queued);
+    if (buffer.capacity() - buffer.size() < want) buffer.reserve(buffer.size() + want);
+    const std::size_t room = std::min(limit, buffer.capacity() - buffer.size());
     std::size_t n = 0;
-    while (n < limit) {
+    while (n < room) {
       auto v = shared_->queue.pop();
       if (!v) break;
       buffer.push_back(std::move(*v));
@@ -441,15 +519,19 @@ class Receiver {
     return n;
   }
 
-  // Nothing more can arrive: every sender is gone, or the receiver closed and took everything
-  // accepted before. Called after a failed take.
+  // Nothing more can arrive: every sender is gone, or the channel closed fully and the receiver
+  // passed everything claimed before. Called after a failed take. (Between the queue's full close
+  // and the record of where it ends, the closer has yet to wake the receiver: not finished yet.)
   bool finished() {
     if (shared_->senders_gone.load(std::memory_order_seq_cst)) return !shared_->queue.ready_at_head();
-    if (shared_->queue.is_closed()) {
-      if (closed_at_ == not_closed) closed_at_ = shared_->queue.close();
-      return shared_->queue.head_index() >= closed_at_;
-    }
+    if (shared_->queue.is_fully_closed()) return shared_->queue.head_index() >= shared_->closed_at.load(std::memory_order_seq_cst);
     return false;
+  }
+
+  // A full close whose end is not recorded yet: `try_recv` waits for it rather than say `empty`.
+  bool closing_now() const noexcept {
+    return shared_->queue.is_fully_closed() &&
+           shared_->closed_at.load(std::memory_order_seq_cst) == detail::Shared<T>::not_closed;
   }
 
   bool ready() { return shared_->queue.ready_at_head() || finished(); }
@@ -459,17 +541,22 @@ class Receiver {
     return *node_;
   }
 
-  void leave() {
-    if (shared_) close();
+  // Closes the channel and destroys what is queued at once, as tokio's receiver does on drop
+  // (a value whose send is still writing it is destroyed with the channel).
+  void leave() noexcept {
+    if (shared_) {
+      close();
+      shared_->finish_close();  // the receiver is gone: permits cannot send either
+      std::int64_t drained = 0;
+      while (shared_->queue.pop()) ++drained;
+      if (drained && shared_->capacity) shared_->release_permits(drained);
+    }
     shared_.reset();
     if (node_) std::exchange(node_, nullptr)->retire();
   }
 
-  static constexpr std::uint64_t not_closed = ~std::uint64_t{0};
-
   std::shared_ptr<detail::Shared<T>> shared_;
   swarmsync::detail::WaitNode* node_ = nullptr;
-  std::uint64_t closed_at_ = not_closed;
 };
 
 template <class T>
@@ -482,6 +569,9 @@ std::pair<UnboundedSender<T>, Receiver<T>> unbounded_channel() {
 template <class T>
 std::pair<Sender<T>, Receiver<T>> channel(std::size_t capacity) {
   if (capacity == 0) throw std::invalid_argument("swarmsync::mpsc::channel: capacity must be > 0");
+  if (capacity > max_capacity)
+    throw std::invalid_argument("swarmsync::mpsc::channel: capacity " + std::to_string(capacity) +
+                                " is above max_capacity (" + std::to_string(max_capacity) + ")");
   auto shared = std::make_shared<detail::Shared<T>>(capacity);
   Receiver<T> rx(shared);
   return {Sender<T>(std::move(shared)), std::move(rx)};

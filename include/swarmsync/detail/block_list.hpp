@@ -8,18 +8,20 @@
 // a slot is readable when its bit is set. The queue is FIFO in claim order, hence FIFO per
 // producer and linearizable as a whole.
 //
-// Closing. The consumer closes the queue by setting the top bit of `tail_position_` (one
-// fetch_or); the value it returns is the exact number of values accepted. A producer that checks
-// the bit before claiming is refused without claiming anything; one that claimed at the same time
-// learns it from the claim itself (the bit is in the value its fetch_add returns), marks its slot
-// as a tombstone instead of writing, and gets its value back. The consumer skips tombstones. So
-// every value is either accepted (and will be received) or handed back: none is lost in between.
+// Closing, in two steps, each one fetch_or on a top bit of `tail_position_`. `begin_close` sets
+// the `closing` bit: ordinary pushes are refused from then on, pushes with a reservation
+// (`permitted`) still go in. `close` sets the `closed` bit: every push is refused, and the value
+// it returns is the exact number of slots claimed before it. A producer that checks the bits
+// before claiming is refused without claiming anything; one that claimed at the same time learns
+// it from the claim itself (the bits are in the value its fetch_add returns), marks its slot as a
+// tombstone instead of writing, and gets its value back. The consumer skips tombstones. So every
+// value is either accepted (and will be received) or handed back: none is lost in between.
 //
 // Memory orders, and why:
 // - The value is written before the `ready` bit is set with a release RMW; the consumer reads
 //   `ready` with acquire before touching the value.
-// - A new block's fields are written before it is published by a release CAS on `next`; walkers
-//   read `next` with acquire.
+// - A new block's fields are written before it is published by a CAS on `next` (seq_cst, which
+//   includes release); producers walking the list read `next` with acquire.
 // - Reclaiming. A producer may still hold a pointer to a block it loaded from `block_tail_`. When
 //   a producer moves `block_tail_` past a full block B (seq_cst CAS), it then reads
 //   `tail_position_` (seq_cst) into B.observed_tail and sets B.released (release). The consumer
@@ -28,7 +30,15 @@
 //   load came before the CAS that released B, so in the seq_cst order its claim precedes the read
 //   of observed_tail: its index is below observed_tail, and the consumer cannot pass that index
 //   before the producer has written its value, its last access to any block.
-// - The seq_cst RMW that sets a `ready` bit also serves the wake-up protocol of wait_list.hpp.
+// - No lost wake-up (wait_list.hpp). The consumer, after arming its node (a seq_cst RMW), decides
+//   "nothing to take" only from seq_cst loads: the head block's `ready` word, the head block's
+//   `next` link (when the head index has moved into a block not linked yet) and `tail_position_`
+//   (the closed bit). A producer's publishing writes are seq_cst too: the RMW that sets a `ready`
+//   bit, the CAS that links a new block, and the closing fetch_or. So in the single total order of
+//   seq_cst operations either the consumer's load comes after the producer's write and sees it,
+//   or it comes before, and then the consumer's arming precedes the producer's seq_cst read of the
+//   waiter, which sees the node armed and wakes it. An acquire load there would not be in that
+//   order, and the C++ model would allow it to miss the write and the waker to miss the node.
 //
 // Memory: blocks are recycled. A consumed block is appended after the tail for reuse, at most a
 // few blocks deep; beyond that it is freed, so memory after a burst returns to a few blocks.
@@ -78,15 +88,16 @@ class BlockList {
     }
   }
 
-  /// Appends a value, or leaves it in `value` and returns false if the queue is closed. Any
-  /// thread; never blocks.
-  bool push(T& value) noexcept {
-    if (tail_position_.load(std::memory_order_relaxed) & closed_bit) return false;
+  /// Appends a value, or leaves it in `value` and returns false if the queue is closed (or, unless
+  /// `permitted`, closing). Any thread; never blocks.
+  bool push(T& value, bool permitted = false) noexcept {
+    const std::uint64_t refused = permitted ? closed_bit : (closed_bit | closing_bit);
+    if (tail_position_.load(std::memory_order_relaxed) & refused) return false;
     const std::uint64_t claimed = tail_position_.fetch_add(1, std::memory_order_seq_cst);
-    const std::uint64_t index = claimed & ~closed_bit;
+    const std::uint64_t index = claimed & index_mask;
     Block* b = find_block(index);
     const std::uint64_t offset = index & slot_mask;
-    if (claimed & closed_bit) {
+    if (claimed & refused) {
       b->ready.fetch_or(std::uint64_t{1} << (offset + block_capacity), std::memory_order_seq_cst);
       return false;
     }
@@ -95,13 +106,33 @@ class BlockList {
     return true;
   }
 
-  /// Closes the queue to producers; returns how many values were ever accepted. Idempotent.
+  /// Refuses ordinary pushes from now on; pushes that are `permitted` still go in. Idempotent.
+  void begin_close() noexcept { tail_position_.fetch_or(closing_bit, std::memory_order_seq_cst); }
+
+  /// Refuses every push from now on. Returns the number of slots claimed before, or `not_closed`
+  /// if the queue was closed already. Idempotent.
   std::uint64_t close() noexcept {
-    return tail_position_.fetch_or(closed_bit, std::memory_order_seq_cst) & ~closed_bit;
+    const std::uint64_t before = tail_position_.fetch_or(closing_bit | closed_bit, std::memory_order_seq_cst);
+    return (before & closed_bit) ? not_closed : (before & index_mask);
   }
 
-  /// True once `close()` was called.
-  bool is_closed() const noexcept { return tail_position_.load(std::memory_order_acquire) & closed_bit; }
+  /// What `close` returns when the queue was closed already.
+  static constexpr std::uint64_t not_closed = ~std::uint64_t{0};
+
+  /// True once `begin_close()` or `close()` was called: ordinary pushes are refused.
+  /// seq_cst: usable after parking (see the header comment).
+  bool is_closed() const noexcept {
+    return tail_position_.load(std::memory_order_seq_cst) & (closing_bit | closed_bit);
+  }
+
+  /// True once `close()` was called: every push is refused. seq_cst, as `is_closed`.
+  bool is_fully_closed() const noexcept { return tail_position_.load(std::memory_order_seq_cst) & closed_bit; }
+
+  /// True when some send has claimed the slot at the head (its value may still be being
+  /// written, or it is a refused send's tombstone not marked yet). Consumer only.
+  bool head_claimed() const noexcept {
+    return (tail_position_.load(std::memory_order_seq_cst) & index_mask) > head_index_;
+  }
 
   /// Index of the next value the consumer will take (= number of slots consumed). Consumer only.
   std::uint64_t head_index() const noexcept { return head_index_; }
@@ -124,7 +155,8 @@ class BlockList {
     for (;;) {
       const std::uint64_t start = head_index_ & ~slot_mask;
       while (head_block_->start != start) {
-        Block* next = head_block_->next.load(std::memory_order_acquire);
+        // seq_cst: this load may decide "not ready" after parking (see the header comment).
+        Block* next = head_block_->next.load(std::memory_order_seq_cst);
         if (!next) return false;
         head_block_ = next;
         reclaim_blocks();
@@ -139,7 +171,7 @@ class BlockList {
   }
 
   /// Slots ever claimed (values accepted, plus the rare sends refused while the queue closed).
-  std::uint64_t claimed() const noexcept { return tail_position_.load(std::memory_order_acquire) & ~closed_bit; }
+  std::uint64_t claimed() const noexcept { return tail_position_.load(std::memory_order_acquire) & index_mask; }
 
   /// Slots the consumer has passed: values taken (plus skipped refusals).
   std::uint64_t consumed() const noexcept { return head_position_.load(std::memory_order_acquire); }
@@ -147,7 +179,7 @@ class BlockList {
   /// Values claimed by producers and not yet taken (includes values being written). Any thread.
   std::size_t size() const noexcept {
     const std::uint64_t head = head_position_.load(std::memory_order_acquire);
-    const std::uint64_t tail = tail_position_.load(std::memory_order_acquire) & ~closed_bit;
+    const std::uint64_t tail = tail_position_.load(std::memory_order_acquire) & index_mask;
     return tail > head ? static_cast<std::size_t>(tail - head) : 0;
   }
 
@@ -156,6 +188,8 @@ class BlockList {
   static constexpr std::uint64_t slot_mask = block_capacity - 1;
   static constexpr std::uint64_t all_ready = (std::uint64_t{1} << block_capacity) - 1;
   static constexpr std::uint64_t closed_bit = std::uint64_t{1} << 63;
+  static constexpr std::uint64_t closing_bit = std::uint64_t{1} << 62;
+  static constexpr std::uint64_t index_mask = closing_bit - 1;
   static constexpr int max_recycle_depth = 3;
 
   struct Block {
@@ -183,7 +217,7 @@ class BlockList {
         Block* expected = b;
         if (block_tail_.compare_exchange_strong(expected, next, std::memory_order_seq_cst,
                                                 std::memory_order_relaxed)) {
-          b->observed_tail.store(tail_position_.load(std::memory_order_seq_cst) & ~closed_bit,
+          b->observed_tail.store(tail_position_.load(std::memory_order_seq_cst) & index_mask,
                                  std::memory_order_relaxed);
           b->released.store(true, std::memory_order_release);
         } else {
@@ -200,7 +234,8 @@ class BlockList {
   Block* grow(Block* b) noexcept {
     Block* fresh = new Block(b->start + block_capacity);
     Block* expected = nullptr;
-    if (b->next.compare_exchange_strong(expected, fresh, std::memory_order_acq_rel, std::memory_order_acquire))
+    // seq_cst: a publishing write of the wake-up protocol (see the header comment).
+    if (b->next.compare_exchange_strong(expected, fresh, std::memory_order_seq_cst, std::memory_order_acquire))
       return fresh;
     delete fresh;
     return expected;
@@ -226,7 +261,8 @@ class BlockList {
     for (int depth = 0; depth < max_recycle_depth; ++depth) {
       b->start = cur->start + block_capacity;
       Block* expected = nullptr;
-      if (cur->next.compare_exchange_strong(expected, b, std::memory_order_acq_rel, std::memory_order_acquire))
+      // seq_cst: a publishing write of the wake-up protocol (see the header comment).
+      if (cur->next.compare_exchange_strong(expected, b, std::memory_order_seq_cst, std::memory_order_acquire))
         return;
       cur = expected;
     }

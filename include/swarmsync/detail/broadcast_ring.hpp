@@ -13,6 +13,17 @@
 // either the sender sees the pin and waits, or the receiver sees the write mark and backs off: a
 // value is never overwritten while it is copied. No mutex is taken anywhere.
 //
+// Exceptions. A send whose construction of the value throws has still claimed its position: it
+// publishes the slot as a hole (`filled == false`) and rethrows, so later senders and receivers
+// pass it (receivers skip a hole as if nothing had been sent there; `tail()` counts it). A receive
+// whose copy of the value throws releases its pin (a guard) and rethrows, its cursor already past
+// that value, as tokio's does when a clone panics: the exception is how that receiver learns of
+// the value it did not get, and a value whose copy always throws cannot stall it.
+//
+// Clearing. When the last receiver leaves, `clear()` writes a hole over every slot, as that many
+// sends would, so the values are destroyed at once (as tokio drops a value every receiver is done
+// with) rather than when overwritten or when the channel goes.
+//
 // Progress: a receive never waits for anything (it copies, or reports empty or lagged). A send
 // never waits for a receiver to catch up; it may spin for the duration of one copy of T while a
 // receiver is copying the oldest value out of the slot being overwritten, or for a concurrent
@@ -49,7 +60,7 @@ class BroadcastRing {
   ~BroadcastRing() {
     for (std::size_t i = 0; i < capacity_; ++i) {
       const std::uint64_t s = slots_[i].seq.load(std::memory_order_acquire);
-      if (s != 0 && s % 2 == 0) slots_[i].value()->~T();
+      if (s != 0 && s % 2 == 0 && slots_[i].filled) slots_[i].value()->~T();
     }
   }
 
@@ -63,42 +74,89 @@ class BroadcastRing {
 
   std::size_t capacity() const noexcept { return capacity_; }
 
-  /// Next position to be claimed = number of values sent so far.
+  /// Next position to be claimed = number of positions claimed so far (values and holes).
   std::uint64_t tail() const noexcept { return tail_.load(std::memory_order_seq_cst); }
 
-  /// Writes `value` at the next position and publishes it. Returns the position.
+  /// Values written so far (positions claimed, less the holes).
+  std::uint64_t written() const noexcept { return tail() - holes_.load(std::memory_order_relaxed); }
+
+  /// Writes `value` at the next position and publishes it. Returns the position. If constructing
+  /// the value throws, the position is published as a hole and the exception propagates.
   template <class U>
   std::uint64_t write(U&& value) {
+    return write_with([&](void* storage) { ::new (storage) T(std::forward<U>(value)); });
+  }
+
+  /// Destroys every value the ring holds by writing a hole over each slot, as `capacity()` sends
+  /// would (used when the last receiver leaves: nobody can read them any more).
+  void clear() {
+    for (std::size_t i = 0; i < capacity_; ++i) write_with(nullptr);
+  }
+
+ private:
+  // Claims the next position and fills its slot with `fill(storage)`, or leaves a hole when
+  // `fill` is null or throws (then rethrows).
+  template <class Fill>
+  std::uint64_t write_with(Fill fill) {
     const std::uint64_t pos = tail_.fetch_add(1, std::memory_order_seq_cst);
     Slot& slot = slots_[pos & mask_];
     const std::uint64_t previous = pos >= capacity_ ? published(pos - capacity_) : 0;
     Backoff backoff;
+    // acquire: the previous lap's writer published the slot (value and `filled`) with its store.
     while (slot.seq.load(std::memory_order_acquire) != previous) backoff.pause();
+    // seq_cst store, then seq_cst loads of `readers`: the writer's half of the pin protocol.
     slot.seq.store(published(pos) - 1, std::memory_order_seq_cst);
     while (slot.readers.load(std::memory_order_seq_cst) != 0) backoff.pause();
-    if (pos >= capacity_) slot.value()->~T();
-    ::new (static_cast<void*>(slot.storage)) T(std::forward<U>(value));
-    slot.seq.store(published(pos), std::memory_order_seq_cst);
+    if (slot.filled) slot.value()->~T();
+    slot.filled = false;
+    struct Publish {  // runs on both paths: a claimed position always ends published
+      Slot& slot;
+      std::uint64_t seq;
+      std::atomic<std::uint64_t>& holes;
+      ~Publish() {
+        if (!slot.filled) holes.fetch_add(1, std::memory_order_relaxed);
+        slot.seq.store(seq, std::memory_order_seq_cst);  // includes release
+      }
+    } publish{slot, published(pos), holes_};
+    if constexpr (!std::is_null_pointer_v<Fill>) {
+      fill(static_cast<void*>(slot.storage));
+      slot.filled = true;
+    }
     return pos;
   }
 
+ public:
+
   /// Tries to copy position `pos` into `out`. On `lagged`, `pos` already moved on: `out_skipped`
   /// tells how many positions were lost and `pos` is the oldest position the ring may still hold.
+  /// Holes (sends that threw) are skipped. If copying the value throws, the pin is released, `pos`
+  /// has moved past it, and the exception propagates.
   Read read(std::uint64_t& pos, std::optional<T>& out, std::uint64_t& out_skipped) {
-    Slot& slot = slots_[pos & mask_];
-    std::uint64_t s = slot.seq.load(std::memory_order_acquire);
-    if (s == published(pos)) {
-      slot.readers.fetch_add(1, std::memory_order_seq_cst);
-      s = slot.seq.load(std::memory_order_seq_cst);
+    for (;;) {
+      Slot& slot = slots_[pos & mask_];
+      std::uint64_t s = slot.seq.load(std::memory_order_acquire);
       if (s == published(pos)) {
-        out.emplace(*slot.value());
+        // seq_cst pin, then seq_cst re-read of `seq`: the reader's half of the pin protocol.
+        slot.readers.fetch_add(1, std::memory_order_seq_cst);
+        s = slot.seq.load(std::memory_order_seq_cst);
+        if (s == published(pos)) {
+          struct Unpin {  // release: the copy is done before a writer that sees 0 reuses the slot
+            Slot& slot;
+            ~Unpin() { slot.readers.fetch_sub(1, std::memory_order_release); }
+          } unpin{slot};
+          if (!slot.filled) {  // a hole: nothing was sent there
+            ++pos;
+            continue;
+          }
+          ++pos;
+          out.emplace(*slot.value());
+          return Read::value;
+        }
         slot.readers.fetch_sub(1, std::memory_order_release);
-        ++pos;
-        return Read::value;
       }
-      slot.readers.fetch_sub(1, std::memory_order_release);
+      if (s < published(pos)) return Read::empty;
+      break;
     }
-    if (s < published(pos)) return Read::empty;
     // Overwritten (or being overwritten) by position pos + k*capacity: resume at the oldest
     // position that the ring can still hold.
     const std::uint64_t oldest = tail() - capacity_;
@@ -118,6 +176,7 @@ class BroadcastRing {
   struct alignas(64) Slot {
     std::atomic<std::uint64_t> seq{0};
     std::atomic<std::uint32_t> readers{0};
+    bool filled = false;  // holds a value (not a hole); written only by the slot's writer
     alignas(T) unsigned char storage[sizeof(T)];
     T* value() noexcept { return std::launder(reinterpret_cast<T*>(storage)); }
   };
@@ -126,6 +185,7 @@ class BroadcastRing {
   const std::size_t mask_;
   std::unique_ptr<Slot[]> slots_;
   alignas(64) std::atomic<std::uint64_t> tail_{0};
+  std::atomic<std::uint64_t> holes_{0};  // positions that hold no value: failed sends, clears
 };
 
 }  // namespace swarmsync::detail

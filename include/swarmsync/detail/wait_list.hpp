@@ -12,9 +12,12 @@
 //   armed      - a handler is installed and nobody has completed it yet;
 //   linked     - the node is (or is about to be) on a list, or in a list that a waker took;
 //   initiating - the parking side is still inside the wait's initiation;
-//   deferred   - a completion arrived during the initiation and waits for it to end.
-// The waker, a cancellation and a timeout each clear `armed` with a read-modify-write; exactly one
-// of them wins and completes the handler. A node stays `linked` until a waker unlinks it, so a
+//   deferred   - a completion arrived during the initiation and waits for it to end;
+//   completing - the winner of `armed` is handing the continuation to the executor.
+// The waker, a cancellation and a timeout each clear `armed` with a read-modify-write that sets
+// `completing` in the same step; exactly one of them wins and completes the handler, and clears
+// `completing` once it no longer touches the executor. Every completer holds a reference to the
+// node for that time. A node stays `linked` until a waker unlinks it, so a
 // cancelled node that parks again is re-armed in place rather than pushed twice.
 //
 // After arming, the parking side re-reads the channel from inside the initiation, and that read
@@ -40,7 +43,11 @@
 // coroutine is parked would never destroy it, and a later wake-up would post to a dead context.
 // Each node therefore registers (once per execution context, not per wait) with that context's
 // `ParkingService`; when the context shuts down, the service destroys every handler still parked
-// there, and with it the coroutine frame, as Asio does with its own pending operations.
+// there, and with it the coroutine frame, as Asio does with its own pending operations. A node it
+// cannot disarm has a completer on another thread that won first: the shutdown waits until that
+// completer's `completing` bit clears, so the continuation is in the context's queue (and is
+// destroyed with it) before the context's scheduler goes away, and no completer ever reaches a
+// destroyed scheduler. The service is created after the scheduler and so shut down before it.
 
 #include "swarmsync/detail/asio_fwd.hpp"
 
@@ -83,6 +90,24 @@
 
 namespace swarmsync::detail {
 
+/// Busy-wait helper for the few places that wait on another thread's progress for a bounded
+/// number of instructions (a writer finishing a slot): spin, then yield the core.
+class Backoff {
+ public:
+  void pause() noexcept {
+    if (++spins_ < 64) {
+#if defined(__x86_64__) || defined(__i386__)
+      __builtin_ia32_pause();
+#endif
+    } else {
+      std::this_thread::yield();
+    }
+  }
+
+ private:
+  unsigned spins_ = 0;
+};
+
 class WaitList;
 class ParkingRegistry;
 
@@ -96,7 +121,8 @@ class WaitNode {
   static constexpr State linked = 2;
   static constexpr State initiating = 4;
   static constexpr State deferred = 8;
-  static constexpr State generation_one = 16;  // the bits above the flags count the waits
+  static constexpr State completing = 16;
+  static constexpr State generation_one = 32;  // the bits above the flags count the waits
 
   static WaitNode* make() { return new WaitNode; }
 
@@ -106,10 +132,13 @@ class WaitNode {
   }
 
   /// Takes the right to complete the installed handler; true for exactly one caller per wait.
+  /// The winner must then call `complete` (or `abandon`), holding a reference to the node.
+  /// acq_rel: the acquire half sees the handler the parking side installed before arming; the
+  /// release half publishes `completing` to a shutdown that waits for it.
   bool try_disarm() noexcept {
     State s = state_.load(std::memory_order_relaxed);
     while (s & armed) {
-      if (state_.compare_exchange_weak(s, s & ~armed, std::memory_order_acq_rel,
+      if (state_.compare_exchange_weak(s, (s & ~armed) | completing, std::memory_order_acq_rel,
                                        std::memory_order_relaxed))
         return true;
     }
@@ -121,10 +150,23 @@ class WaitNode {
   bool try_disarm(State generation) noexcept {
     State s = state_.load(std::memory_order_relaxed);
     while ((s & armed) && (s & ~(generation_one - 1)) == generation) {
-      if (state_.compare_exchange_weak(s, s & ~armed, std::memory_order_acq_rel, std::memory_order_relaxed))
+      if (state_.compare_exchange_weak(s, (s & ~armed) | completing, std::memory_order_acq_rel,
+                                       std::memory_order_relaxed))
         return true;
     }
     return false;
+  }
+
+  /// Arms the node for the next wait (a seq_cst RMW: the protocol's "park" step), marks it as
+  /// inside the initiation and, with `also`, sets those bits too. Returns the wait's generation.
+  State arm_state(State also = 0, State* previous = nullptr) noexcept {
+    State s = state_.load(std::memory_order_relaxed);
+    State next;
+    do {
+      next = (s + generation_one) | armed | initiating | also;
+    } while (!state_.compare_exchange_weak(s, next, std::memory_order_seq_cst, std::memory_order_relaxed));
+    if (previous) *previous = s;
+    return next & ~(generation_one - 1);
   }
 
   /// Installs the completion handler of the next wait, and the executor it resumes on.
@@ -152,10 +194,15 @@ class WaitNode {
     completion_ec_ = ec;
     State s = state_.load(std::memory_order_acquire);
     while (s & initiating) {
-      if (state_.compare_exchange_weak(s, s | deferred, std::memory_order_acq_rel, std::memory_order_acquire))
+      // release: `completion_ec_` is visible to `end_initiation`, which acquires `deferred`.
+      if (state_.compare_exchange_weak(s, (s | deferred) & ~completing, std::memory_order_acq_rel,
+                                       std::memory_order_acquire))
         return;
     }
     resume(ec);
+    // release: everything this thread did with the executor happens before a waiting shutdown
+    // (which acquires the cleared bit) lets the execution context go.
+    state_.fetch_and(~completing, std::memory_order_release);
   }
 
   /// Ends the initiation; resumes the coroutine if a completion arrived during it.
@@ -199,6 +246,10 @@ class WaitNode {
   void resume(boost::system::error_code ec) {
     const asio::any_io_executor executor = std::move(executor_);
     executor_ = asio::any_io_executor();
+    resume_on(executor, ec);
+  }
+
+  void resume_on(const asio::any_io_executor& executor, boost::system::error_code ec) {
     // A waker inside its own io_context's run() needs no tracked work: the context outlives it.
     if (const auto* own = executor.target<asio::io_context::executor_type>(); own && own->running_in_this_thread()) {
       asio::defer(*own, Resume{std::move(handler_), ec});
@@ -257,6 +308,12 @@ class ParkingRegistry {
       if (n->try_disarm()) {
         WaitNode::Handler doomed(std::move(n->handler_));
         n->executor_ = asio::any_io_executor();
+        n->state_.fetch_and(~WaitNode::completing, std::memory_order_relaxed);
+      } else {
+        // Another thread won the node and is handing its continuation to this context: wait
+        // until it is done (acquire: its work on the context happens before we go on).
+        Backoff backoff;
+        while (n->state_.load(std::memory_order_acquire) & WaitNode::completing) backoff.pause();
       }
       n->release();
     }
@@ -328,13 +385,8 @@ class WaitList {
   /// caller is inside the wait's initiation and must call `node.end_initiation()` when done.
   /// Returns the wait's generation, for `WaitNode::try_disarm(generation)`.
   WaitNode::State arm(WaitNode& node) {
-    using S = WaitNode::State;
-    S s = node.state_.load(std::memory_order_relaxed);
-    S next;
-    do {
-      next = (s + WaitNode::generation_one) | WaitNode::armed | WaitNode::linked | WaitNode::initiating;
-    } while (!node.state_.compare_exchange_weak(s, next, std::memory_order_seq_cst, std::memory_order_relaxed));
-    const S generation = next & ~(WaitNode::generation_one - 1);
+    WaitNode::State s = 0;
+    const WaitNode::State generation = node.arm_state(WaitNode::linked, &s);
     if (s & WaitNode::linked) return generation;
     node.add_ref();
     WaitNode* head = head_.load(std::memory_order_relaxed);
@@ -354,7 +406,13 @@ class WaitList {
     WaitNode* n = head_.exchange(nullptr, std::memory_order_seq_cst);
     while (n) {
       WaitNode* next = n->next_;
-      const WaitNode::State s = n->state_.fetch_and(~(WaitNode::armed | WaitNode::linked), std::memory_order_acq_rel);
+      // Unlinks and, if armed, disarms in one RMW that also sets `completing` (see WaitNode).
+      // The list's reference keeps the node alive until `release`.
+      WaitNode::State s = n->state_.load(std::memory_order_relaxed);
+      while (!n->state_.compare_exchange_weak(
+          s, (s & ~(WaitNode::armed | WaitNode::linked)) | ((s & WaitNode::armed) ? WaitNode::completing : 0),
+          std::memory_order_acq_rel, std::memory_order_relaxed)) {
+      }
       if (s & WaitNode::armed) n->complete({});
       n->release();
       n = next;
@@ -392,28 +450,24 @@ class SingleWaiter {
 
   /// As `WaitList::arm`. `node` must be the same node at every call.
   WaitNode::State arm(WaitNode& node) {
-    using S = WaitNode::State;
     if (node_.load(std::memory_order_relaxed) != &node) {
       assert(node_.load(std::memory_order_relaxed) == nullptr && "SingleWaiter: a second node");
       node.add_ref();
       node_.store(&node, std::memory_order_seq_cst);
     }
-    S s = node.state_.load(std::memory_order_relaxed);
-    S next;
-    do {
-      next = (s + WaitNode::generation_one) | WaitNode::armed | WaitNode::initiating;
-    } while (!node.state_.compare_exchange_weak(s, next, std::memory_order_seq_cst, std::memory_order_relaxed));
-    return next & ~(WaitNode::generation_one - 1);
+    return node.arm_state();
   }
 
   /// Wakes the receiver if it is parked. Cheap (two loads) when it is not.
   void wake_all() {
     WaitNode* n = node_.load(std::memory_order_seq_cst);
     if (!n) return;
+    // seq_cst: the waker's "read the waiter" step, ordered after its publish (see the class
+    // comment). The channel's reference keeps the node alive while it is completed.
     WaitNode::State s = n->state_.load(std::memory_order_seq_cst);
     while (s & WaitNode::armed) {
-      if (n->state_.compare_exchange_weak(s, s & ~WaitNode::armed, std::memory_order_acq_rel,
-                                          std::memory_order_acquire)) {
+      if (n->state_.compare_exchange_weak(s, (s & ~WaitNode::armed) | WaitNode::completing,
+                                          std::memory_order_acq_rel, std::memory_order_acquire)) {
         n->complete({});
         return;
       }
@@ -430,7 +484,12 @@ inline void connect_cancellation(WaitNode& node) {
   auto slot = node.cancellation_slot();
   if (!slot.is_connected()) return;
   slot.assign([&node](asio::cancellation_type type) {
-    if (type != asio::cancellation_type::none && node.try_disarm()) node.complete(asio::error::operation_aborted);
+    if (type != asio::cancellation_type::none && node.try_disarm()) {
+      // The node is alive while armed (its coroutine is suspended); the reference keeps it so
+      // until `complete` has cleared `completing`, after the coroutine may have resumed.
+      const NodeRef keep(node);
+      node.complete(asio::error::operation_aborted);
+    }
   });
 }
 
@@ -504,22 +563,5 @@ inline asio::awaitable<void> yield_before_take() {
   throw_if_cancelled(co_await asio::this_coro::cancellation_state);
 }
 
-/// Busy-wait helper for the few places that wait on another thread's progress for a bounded
-/// number of instructions (a writer finishing a slot): spin, then yield the core.
-class Backoff {
- public:
-  void pause() noexcept {
-    if (++spins_ < 64) {
-#if defined(__x86_64__) || defined(__i386__)
-      __builtin_ia32_pause();
-#endif
-    } else {
-      std::this_thread::yield();
-    }
-  }
-
- private:
-  unsigned spins_ = 0;
-};
 
 }  // namespace swarmsync::detail
