@@ -1,6 +1,7 @@
 // The seed's wiring, supervised: a Scheduler feeds a Dispatcher, which feeds a Harvester, through
 // channels registered by name in the wiring; every service hears the core events. The Dispatcher
-// fails now and then and is restarted on the same leases; nothing queued is lost.
+// fails now and then and is restarted on the same leases; nothing queued is lost, and the one job
+// it had in hand at each failure is counted as lost by the supervisor.
 //
 //   swarmsync-seed-wiring              run 10000 jobs and print the shutdown report
 //   swarmsync-seed-wiring --table      print the boot diagnostics (also --json, --dot)
@@ -110,12 +111,13 @@ int main(int argc, char** argv) {
     return 1;
   }
   supervisor.handle_signals();
-  // Every job is harvested, except the one in hand at each dispatcher failure.
+  // Every job is harvested, except the one the dispatcher had in hand at each of its failures,
+  // which the supervisor counts as lost.
   std::thread watcher([&] {
     while (supervisor.finished().wait_for(std::chrono::milliseconds(1)) != std::future_status::ready) {
-      if (harvested.load() + supervisor.snapshot().services[1].failures >= jobs) break;
+      if (harvested.load() + supervisor.snapshot().services[1].lost_in_hand >= jobs) break;
     }
-    supervisor.request_shutdown("all jobs accounted for");
+    supervisor.request_shutdown("every job harvested or counted as lost in hand");
   });
   std::thread second([&] { ioc.run(); });
   ioc.run();
@@ -124,14 +126,16 @@ int main(int argc, char** argv) {
 
   const auto report = supervisor.finished().get();
   std::printf("shutdown: %s%s%s\n", report.reason.c_str(), report.ok() ? "" : ", error: ", report.error.c_str());
-  std::printf("harvested %llu of %llu jobs\n", static_cast<unsigned long long>(harvested.load()),
-              static_cast<unsigned long long>(jobs));
+  const std::uint64_t lost_in_hand = report.services[1].lost_in_hand;
+  std::printf("harvested %llu of %llu jobs, %llu lost in the dispatcher's hand at its failures\n",
+              static_cast<unsigned long long>(harvested.load()), static_cast<unsigned long long>(jobs),
+              static_cast<unsigned long long>(lost_in_hand));
   for (const auto& s : report.services)
-    std::printf("  %-10s %-8s restarts %llu  failures %llu%s%s\n", s.name.c_str(), swarmsync::to_string(s.state),
-                static_cast<unsigned long long>(s.restarts), static_cast<unsigned long long>(s.failures),
+    std::printf("  %-10s %-8s restarts %llu  failures %llu  lost in hand %llu%s%s\n", s.name.c_str(),
+                swarmsync::to_string(s.state), static_cast<unsigned long long>(s.restarts),
+                static_cast<unsigned long long>(s.failures), static_cast<unsigned long long>(s.lost_in_hand),
                 s.last_error.empty() ? "" : "  last error: ", s.last_error.c_str());
   for (const auto& u : report.unhandled)
     std::printf("  unhandled on %s: %zu\n", u.channel.c_str(), u.queued);
-  const std::uint64_t lost_in_hand = report.services[1].failures;
   return report.ok() && harvested.load() + lost_in_hand == jobs ? 0 : 1;
 }

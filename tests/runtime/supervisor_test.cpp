@@ -118,7 +118,61 @@ TEST(Supervisor, RestartUnderLoadHandlesEveryMessageOnceExceptTheOneInHand) {
   EXPECT_EQ(consumer.failures, 150u);
   EXPECT_EQ(consumer.restarts, 150u);
   EXPECT_EQ(consumer.last_error, "injected failure");
+  EXPECT_EQ(consumer.lost_in_hand, 150u) << "each failure lost the message in hand, and it is counted";
+  EXPECT_EQ(report.services[0].lost_in_hand, 0u);
   EXPECT_TRUE(report.unhandled.empty());
+}
+
+TEST(Supervisor, TheMessageInHandAtAFailureIsCountedOnTheEventAndInTheSnapshot) {
+  auto shared = std::make_shared<Shared>();
+  shared->wiring->add_channel(Ch::Numbers).value();
+  asio::io_context ioc;
+  Supervisor<Shared> supervisor(ioc.get_executor(), shared, quiet());
+  auto events = shared->channels->subscribe_to_core_event();
+  std::atomic<int> instance{0};
+  supervisor.add_service({.name = "producer", .main = counting_producer(Ch::Numbers, 3),
+                          .restart = RestartPolicy::transient, .produces = {Ch::Numbers}}).value();
+  supervisor.add_service({.name = "consumer",
+                          .main = [&](Context& ctx) -> asio::awaitable<void> {
+                            auto rx = ctx.shared()->wiring->take_rx(Ch::Numbers, ctx.name()).value();
+                            switch (instance.fetch_add(1)) {
+                              case 0: {  // takes 0, fails with it in hand
+                                auto v = co_await ctx.recv(rx);
+                                EXPECT_TRUE(ctx.message_in_hand());
+                                throw std::runtime_error("failed holding " + std::to_string(*v));
+                              }
+                              case 1: {  // takes 1, fails with it in hand too
+                                (void)co_await ctx.recv(rx);
+                                EXPECT_TRUE(ctx.message_in_hand());
+                                throw std::runtime_error("failed holding another");
+                              }
+                              case 2: throw std::runtime_error("failed before any message");
+                              default:
+                                while (auto v = co_await ctx.recv(rx)) {
+                                  if (*v == 2) supervisor.request_shutdown("done");
+                                }
+                            }
+                          },
+                          .consumes = {Ch::Numbers}}).value();
+  ASSERT_TRUE(supervisor.start());
+  const auto report = run_until_finished(ioc, supervisor);
+  EXPECT_TRUE(report.ok()) << report.error;
+  const auto& consumer = report.services[1];
+  EXPECT_EQ(consumer.failures, 3u);
+  EXPECT_EQ(consumer.lost_in_hand, 2u) << "instances 0 and 1 each lost the message they held";
+  EXPECT_EQ(supervisor.snapshot().services[1].lost_in_hand, 2u);
+
+  std::vector<ServiceRestarted> restarts;
+  while (auto e = events.try_recv()) {
+    if (auto* r = std::get_if<ServiceRestarted>(&*e)) restarts.push_back(*r);
+  }
+  ASSERT_EQ(restarts.size(), 3u);
+  EXPECT_EQ(restarts[0].error, "failed holding 0");
+  EXPECT_EQ(restarts[0].lost_in_hand, 1u);
+  EXPECT_EQ(restarts[1].error, "failed holding another");
+  EXPECT_EQ(restarts[1].lost_in_hand, 1u);
+  EXPECT_EQ(restarts[2].error, "failed before any message");
+  EXPECT_EQ(restarts[2].lost_in_hand, 0u);
 }
 
 TEST(Supervisor, HotSwapUnderLoadLosesNothingAndKeepsOrder) {

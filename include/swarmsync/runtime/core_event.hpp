@@ -26,6 +26,9 @@ struct ServiceRestarted {
   std::string service;
   std::uint64_t restarts = 0;  ///< restarts of this service so far
   bool swapped = false;        ///< true for a hot swap to a new implementation
+  std::string error;           ///< why the instance failed; empty for a swap or a clean exit
+  /// Messages the failed instance had in hand, lost with it (0 or 1: see ServiceContext).
+  std::uint64_t lost_in_hand = 0;
 };
 
 /// The rates of the pulse broadcaster.

@@ -15,6 +15,13 @@
 // that does not return within its grace period is cancelled (its pending `co_await` throws
 // `operation_aborted`).
 //
+// The message in hand. A value `recv` / `recv_until` returned from a direct channel is "in hand"
+// until the instance calls `recv` or `recv_until` again (on any channel) or returns. An instance
+// that throws (or is cancelled) with a message in hand has lost it: the supervisor counts it
+// (`ServiceInfo::lost_in_hand`, the `ServiceRestarted` event) with the error. What is queued
+// stays queued for the next instance; only that one message, already out of the channel, is
+// gone. Values taken from a receiver directly, not through the context, are not tracked.
+//
 // Thread safety: a context belongs to its instance's coroutine, which runs on the service's own
 // strand; `stop_requested()` may be read from anywhere.
 
@@ -73,19 +80,27 @@ class ServiceContext {
   /// True when the stop is a shutdown: queued values should be handled before returning.
   bool draining() const noexcept { return drain_.load(std::memory_order_acquire); }
 
+  /// True while a message `recv` returned from a direct channel is being handled (see above).
+  bool message_in_hand() const noexcept { return in_hand_; }
+
   /// The next value of `rx`, or `std::nullopt` when the channel ended or this instance must stop
   /// (at once for a hand-over, once the queue is empty for a drain). Values left in the channel
   /// stay there for whoever takes the end next.
   template <class T>
   asio::awaitable<std::optional<T>> recv(mpsc::Receiver<T>& rx) {
+    in_hand_ = false;  // the previous message, if any, was handled
     for (;;) {
       if (stop_requested()) {
         if (!draining()) co_return std::nullopt;
         auto v = rx.try_recv();
-        if (v) co_return std::move(*v);
-        co_return std::nullopt;
+        if (!v) co_return std::nullopt;
+        in_hand_ = true;
+        co_return std::move(*v);
       }
-      if (auto v = co_await wait([&rx] { return rx.recv_unraced(); })) co_return std::move(*v);
+      if (auto v = co_await wait([&rx] { return rx.recv_unraced(); })) {
+        in_hand_ = true;
+        co_return std::move(*v);
+      }
     }
   }
 
@@ -93,13 +108,14 @@ class ServiceContext {
   template <class T>
   asio::awaitable<Result<T, broadcast::RecvError>> recv(broadcast::Receiver<T>& rx) {
     using R = Result<T, broadcast::RecvError>;
+    in_hand_ = false;
     for (;;) {
       if (stop_requested()) {
         if (draining()) {
           auto v = rx.try_recv();
           if (v || v.error().kind == broadcast::RecvError::lagged) co_return v;
         }
-        co_return R(boost::system::in_place_error, broadcast::RecvError{broadcast::RecvError::closed});
+        co_return R(in_place_error, broadcast::RecvError{broadcast::RecvError::closed});
       }
       if (auto v = co_await wait([&rx] { return rx.recv_unraced(); })) co_return std::move(*v);
     }
@@ -111,14 +127,21 @@ class ServiceContext {
   asio::awaitable<Result<T, mpsc::RecvTimeoutError>> recv_until(mpsc::Receiver<T>& rx,
                                                                 std::chrono::time_point<Clock, Duration> deadline) {
     using R = Result<T, mpsc::RecvTimeoutError>;
+    in_hand_ = false;
     for (;;) {
       if (stop_requested()) {
         if (draining()) {
-          if (auto v = rx.try_recv()) co_return R(boost::system::in_place_value, std::move(*v));
+          if (auto v = rx.try_recv()) {
+            in_hand_ = true;
+            co_return R(in_place_value, std::move(*v));
+          }
         }
-        co_return R(boost::system::in_place_error, mpsc::RecvTimeoutError::disconnected);
+        co_return R(in_place_error, mpsc::RecvTimeoutError::disconnected);
       }
-      if (auto v = co_await wait([&rx, deadline] { return rx.recv_until(deadline); })) co_return std::move(*v);
+      if (auto v = co_await wait([&rx, deadline] { return rx.recv_until(deadline); })) {
+        in_hand_ = static_cast<bool>(*v);
+        co_return std::move(*v);
+      }
     }
   }
 
@@ -173,6 +196,7 @@ class ServiceContext {
   std::atomic<bool> stop_{false};
   std::atomic<bool> drain_{false};
   bool idle_ = false;  // strand only: the instance waits inside `recv`
+  bool in_hand_ = false;  // strand only: a direct-channel message is being handled
   asio::cancellation_signal cancel_;
 };
 

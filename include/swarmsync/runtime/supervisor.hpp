@@ -33,7 +33,11 @@
 // their instance ends, `transient` ones only after a failure, `temporary` ones never. Restarts
 // wait a backoff (doubling from `backoff.initial` up to `backoff.max`) and are limited: more than
 // `intensity.max_restarts` restarts of one service within `intensity.period` shut the whole
-// system down in order, with an error naming the service.
+// system down in order, with an error naming the service. What a failure keeps and loses: every
+// value still queued on the service's channels stays there, on the same leases, for the next
+// instance; the one message the failed instance had in hand (taken by `ctx.recv` and not
+// finished) is lost, and counted: `ServiceInfo::lost_in_hand` in the snapshot and the shutdown
+// report, `ServiceRestarted::lost_in_hand` with the error on the event.
 //
 // Hot swap. `replace(name, main)` asks the running instance to hand over (it finishes the message
 // in hand), and starts `main` on the same leases as soon as it has returned; values sent meanwhile
@@ -153,6 +157,9 @@ struct ServiceInfo {
   std::uint64_t failures = 0;
   std::uint64_t swaps = 0;
   std::string last_error;
+  /// Messages lost in hand: taken from a direct channel by an instance that then failed (or was
+  /// cancelled) before its next receive. Each failure loses at most one.
+  std::uint64_t lost_in_hand = 0;
 };
 
 /// Introspection of one wired channel.
@@ -482,12 +489,15 @@ class Supervisor {
           error = "unknown exception";
         }
       }
+      // A message the instance had taken out of a channel and not finished is gone with it.
+      const std::uint64_t lost = e && inst->ctx.message_in_hand() ? 1 : 0;
       std::unique_lock lock(mutex_);
       if (s.current == inst) s.current.reset();
       if (!error.empty()) {
         ++s.info.failures;
         s.info.last_error = error;
       }
+      s.info.lost_in_hand += lost;
       if (shutting_down_) {
         s.info.state = error.empty() ? ServiceState::stopped : ServiceState::failed;
         cancel_timer(s);
@@ -548,7 +558,7 @@ class Supervisor {
           self->spawn(*svc);
         });
       }
-      broadcast(ServiceRestarted{s.spec.name, restarts, false});
+      broadcast(ServiceRestarted{s.spec.name, restarts, false, std::move(error), lost});
     }
 
     // Cancels the service's backoff or grace timer, on the service's strand. Lock held.
