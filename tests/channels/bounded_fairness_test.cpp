@@ -3,6 +3,7 @@
 
 #include <swarmsync/channels/mpsc.hpp>
 
+#include "support/allocation_counter.hpp"
 #include "support/async.hpp"
 #include "support/watchdog.hpp"
 
@@ -196,6 +197,37 @@ TEST(BoundedFairness, SendsRacingATimerLeaveNothingBehind) {
   EXPECT_EQ(rx.waiting_senders(), 0u);
   EXPECT_EQ(drain(rx), (std::vector<int>{0}));
   EXPECT_TRUE(tx.try_send(1)) << "no cancelled send holds the room";
+}
+
+// A send that waits for room, again and again on one context: after the first waits, no heap
+// allocation (the wait node comes from the thread's cache, already registered with the context;
+// coroutine frames and handlers come from Asio's per-thread recycling caches).
+TEST(BoundedFairness, WaitingSendsAllocateNothingInSteadyState) {
+  if (!test::allocation_counting())
+    GTEST_SKIP() << "allocation counting needs the program's own operator new, which sanitizers replace";
+  auto [tx_end, rx_end] = mpsc::channel<int>(1);
+  auto& tx = tx_end;
+  auto& rx = rx_end;
+  asio::io_context ioc;
+  int received = 0;
+  std::size_t before = 0;
+  constexpr int warm_up = 1000, measured = 10000;
+  auto producer = [&]() -> asio::awaitable<void> {
+    for (int i = 0; i < warm_up + measured; ++i) {
+      if (i == warm_up) before = test::allocation_count();
+      (void)co_await tx.send(i);  // the channel is full: it waits for the consumer
+    }
+  };
+  auto consumer = [&]() -> asio::awaitable<void> {
+    while (received < warm_up + measured) {
+      if (co_await rx.recv()) ++received;
+    }
+  };
+  asio::co_spawn(ioc, producer, asio::detached);
+  asio::co_spawn(ioc, consumer, asio::detached);
+  ioc.run();
+  EXPECT_EQ(received, warm_up + measured);
+  EXPECT_EQ(test::allocation_count() - before, 0u) << "allocations over " << measured << " waiting sends";
 }
 
 TEST(BoundedFairness, ClosingWakesEveryParkedSenderWithItsValue) {

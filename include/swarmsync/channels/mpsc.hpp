@@ -286,14 +286,14 @@ class Sender : public detail::SenderBase<T> {
     if (s.queue.is_closed()) co_return false;
     if (s.try_acquire_permit()) co_return true;
     Semaphore::Waiter waiter;
-    waiter.node = swarmsync::detail::WaitNode::make();
+    waiter.node = swarmsync::detail::NodeCache::take();
     struct Leave {
       Semaphore& room;
       Semaphore::Waiter& w;
       bool keep = false;
       ~Leave() {
         room.leave(w, keep);
-        w.node->retire();
+        swarmsync::detail::NodeCache::give_back(w.node);
       }
     } leave{s.room, waiter};
     Semaphore::Queue queue{s.room, waiter};

@@ -159,10 +159,17 @@ class WaitNode {
 
   /// Arms the node for the next wait (a seq_cst RMW: the protocol's "park" step), marks it as
   /// inside the initiation and, with `also`, sets those bits too. Returns the wait's generation.
+  /// A node is re-armed only once the completer of its previous wait is done with it (it may still
+  /// be returning from the executor's queue): `completing` then belongs to one wait at a time.
   State arm_state(State also = 0, State* previous = nullptr) noexcept {
     State s = state_.load(std::memory_order_relaxed);
     State next;
+    Backoff backoff;
     do {
+      while (s & completing) {
+        backoff.pause();
+        s = state_.load(std::memory_order_relaxed);
+      }
       next = (s + generation_one) | armed | initiating | also;
     } while (!state_.compare_exchange_weak(s, next, std::memory_order_seq_cst, std::memory_order_relaxed));
     if (previous) *previous = s;
@@ -354,6 +361,36 @@ inline void WaitNode::detach() {
   if (auto registry = std::move(registry_)) registry->remove(*this);
   context_ = nullptr;
 }
+
+/// A per-thread cache of one idle node, for waits that need a node only while they last (a
+/// bounded send waiting for room). A cached node stays registered with the context it last parked
+/// on, so a wait that takes it on the same context allocates nothing and takes no mutex.
+class NodeCache {
+ public:
+  /// A node for one wait: the cached one, or a new one.
+  static WaitNode* take() {
+    if (WaitNode* n = std::exchange(local().node, nullptr)) return n;
+    return WaitNode::make();
+  }
+  /// The wait is over: keeps `node` for the next one, or retires it if one is cached already.
+  static void give_back(WaitNode* node) {
+    Slot& slot = local();
+    if (!slot.node) slot.node = node;
+    else node->retire();
+  }
+
+ private:
+  struct Slot {
+    WaitNode* node = nullptr;
+    ~Slot() {
+      if (node) node->retire();
+    }
+  };
+  static Slot& local() {
+    thread_local Slot slot;
+    return slot;
+  }
+};
 
 /// A counted reference to a node: it holds one reference for as long as it lives.
 class NodeRef {
