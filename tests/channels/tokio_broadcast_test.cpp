@@ -26,6 +26,7 @@
 #include <swarmsync/channels/broadcast.hpp>
 
 #include "support/async.hpp"
+#include "support/mock_task.hpp"
 #include "support/watchdog.hpp"
 
 #include <boost/asio/co_spawn.hpp>
@@ -46,53 +47,9 @@
 namespace {
 
 using namespace swarmsync;
+using swarmsync::test::Task;
 using broadcast::RecvError;
 
-// A future polled by hand, as `tokio_test::task::spawn` makes one (see the top of the file).
-template <class T>
-class Task {
- public:
-  explicit Task(asio::awaitable<T> a) {
-    asio::co_spawn(ioc_, std::move(a), [s = state_](std::exception_ptr e, T v) {
-      s->done = true;
-      s->error = e;
-      if (!e) s->value.emplace(std::move(v));
-    });
-  }
-  Task(const Task&) = delete;
-  Task& operator=(const Task&) = delete;
-
-  /// Runs what is ready on the task's context; true once the task has completed.
-  bool poll() {
-    polled_ = true;
-    ioc_.restart();
-    ioc_.poll();
-    return state_->done;
-  }
-
-  /// tokio_test's `is_woken()`: whether a wake-up reached the task since it last ran.
-  bool woken() {
-    if (!polled_) return false;
-    ioc_.restart();
-    return ioc_.poll() > 0;
-  }
-
-  /// The output of a completed task.
-  T take() {
-    if (state_->error) std::rethrow_exception(state_->error);
-    return std::move(*state_->value);
-  }
-
- private:
-  struct State {
-    bool done = false;
-    std::exception_ptr error;
-    std::optional<T> value;
-  };
-  std::shared_ptr<State> state_ = std::make_shared<State>();
-  bool polled_ = false;
-  asio::io_context ioc_;  // last: destroyed first, and with it a coroutine still parked
-};
 
 const char* kind_name(RecvError::Kind k) {
   switch (k) {
