@@ -10,6 +10,7 @@
 #include <boost/asio/io_context.hpp>
 #include <gtest/gtest.h>
 
+#include <memory>
 #include <string>
 #include <variant>
 
@@ -202,6 +203,22 @@ TEST(ServiceWiring, ALeaseOutlivingTheWiringIsJustAChannelEnd) {
   }
   EXPECT_EQ(std::get<app::SchedulerEvent>(rx->try_recv().value()).job, 5);
   EXPECT_EQ(rx->try_recv().error(), mpsc::TryRecvError::disconnected);  // the wiring's senders are gone
+}
+
+TEST(ServiceWiring, ARefusedMoveOnlyPayloadComesBackAsTheVeryObject) {
+  std::optional<ServiceWiring<ChannelType, std::unique_ptr<int>>::Tx> tx;
+  {
+    ServiceWiring<ChannelType, std::unique_ptr<int>> wiring;
+    wiring.add_channel(ChannelType::SchedulerToDispatcher).value();
+    tx.emplace(wiring.take_tx(ChannelType::SchedulerToDispatcher, "scheduler").value());
+    ASSERT_TRUE(tx->send(std::make_unique<int>(1)));
+  }  // the wiring, and the receiver it kept, are gone
+  auto value = std::make_unique<int>(2);
+  int* const raw = value.get();
+  auto sent = tx->send(std::move(value));
+  ASSERT_FALSE(sent);
+  std::unique_ptr<int> back = std::move(sent).error().value;
+  EXPECT_EQ(back.get(), raw);
 }
 
 TEST(ServiceChannels, EverySubscriberGetsEveryEvent) {

@@ -27,8 +27,12 @@
 // burst, the rest freed), so a steady stream allocates nothing. Overhead per queued value: about
 // 1.25 bytes of block header, plus a 64-byte-aligned shared state per channel.
 //
-// Progress. `UnboundedSender::send` and `try_recv` are lock-free: one fetch_add and one fetch_or
-// per value, no mutex, no post to an executor when the receiver is not parked. Waking a parked
+// Progress. `UnboundedSender::send` is lock-free: one fetch_add and one fetch_or per value, no
+// mutex, no post to an executor when the receiver is not parked. `try_recv` takes no lock; it
+// waits only for a send that has claimed the next place and not yet written it (a producer
+// preempted inside `send`), as tokio's does, so that `empty` means nothing is queued. A bounded
+// send with room and a receive with nobody waiting for room take no lock either; the waiting
+// senders' queue is guarded by a mutex (see detail/semaphore.hpp). Waking a parked
 // receiver defers its continuation to its own executor once: from a thread of the same
 // io_context it runs on that thread as soon as the waker's handler returns or suspends (see
 // `WaitNode`). So a coroutine must not block its thread (a lock held long, a future's `get()`)
