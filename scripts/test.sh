@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets everything up, then builds and runs the whole test suite three times: a g++ release build
 # with warnings as errors, clang with ThreadSanitizer, and g++ with AddressSanitizer and
-# UndefinedBehaviorSanitizer. `--quick` runs only the first.
+# UndefinedBehaviorSanitizer, then fuzzes the Core's parsers for 30 s each (scripts/fuzz.sh).
+# `--quick` runs only the first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -33,5 +34,8 @@ run_suite test g++ -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSWARMSYNC_WARNINGS_AS_ERR
 if [ "$quick" -eq 0 ]; then
   run_suite tsan clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSWARMSYNC_SANITIZE=thread
   run_suite asan g++ -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSWARMSYNC_SANITIZE=address -DSWARMSYNC_WARNINGS_AS_ERRORS=ON
+  # The parsers of outside input, fuzzed for a bounded time from their committed corpora.
+  echo "== fuzz"
+  bash scripts/fuzz.sh 30
 fi
 echo "== all test builds passed"

@@ -67,8 +67,10 @@ TEST(JobFile, EachBadLineIsAnErrorWithItsLineNumber) {
     auto jobs = read_jobs(in, "jobs.jsonl");
     return jobs ? std::string("(no error)") : jobs.error().message;
   };
-  EXPECT_EQ(error_of("{\"name\": \"a\"}\n{\"name\": \n"), "jobs.jsonl:2: not valid JSON");
-  EXPECT_EQ(error_of("[1, 2]\n"), "jobs.jsonl:1: a job must be a JSON object, got [1,2]");
+  EXPECT_EQ(error_of("{\"name\": \"a\"}\n{\"name\": \n"),
+            "jobs.jsonl:2: not valid JSON at column 10: syntax error while parsing value - unexpected end of input; "
+            "expected '[', '{', or a literal");
+  EXPECT_EQ(error_of("[1, 2]\n"), "jobs.jsonl:1: a job must be a JSON object, got an array of 2 element(s)");
   EXPECT_EQ(error_of("\n{\"priority\": 12}\n"), "jobs.jsonl:2: priority must be 0-9, got 12");
   EXPECT_EQ(error_of("{\"priority\": \"high\"}"), "jobs.jsonl:1: priority must be an integer 0-9, got \"high\"");
   EXPECT_EQ(error_of("{\"delay_ms\": -1}"), "jobs.jsonl:1: delay_ms must be 0-31536000000, got -1");
@@ -79,6 +81,37 @@ TEST(JobFile, EachBadLineIsAnErrorWithItsLineNumber) {
             "jobs.jsonl:1: a job has either delay_ms or cron, not both");
   EXPECT_EQ(error_of("{\"prio\": 1}"), "jobs.jsonl:1: unknown field 'prio'");
   EXPECT_EQ(error_of("{\"name\": \"\"}"), "jobs.jsonl:1: name must be a non-empty string");
+}
+
+TEST(JobFile, HostileValuesGetShortErrorsAndNoCrash) {
+  auto error_of = [](const std::string& text) {
+    std::istringstream in(text);
+    auto jobs = read_jobs(in, "jobs.jsonl");
+    return jobs ? std::string("(no error)") : jobs.error().message;
+  };
+  const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  EXPECT_EQ(error_of(deep), "jobs.jsonl:1: not valid JSON for a job: nested deeper than 32 levels at column 33");
+  const std::string deep_field = "{\"priority\": " + std::string(100000, '[') + std::string(100000, ']') + "}";
+  EXPECT_EQ(error_of(deep_field), "jobs.jsonl:1: not valid JSON for a job: nested deeper than 32 levels at column 45");
+  EXPECT_EQ(error_of(std::string("{\"name\": \"") + std::string(100, '[') + "\\\"\", \"priority\": 3}"), "(no error)")
+      << "brackets inside strings do not nest";
+  std::string wide = "{\"priority\": [";
+  for (int i = 0; i < 2'000'000; ++i) wide += i ? ",0" : "0";
+  wide += "]}";
+  const std::string wide_error = error_of(wide);
+  EXPECT_EQ(wide_error, "jobs.jsonl:1: priority must be an integer 0-9, got an array of 2000000 element(s)");
+  const std::string long_string = "{\"cron\": 1, \"priority\": \"" + std::string(10000, 'x') + "\"}";
+  EXPECT_LT(error_of(long_string).size(), 120u) << "a bad value is quoted as a short excerpt";
+  EXPECT_EQ(error_of("{\"priority\": 18446744073709551615}"),
+            "jobs.jsonl:1: priority must be 0-9, got 18446744073709551615");
+  EXPECT_EQ(error_of("{\"priority\": -9223372036854775808}"), "jobs.jsonl:1: priority must be 0-9, got -9223372036854775808");
+  EXPECT_EQ(error_of("{\"name\": \"a\", \"name\": \"b\"}"), "jobs.jsonl:1: field 'name' appears twice");
+  EXPECT_EQ(error_of("18440955161e918446744073709551615"),
+            "jobs.jsonl:1: not valid JSON: number overflow parsing '18440955161e918446744073709551615'");
+  EXPECT_EQ(error_of("{\"priority\": 1e400}"), "jobs.jsonl:1: not valid JSON: number overflow parsing '1e400'");
+  EXPECT_EQ(error_of("{\"name\": \"a\", \"nested\"x}"),
+            "jobs.jsonl:1: not valid JSON at column 23: syntax error while parsing object separator - invalid literal; "
+            "last read: '\"nested\"x'; expected ':'");
 }
 
 TEST(JobFile, AMissingFileIsAnErrorNamingIt) {

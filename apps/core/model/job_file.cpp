@@ -1,24 +1,68 @@
 #include "model/job_file.hpp"
 
+#include <climits>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <set>
 
 namespace core {
 namespace {
 
 using Result = InputResult<JobSpec>;
 
+// The column (1-based) of the first `[` or `{` nested deeper than `limit`, strings skipped; 0 if
+// none. Checked before parsing, so that no deeply nested value reaches code that recurses.
+std::size_t too_deep_at(std::string_view line, int limit) {
+  int depth = 0;
+  bool in_string = false, escaped = false;
+  for (std::size_t i = 0; i < line.size(); ++i) {
+    const char c = line[i];
+    if (in_string) {
+      if (escaped) escaped = false;
+      else if (c == '\\') escaped = true;
+      else if (c == '"') in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > limit) return i + 1;
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return 0;
+}
+
+// A short description of a bad value for an error message: scalars as written (cut at 60
+// characters), arrays and objects by their size.
+std::string excerpt(const nlohmann::json& value) {
+  if (value.is_array()) return "an array of " + std::to_string(value.size()) + " element(s)";
+  if (value.is_object()) return "an object of " + std::to_string(value.size()) + " field(s)";
+  std::string text = value.dump();
+  if (text.size() > 60) text = text.substr(0, 57) + "...";
+  return text;
+}
+
 // An integer field within [lo, hi], or an error sentence.
 std::string read_int(const nlohmann::json& value, const char* field, long long lo, long long hi, long long& out) {
-  if (!value.is_number_integer())
-    return std::string(field) + " must be an integer " + std::to_string(lo) + "-" + std::to_string(hi) + ", got " +
-           value.dump();
+  const std::string range = std::to_string(lo) + "-" + std::to_string(hi);
+  if (!value.is_number_integer()) return std::string(field) + " must be an integer " + range + ", got " + excerpt(value);
+  if (value.is_number_unsigned() && value.get<unsigned long long>() > static_cast<unsigned long long>(LLONG_MAX))
+    return std::string(field) + " must be " + range + ", got " + std::to_string(value.get<unsigned long long>());
   out = value.get<long long>();
-  if (out < lo || out > hi)
-    return std::string(field) + " must be " + std::to_string(lo) + "-" + std::to_string(hi) + ", got " +
-           std::to_string(out);
+  if (out < lo || out > hi) return std::string(field) + " must be " + range + ", got " + std::to_string(out);
   return {};
 }
+
+// nlohmann's parse error without its prefix: "syntax error while parsing value - ...".
+std::string parse_reason(const nlohmann::json::parse_error& e) {
+  std::string what = e.what();
+  const auto column = what.find("column ");
+  const auto colon = column == std::string::npos ? std::string::npos : what.find(": ", column);
+  return colon == std::string::npos ? what : what.substr(colon + 2);
+}
+
+constexpr int max_nesting = 32;
 
 }  // namespace
 
@@ -26,9 +70,30 @@ Result parse_job_line(std::string_view line, std::string_view source, std::size_
   const std::string where = std::string(source) + ":" + std::to_string(line_number) + ": ";
   auto fail = [&](const std::string& why) { return Result(boost::system::in_place_error, InputError{where + why}); };
 
-  const nlohmann::json doc = nlohmann::json::parse(line.begin(), line.end(), nullptr, false);
-  if (doc.is_discarded()) return fail("not valid JSON");
-  if (!doc.is_object()) return fail("a job must be a JSON object, got " + doc.dump());
+  if (const std::size_t column = too_deep_at(line, max_nesting))
+    return fail("not valid JSON for a job: nested deeper than " + std::to_string(max_nesting) + " levels at column " +
+                std::to_string(column));
+  std::set<std::string> keys;
+  std::optional<std::string> duplicate;
+  const auto check_keys = [&](int depth, nlohmann::json::parse_event_t event, nlohmann::json& parsed) {
+    if (event == nlohmann::json::parse_event_t::key && depth == 1 && !duplicate &&
+        !keys.insert(parsed.get<std::string>()).second)
+      duplicate = parsed.get<std::string>();
+    return true;
+  };
+  nlohmann::json doc;
+  try {
+    doc = nlohmann::json::parse(line.begin(), line.end(), check_keys);
+  } catch (const nlohmann::json::parse_error& e) {
+    return fail("not valid JSON at column " + std::to_string(e.byte) + ": " + parse_reason(e));
+  } catch (const nlohmann::json::exception& e) {  // a number too large for any JSON number type
+    std::string what = e.what();
+    if (const auto end = what.find("] "); end != std::string::npos) what.erase(0, end + 2);
+    if (what.size() > 100) what = what.substr(0, 97) + "...";
+    return fail("not valid JSON: " + what);
+  }
+  if (!doc.is_object()) return fail("a job must be a JSON object, got " + excerpt(doc));
+  if (duplicate) return fail("field '" + *duplicate + "' appears twice");
 
   JobSpec spec;
   spec.name = "job-" + std::to_string(line_number);
@@ -48,7 +113,7 @@ Result parse_job_line(std::string_view line, std::string_view source, std::size_
       spec.delay = std::chrono::milliseconds(n);
       has_delay = true;
     } else if (key == "cron") {
-      if (!value.is_string()) return fail("cron must be a string, got " + value.dump());
+      if (!value.is_string()) return fail("cron must be a string, got " + excerpt(value));
       auto cron = CronExpression::parse(value.get<std::string>());
       if (!cron) return fail(cron.error().message);
       spec.cron = std::move(*cron);
