@@ -338,8 +338,9 @@ struct Stalling {
   };
   Gate* gate = nullptr;
   int id = 0;
-  Stalling(Gate* g, int i) : gate(g), id(i) {}
-  Stalling(Stalling&& o) noexcept : gate(o.gate), id(o.id) {
+  std::shared_ptr<int> token;  // counts the live copies of what a test sends
+  Stalling(Gate* g, int i, std::shared_ptr<int> t = {}) : gate(g), id(i), token(std::move(t)) {}
+  Stalling(Stalling&& o) noexcept : gate(o.gate), id(o.id), token(std::move(o.token)) {
     if (gate) {
       gate->reached.store(true);
       while (!gate->open.load()) std::this_thread::yield();
@@ -370,6 +371,29 @@ TEST(MpscHandles, TryRecvDoesNotSayEmptyWhileACompletedSendIsQueuedBehindAStalle
   ASSERT_TRUE(second);
   EXPECT_EQ(second->id, 2);
   EXPECT_EQ(rx.try_recv().error(), mpsc::TryRecvError::empty);
+}
+
+TEST(MpscHandles, DroppingTheReceiverWaitsForASendStillWritingAndDestroysEverything) {
+  Watchdog watchdog;
+  auto token = std::make_shared<int>(0);
+  {
+    auto [tx_end, rx_end] = mpsc::unbounded_channel<Stalling>();
+    auto& tx = tx_end;
+    Stalling::Gate gate;
+    std::jthread stalled([&] { tx.send(Stalling(&gate, 1, token)).value(); });  // claims place 0, stalls
+    while (!gate.reached.load()) std::this_thread::yield();
+    ASSERT_TRUE(tx.send(Stalling(nullptr, 2, token)));  // place 1, behind the stalled one
+    EXPECT_EQ(token.use_count(), 3);
+    std::jthread opener([&] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      gate.open.store(true);
+    });
+    { auto gone = std::move(rx_end); }  // waits for place 0 to be written, destroys both
+    EXPECT_EQ(token.use_count(), 1) << "values behind a send still writing stayed in the channel";
+    EXPECT_FALSE(tx.send(Stalling(nullptr, 3, token)));
+    EXPECT_EQ(token.use_count(), 1);
+  }
+  EXPECT_EQ(token.use_count(), 1);
 }
 
 }  // namespace

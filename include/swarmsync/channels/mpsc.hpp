@@ -20,8 +20,7 @@
 // receiver drain what was accepted before, and what `Permit`s reserved before still send. A send either is accepted, and then it is received, or
 // fails and hands its value back; there is no window in between. Destroying a `Receiver` (or
 // assigning over it) closes the channel and destroys the values queued at once, as tokio's does,
-// even while senders live; a value whose send was still writing it at that instant is destroyed
-// with the channel.
+// even while senders live; it waits for a send that was still writing its value at that instant.
 //
 // Memory. Values live in blocks of 32 slots; consumed blocks are reused (a few are kept after a
 // burst, the rest freed), so a steady stream allocates nothing. Overhead per queued value: about
@@ -545,14 +544,24 @@ class Receiver {
     return *node_;
   }
 
-  // Closes the channel and destroys what is queued at once, as tokio's receiver does on drop
-  // (a value whose send is still writing it is destroyed with the channel).
+  // Closes the channel and destroys what is queued at once, as tokio's receiver does on drop.
+  // Every value accepted before the close is destroyed here, also one whose send is still writing
+  // it: that wait is as short as the rest of a send (it never suspends), as in `try_recv`.
   void leave() noexcept {
     if (shared_) {
       close();
       shared_->finish_close();  // the receiver is gone: permits cannot send either
       std::int64_t drained = 0;
-      while (shared_->queue.pop()) ++drained;
+      swarmsync::detail::Backoff backoff;
+      for (;;) {
+        if (shared_->queue.pop()) {
+          ++drained;
+          continue;
+        }
+        const std::uint64_t end = shared_->closed_at.load(std::memory_order_seq_cst);
+        if (end != detail::Shared<T>::not_closed && shared_->queue.head_index() >= end) break;
+        backoff.pause();
+      }
       if (drained && shared_->capacity) shared_->release_permits(drained);
     }
     shared_.reset();
