@@ -1,14 +1,21 @@
 // swarmsync-core: the SwarmSync Core on a generated or loaded workload.
 //
-//   swarmsync-core run [--count N | --jobs FILE] [--workers W] [--duration SECONDS] [--json] [faults]
+//   swarmsync-core run [--count N | --jobs FILE|-] [--workers W] [--duration 90s] [--json] [faults]
 //   swarmsync-core wiring [--dot | --json]
+//   swarmsync-core --version
+//
+// Exit status: 0 when the run ended with every job accounted for, 1 when it did not (or the
+// wiring check failed), 2 for bad input (a flag, a job file).
 
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
+#include <limits>
 
+#include "cli/values.hpp"
 #include "core_app.hpp"
 #include "model/job_file.hpp"
 #include "model/workload.hpp"
@@ -30,19 +37,23 @@ void draw_progress(const core::Progress& p) {
 
 int main(int argc, char** argv) {
   CLI::App app{"swarmsync-core: the SwarmSync Core, a job-orchestration core on swarmsync"};
+  app.option_defaults()->always_capture_default();
+  app.set_version_flag("--version", SWARMSYNC_VERSION);
   app.require_subcommand(1);
 
   auto* run = app.add_subcommand("run", "run a workload and print a summary");
-  std::size_t count = 2000;
+  std::string count_text = "2000";
   std::string jobs_file;
   core::CoreOptions options;
-  double duration_s = 0;
+  std::string duration_text;
+  std::string seed_text = std::to_string(options.seed);
   bool json = false;
   double delayed_share = 0.10, failing_share = 0.05, cron_share = 0.0, bounded_cron_share = 0.0;
   unsigned retry_backoff_ms = 10;
   unsigned kill_worker = 0;
-  auto* count_opt = run->add_option("--count", count, "jobs to generate")->check(CLI::Range(1, 10'000'000));
-  run->add_option("--jobs", jobs_file, "read the jobs from a JSON-lines file instead")->excludes(count_opt);
+  auto* count_opt = run->add_option("--count", count_text, "jobs to generate, 1 to 10000000");
+  run->add_option("--jobs", jobs_file, "read the jobs from a JSON-lines file instead ('-': standard input)")
+      ->excludes(count_opt);
   run->add_option("--workers", options.workers, "simulated workers")->check(CLI::Range(1, 256));
   run->add_option("--worker-capacity", options.worker_capacity, "jobs a worker runs at once")
       ->check(CLI::Range(1, 1024));
@@ -53,8 +64,9 @@ int main(int argc, char** argv) {
                   "milliseconds before the first retry of a job, doubled for each further one (at most 1 s)")
       ->check(CLI::Range(0, 1000));
   run->add_option("--threads", options.threads, "threads running the Core")->check(CLI::Range(1, 64));
-  run->add_option("--duration", duration_s, "stop after this many seconds (needed with recurring jobs)")
-      ->check(CLI::PositiveNumber);
+  run->add_option("--duration", duration_text,
+                  "stop after this long: seconds (90, 1.5) or with a unit (500ms, 90s, 5m, 2h, 1d); needed with "
+                  "recurring jobs");
   run->add_option("--delayed-share", delayed_share, "share of generated jobs that are delayed")
       ->check(CLI::Range(0.0, 1.0));
   run->add_option("--cron-share", cron_share, "share of generated jobs that recur every minute")
@@ -67,7 +79,7 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1.0, 1e6));
   run->add_option("--failing-share", failing_share, "share of generated jobs whose first attempt fails")
       ->check(CLI::Range(0.0, 1.0));
-  run->add_option("--seed", options.seed, "seed of the generated workload and workers");
+  run->add_option("--seed", seed_text, "seed of the generated workload and workers, 0 to 18446744073709551615");
   run->add_flag("--json", json, "print the summary as JSON");
   run->add_option("--kill-worker", kill_worker, "kill this worker (1..W) a third of the way through")
       ->check(CLI::Range(1, 256));
@@ -80,6 +92,11 @@ int main(int argc, char** argv) {
   wiring->add_flag("--dot", dot, "as a Graphviz DOT graph");
   wiring->add_flag("--json", wiring_json, "as JSON");
 
+  // A first word that is no flag must name a subcommand (CLI11 would only say one is required).
+  if (argc > 1 && argv[1][0] != '-' && std::string_view(argv[1]) != "run" && std::string_view(argv[1]) != "wiring") {
+    std::cerr << "error: unknown subcommand '" << argv[1] << "'; expected run or wiring (see --help)\n";
+    return 2;
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -96,9 +113,32 @@ int main(int argc, char** argv) {
     return report.ok() ? 0 : 1;
   }
 
+  auto bad_input = [](const std::string& message) {
+    std::cerr << "error: " << message << "\n";
+    return 2;
+  };
+  const auto count = core::cli::parse_whole("--count", count_text, 1, 10'000'000);
+  if (!count) return bad_input(count.error().message);
+  const auto seed = core::cli::parse_whole("--seed", seed_text, 0, std::numeric_limits<std::uint64_t>::max());
+  if (!seed) return bad_input(seed.error().message);
+  options.seed = *seed;
+  std::optional<std::chrono::milliseconds> duration;
+  if (!duration_text.empty()) {
+    auto parsed = core::cli::parse_duration("--duration", duration_text);
+    if (!parsed) return bad_input(parsed.error().message);
+    duration = *parsed;
+  }
+  if (const double shares = delayed_share + cron_share + bounded_cron_share; shares > 1.0 + 1e-9)
+    return bad_input("--delayed-share, --cron-share and --bounded-cron-share add up to " + std::to_string(shares) +
+                     "; their sum must be at most 1");
+  if (run->count("--jobs") && jobs_file.empty()) return bad_input("--jobs: the path is empty");
+
   std::vector<core::JobSpec> jobs;
   if (!jobs_file.empty()) {
-    auto loaded = core::load_jobs(jobs_file);
+    std::error_code ec;
+    if (jobs_file != "-" && std::filesystem::is_directory(jobs_file, ec))
+      return bad_input("job file '" + jobs_file + "' is a directory");
+    auto loaded = jobs_file == "-" ? core::read_jobs(std::cin, "stdin") : core::load_jobs(jobs_file);
     if (!loaded) {
       std::cerr << "error: " << loaded.error().message << "\n";
       return 2;
@@ -110,7 +150,7 @@ int main(int argc, char** argv) {
     }
   } else {
     core::WorkloadOptions w;
-    w.jobs = count;
+    w.jobs = static_cast<std::size_t>(*count);
     w.delayed_share = delayed_share;
     w.cron_share = cron_share;
     w.bounded_cron_share = bounded_cron_share;
@@ -119,7 +159,7 @@ int main(int argc, char** argv) {
     jobs = core::generate_workload(w);
   }
   const bool recurring = std::any_of(jobs.begin(), jobs.end(), [](const core::JobSpec& j) { return !j.finite(); });
-  if (recurring && duration_s <= 0) {
+  if (recurring && !duration) {
     std::cerr << "error: recurring (cron) jobs never end: give --duration, or runs to each cron job\n";
     return 2;
   }
@@ -127,9 +167,12 @@ int main(int argc, char** argv) {
     std::cerr << "error: --kill-worker " << kill_worker << " names no worker (there are " << options.workers << ")\n";
     return 2;
   }
+  if (kill_worker && options.workers < 2)
+    return bad_input("--kill-worker " + std::to_string(kill_worker) +
+                     " would leave no worker to run the jobs: give --workers 2 or more");
   if (kill_worker) options.kill_worker = kill_worker;
   options.retry_backoff = std::chrono::milliseconds(retry_backoff_ms);
-  if (duration_s > 0) options.duration = std::chrono::milliseconds(static_cast<long long>(duration_s * 1000));
+  if (duration) options.duration = *duration;
   const bool progress = !json && isatty(STDERR_FILENO);
   if (progress) options.on_progress = draw_progress;
 

@@ -79,6 +79,73 @@ TEST(CoreCli, AnUnknownFlagIsNamed) {
   EXPECT_NE(o.err.find("--bogus"), std::string::npos) << o.err;
 }
 
+// Every bad value: exit 2, and a message that names the flag, what was given and what is accepted.
+TEST(CoreCli, BadFlagValuesAreNamedWithWhatIsAccepted) {
+  struct Case {
+    std::string args;
+    std::string message;
+  };
+  const Case cases[] = {
+      {"run --duration 1e10", "--duration: '1e10' has an unknown unit 'e10'; give seconds (90, 1.5) or a number"},
+      {"run --duration 1e300", "--duration: '1e300' has an unknown unit 'e300'"},
+      {"run --duration 9999999999", "--duration: '9999999999' is too long"},
+      {"run --duration 400d", "--duration: '400d' is too long"},
+      {"run --duration nan", "--duration: 'nan' is not a duration"},
+      {"run --duration inf", "--duration: 'inf' is not a duration"},
+      {"run --duration 0", "--duration: '0' is not more than 0"},
+      {"run --duration=-1", "--duration: '-1' is not a duration"},
+      {"run --duration abc", "--duration: 'abc' is not a duration"},
+      {"run --duration 5x", "--duration: '5x' has an unknown unit 'x'"},
+      {"run --count 1e3", "--count: '1e3' is not a whole number; expected 1 to 10000000"},
+      {"run --count 0", "--count: '0' is out of range; expected 1 to 10000000"},
+      {"run --count 99999999999999999999999", "--count: '99999999999999999999999' is out of range"},
+      {"run --seed=-1", "--seed: '-1' is not a whole number; expected 0 to 18446744073709551615"},
+      {"run --seed 99999999999999999999", "--seed: '99999999999999999999' is out of range"},
+      {"run --jobs ''", "--jobs: the path is empty"},
+      {"run --jobs /tmp", "job file '/tmp' is a directory"},
+      {"run --delayed-share 0.6 --cron-share 0.6 --duration 1",
+       "--delayed-share, --cron-share and --bounded-cron-share add up to 1.2"},
+      {"run --kill-worker 1 --workers 1 --count 50", "--kill-worker 1 would leave no worker to run the jobs"},
+      {"run --kill-worker 3 --workers 2", "--kill-worker 3 names no worker (there are 2)"},
+      {"bogus", "unknown subcommand 'bogus'; expected run or wiring"},
+  };
+  for (const auto& c : cases) {
+    const auto o = run(c.args);
+    EXPECT_EQ(o.status, 2) << c.args;
+    EXPECT_NE(o.err.find(c.message), std::string::npos) << c.args << "\n" << o.err;
+    EXPECT_TRUE(o.out.empty()) << c.args;
+  }
+}
+
+TEST(CoreCli, DurationsTakeUnits) {
+  for (const char* d : {"2", "1.5", "1500ms", "2s", "0.05m"}) {
+    const auto o = run(std::string("run --count 20 --duration ") + d);
+    EXPECT_EQ(o.status, 0) << d << "\n" << o.err;
+    EXPECT_NE(o.out.find("20 submitted"), std::string::npos) << d << "\n" << o.out;
+  }
+}
+
+TEST(CoreCli, JobsFromStandardInput) {
+  const auto path = write_file("swarmsync-stdin.jsonl", "{\"name\": \"a\"}\n{\"name\": \"b\"}\n");
+  const auto o = run("run --jobs - < " + path);
+  EXPECT_EQ(o.status, 0) << o.err;
+  EXPECT_NE(o.out.find("2 submitted"), std::string::npos) << o.out;
+  const auto bad = write_file("swarmsync-stdin-bad.jsonl", "{\"name\": 1}\n");
+  const auto b = run("run --jobs - < " + bad);
+  EXPECT_EQ(b.status, 2);
+  EXPECT_NE(b.err.find("stdin:1: name must be a non-empty string"), std::string::npos) << b.err;
+}
+
+TEST(CoreCli, VersionAndHelp) {
+  const auto v = run("--version");
+  EXPECT_EQ(v.status, 0) << v.err;
+  EXPECT_EQ(v.out.rfind("0.", 0), 0u) << v.out;
+  const auto h = run("run --help");
+  EXPECT_EQ(h.status, 0) << h.err;
+  for (const char* shown : {"TEXT=2000", "=10", "--workers UINT:INT in [1 - 256]=4", "--duration"})
+    EXPECT_NE(h.out.find(shown), std::string::npos) << "help lacks " << shown << "\n" << h.out;
+}
+
 TEST(CoreCli, RecurringJobsNeedADuration) {
   const auto o = run("run --cron-share 0.5 --count 10");
   EXPECT_EQ(o.status, 2);
