@@ -156,8 +156,8 @@ int main(int argc, char** argv) {
   for (auto& t : threads) t.join();
 
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  std::printf("done: %llu of %llu jobs on %u workers in %.3f s (%.2f M jobs/s)\n",
-              (unsigned long long)done.load(), (unsigned long long)opt.jobs, opt.workers, secs,
-              static_cast<double>(done.load()) / secs / 1e6);
+  const double rate = secs > 0 ? static_cast<double>(done.load()) / secs : 0.0;
+  std::printf("done: %llu of %llu jobs on %u workers in %.3f s (%.0f jobs/s)\n",
+              (unsigned long long)done.load(), (unsigned long long)opt.jobs, opt.workers, secs, rate);
   return done.load() == opt.jobs ? 0 : 1;
 }

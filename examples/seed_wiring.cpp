@@ -78,8 +78,16 @@ asio::awaitable<void> harvester(Context& ctx, std::atomic<std::uint64_t>& harves
 int main(int argc, char** argv) {
   using namespace core;
   std::string_view mode = argc > 1 ? argv[1] : "";
+  constexpr const char* usage =
+      "usage: swarmsync-seed-wiring [--table|--json|--dot]\n"
+      "  runs the seed's wiring (scheduler -> dispatcher -> harvester, 10,000 jobs, the dispatcher\n"
+      "  failing 4 times); with a flag, prints the boot diagnostics instead\n";
+  if (mode == "--help" || mode == "-h") {
+    std::fputs(usage, stdout);
+    return 0;
+  }
   if (argc > 2 || (!mode.empty() && mode != "--table" && mode != "--json" && mode != "--dot")) {
-    std::fprintf(stderr, "usage: swarmsync-seed-wiring [--table|--json|--dot]\n");
+    std::fprintf(stderr, "error: unknown argument '%s'\n%s", argv[argc > 2 ? 2 : 1], usage);
     return 2;
   }
 
