@@ -164,8 +164,10 @@ void account(Summary& summary, std::size_t finite, const std::vector<ArchiveReco
   auto seen = [&](const Job& job, Place place) {
     if (auto* t = tally(job)) t->left = std::max(t->left.value_or(place), place);
   };
+  std::map<JobId, const ArchiveRecord*> last_failure;
   for (const auto& r : records) {
     if (auto* t = tally(r.job)) ++(r.ok ? t->ok : t->failed);
+    if (!r.ok && r.job.spec.finite()) last_failure[r.job.id] = &r;
   }
   for (const auto& job : parts.hibernator->jobs()) seen(job, Place::hibernator);
   for (const auto& job : parts.hibernator->never_due) seen(job, Place::never_due);
@@ -202,6 +204,10 @@ void account(Summary& summary, std::size_t finite, const std::vector<ArchiveReco
     const JobTally& t = entry.second;
     if (t.ok + t.failed >= t.runs) {
       ++(t.failed ? summary.failed : summary.done);
+      if (t.failed) {
+        const ArchiveRecord& r = *last_failure.at(entry.first);
+        summary.failed_jobs.push_back({r.job.spec.name, r.attempts, r.error});
+      }
     } else if (t.left) {
       ++left_count[static_cast<std::size_t>(*t.left)];
     }
@@ -384,6 +390,16 @@ std::string to_text(const Summary& s) {
     out << "\n";
   }
   for (const auto& [channel, n] : s.unhandled) out << "unhandled on " << channel << ": " << n << "\n";
+  if (!s.failed_jobs.empty()) {
+    constexpr std::size_t shown = 20;
+    out << "failed jobs (" << s.failed_jobs.size() << "):\n";
+    for (std::size_t i = 0; i < s.failed_jobs.size() && i < shown; ++i) {
+      const auto& f = s.failed_jobs[i];
+      out << "  " << f.name << ": " << f.attempts << " attempt(s), last error: " << f.error << "\n";
+    }
+    if (s.failed_jobs.size() > shown)
+      out << "  ... and " << s.failed_jobs.size() - shown << " more (--json lists them all)\n";
+  }
   out << "stopped: " << s.stop_reason << "\n";
   if (!s.error.empty()) out << "error: " << s.error << "\n";
   return out.str();
@@ -419,7 +435,13 @@ std::string to_json(const Summary& s) {
   out << "},\"unhandled\":{";
   for (std::size_t i = 0; i < s.unhandled.size(); ++i)
     out << (i ? "," : "") << quote(s.unhandled[i].first) << ":" << s.unhandled[i].second;
-  out << "},\"stop_reason\":" << quote(s.stop_reason) << ",\"error\":" << quote(s.error) << "}";
+  out << "},\"failed_jobs\":[";
+  for (std::size_t i = 0; i < s.failed_jobs.size(); ++i) {
+    const auto& f = s.failed_jobs[i];
+    out << (i ? "," : "") << "{\"name\":" << quote(f.name) << ",\"attempts\":" << f.attempts
+        << ",\"error\":" << quote(f.error) << "}";
+  }
+  out << "],\"stop_reason\":" << quote(s.stop_reason) << ",\"error\":" << quote(s.error) << "}";
   return out.str();
 }
 

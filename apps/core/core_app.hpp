@@ -50,6 +50,13 @@ struct CoreOptions {
   bool keep_records = false;                         ///< return every archived record in the summary
 };
 
+/// A finite job that failed: its last failed run after every retry.
+struct FailedJob {
+  std::string name;
+  unsigned attempts = 0;
+  std::string error;  ///< the last attempt's error
+};
+
 /// What a run did.
 struct Summary {
   std::size_t submitted = 0;
@@ -83,6 +90,7 @@ struct Summary {
   /// in several places (a cron job between runs) counts once, in the place furthest along.
   std::vector<std::pair<std::string, std::size_t>> left;
   std::vector<ArchiveRecord> records;  ///< with `keep_records`
+  std::vector<FailedJob> failed_jobs;  ///< every failed finite job, in the order they were submitted
 };
 
 /// Runs `jobs` on the Core until every finite job is done or failed (a cron job with `runs` once

@@ -4,8 +4,10 @@
 //   swarmsync-core wiring [--dot | --json]
 //   swarmsync-core --version
 //
-// Exit status: 0 when the run ended with every job accounted for, 1 when it did not (or the
-// wiring check failed), 2 for bad input (a flag, a job file).
+// Exit status: 0 when no job failed (jobs left by a requested stop, a signal or --duration, are
+// counted in the summary, not failures); 1 when the Core failed, a job is unaccounted for, or
+// the wiring check failed; 2 for bad input (a flag, a job file); 3 when the run ended and some
+// jobs failed after their retries (the summary names them).
 
 #include <unistd.h>
 
@@ -40,6 +42,9 @@ int main(int argc, char** argv) {
   app.option_defaults()->always_capture_default();
   app.set_version_flag("--version", SWARMSYNC_VERSION);
   app.require_subcommand(1);
+  app.footer(
+      "Exit status: 0 no job failed; 1 the Core failed or a job is unaccounted for; 2 bad input; 3 some jobs "
+      "failed after their retries.");
 
   auto* run = app.add_subcommand("run", "run a workload and print a summary");
   std::string count_text = "2000";
@@ -181,5 +186,6 @@ int main(int argc, char** argv) {
   std::cout << (json ? core::to_json(summary) + "\n" : core::to_text(summary));
   // A run stopped early (a signal, the duration) succeeds too: the jobs not done are accounted for
   // in `left`.
-  return summary.error.empty() && summary.unaccounted == 0 ? 0 : 1;
+  if (!summary.error.empty() || summary.unaccounted != 0) return 1;
+  return summary.failed == 0 ? 0 : 3;
 }

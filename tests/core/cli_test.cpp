@@ -146,6 +146,31 @@ TEST(CoreCli, VersionAndHelp) {
     EXPECT_NE(h.out.find(shown), std::string::npos) << "help lacks " << shown << "\n" << h.out;
 }
 
+TEST(CoreCli, FailedJobsAreNamedAndTheExitStatusSaysSo) {
+  std::string text = "{\"name\": \"fine\"}\n";
+  for (int i = 0; i < 25; ++i) text += "{\"name\": \"doomed-" + std::to_string(i) + "\", \"fail_attempts\": 100}\n";
+  const auto path = write_file("swarmsync-failing.jsonl", text);
+  const auto o = run("run --jobs " + path + " --max-retries 2 --retry-backoff 0");
+  EXPECT_EQ(o.status, 3) << o.err;
+  EXPECT_NE(o.out.find("26 submitted, 1 done, 25 failed"), std::string::npos) << o.out;
+  EXPECT_NE(o.out.find("failed jobs (25):\n  doomed-0: 3 attempt(s), last error: "), std::string::npos) << o.out;
+  EXPECT_NE(o.out.find("  doomed-19: 3 attempt(s)"), std::string::npos) << o.out;
+  EXPECT_EQ(o.out.find("  doomed-20:"), std::string::npos) << "only the first 20 in the text\n" << o.out;
+  EXPECT_NE(o.out.find("  ... and 5 more (--json lists them all)"), std::string::npos) << o.out;
+
+  const auto j = run("run --jobs " + path + " --max-retries 2 --retry-backoff 0 --json");
+  EXPECT_EQ(j.status, 3) << j.err;
+  const auto summary = nlohmann::json::parse(j.out);
+  ASSERT_EQ(summary["failed_jobs"].size(), 25u);
+  EXPECT_EQ(summary["failed_jobs"][24]["name"], "doomed-24");
+  EXPECT_EQ(summary["failed_jobs"][24]["attempts"], 3);
+  EXPECT_FALSE(summary["failed_jobs"][24]["error"].get<std::string>().empty());
+
+  const auto ok = run("run --count 50");
+  EXPECT_EQ(ok.status, 0) << ok.out << ok.err;
+  EXPECT_EQ(ok.out.find("failed jobs"), std::string::npos);
+}
+
 TEST(CoreCli, RecurringJobsNeedADuration) {
   const auto o = run("run --cron-share 0.5 --count 10");
   EXPECT_EQ(o.status, 2);
