@@ -239,7 +239,9 @@ swarmsync::BootReport core_wiring() {
 }
 
 Summary run_core(std::vector<JobSpec> jobs, const CoreOptions& options) {
-  auto shared = std::make_shared<Shared>();
+  Shared::Options resource;
+  resource.logger = options.logger;
+  auto shared = std::make_shared<Shared>(std::move(resource));
   add_channels(*shared);
   asio::io_context ioc(static_cast<int>(std::max(1u, options.threads)));
   Parts parts;

@@ -48,6 +48,7 @@ struct CoreOptions {
   bool swap_dispatcher = false;                      ///< the Dispatcher is hot-swapped once half of the jobs are done
   std::function<void(const Progress&)> on_progress;  ///< called about every 100 ms
   bool keep_records = false;                         ///< return every archived record in the summary
+  std::shared_ptr<spdlog::logger> logger;            ///< where the services log; null: nowhere
 };
 
 /// A finite job that failed: its last failed run after every retry.

@@ -17,6 +17,7 @@
 #include <iostream>
 #include <limits>
 
+#include "cli/log_sink.hpp"
 #include "cli/values.hpp"
 #include "core_app.hpp"
 #include "model/job_file.hpp"
@@ -25,6 +26,7 @@
 namespace {
 
 void draw_progress(const core::Progress& p) {
+  std::lock_guard terminal(core::cli::terminal_mutex());
   const std::size_t finished = p.done + p.failed;
   const double fraction = p.total ? static_cast<double>(finished) / static_cast<double>(p.total) : 0.0;
   const int width = 40;
@@ -91,6 +93,10 @@ int main(int argc, char** argv) {
   run->add_option("--crash-scheduler", options.crash_scheduler, "crash the Scheduler this many times")
       ->check(CLI::Range(0, 1000));
   run->add_flag("--swap-dispatcher", options.swap_dispatcher, "hot-swap the Dispatcher halfway through");
+  std::string log_level = "warn", log_format = "text", log_file;
+  run->add_option("--log-level", log_level, "the least severe log lines written: trace, debug, info, warn, error, off");
+  run->add_option("--log-format", log_format, "text, or json: one object a line");
+  run->add_option("--log-file", log_file, "append the log to this file instead of standard error");
 
   auto* wiring = app.add_subcommand("wiring", "print the boot diagnostics of the Core's wiring");
   bool dot = false, wiring_json = false;
@@ -137,6 +143,15 @@ int main(int argc, char** argv) {
     return bad_input("--delayed-share, --cron-share and --bounded-cron-share add up to " + std::to_string(shares) +
                      "; their sum must be at most 1");
   if (run->count("--jobs") && jobs_file.empty()) return bad_input("--jobs: the path is empty");
+  core::cli::LogOptions log;
+  log.level = spdlog::level::from_str(log_level);
+  if (log.level == spdlog::level::off && log_level != "off")
+    return bad_input("--log-level: '" + log_level + "' is not a level; expected trace, debug, info, warn, error or off");
+  if (log_format != "text" && log_format != "json")
+    return bad_input("--log-format: '" + log_format + "' is not a format; expected text or json");
+  log.format = log_format == "json" ? core::cli::LogFormat::json : core::cli::LogFormat::text;
+  if (run->count("--log-file") && log_file.empty()) return bad_input("--log-file: the path is empty");
+  log.file = log_file;
 
   std::vector<core::JobSpec> jobs;
   if (!jobs_file.empty()) {
@@ -180,6 +195,10 @@ int main(int argc, char** argv) {
   if (duration) options.duration = *duration;
   const bool progress = !json && isatty(STDERR_FILENO);
   if (progress) options.on_progress = draw_progress;
+  log.shares_progress_line = progress;
+  auto logger = core::cli::make_logger(log);
+  if (!logger) return bad_input(logger.error().message);
+  options.logger = *logger;
 
   const auto summary = core::run_core(std::move(jobs), options);
   if (progress) std::fputc('\n', stderr);

@@ -171,6 +171,45 @@ TEST(CoreCli, FailedJobsAreNamedAndTheExitStatusSaysSo) {
   EXPECT_EQ(ok.out.find("failed jobs"), std::string::npos);
 }
 
+TEST(CoreCli, WarningsGoToStandardErrorByDefault) {
+  const auto path = write_file("swarmsync-never.jsonl", "{\"name\": \"now\"}\n{\"cron\": \"0 0 30 2 *\"}\n");
+  const auto o = run("run --jobs " + path + " --duration 1");
+  EXPECT_NE(o.err.find(" warning hibernator: cron job 2 has no next firing time within 5 years"), std::string::npos)
+      << o.err;
+  EXPECT_EQ(o.err.find(" info "), std::string::npos) << "info lines only with --log-level info\n" << o.err;
+}
+
+TEST(CoreCli, LogLevelFileAndJsonFormat) {
+  const auto log_path = std::filesystem::temp_directory_path() / "swarmsync-core-test.log";
+  std::filesystem::remove(log_path);
+  const auto o = run("run --count 20 --log-level info --log-format json --log-file " + log_path.string());
+  ASSERT_EQ(o.status, 0) << o.err;
+  EXPECT_TRUE(o.err.empty()) << "the log went to the file\n" << o.err;
+  std::ifstream in(log_path);
+  std::string line;
+  int lines = 0, from_logger = 0;
+  while (std::getline(in, line)) {
+    const auto record = nlohmann::json::parse(line);  // every line is one JSON object
+    ++lines;
+    EXPECT_TRUE(record.contains("time") && record.contains("level") && record.contains("message")) << line;
+    if (record.value("message", "").find("startup") != std::string::npos) ++from_logger;
+  }
+  EXPECT_GT(lines, 0);
+  EXPECT_GT(from_logger, 0) << "the Logger's core events are in the log";
+  std::filesystem::remove(log_path);
+
+  const auto bad_level = run("run --count 5 --log-level loud");
+  EXPECT_EQ(bad_level.status, 2);
+  EXPECT_NE(bad_level.err.find("--log-level: 'loud' is not a level"), std::string::npos) << bad_level.err;
+  const auto bad_format = run("run --count 5 --log-format xml");
+  EXPECT_EQ(bad_format.status, 2);
+  EXPECT_NE(bad_format.err.find("--log-format: 'xml' is not a format"), std::string::npos) << bad_format.err;
+  const auto bad_file = run("run --count 5 --log-file /nonexistent/dir/core.log");
+  EXPECT_EQ(bad_file.status, 2);
+  EXPECT_NE(bad_file.err.find("--log-file: cannot open '/nonexistent/dir/core.log'"), std::string::npos)
+      << bad_file.err;
+}
+
 TEST(CoreCli, RecurringJobsNeedADuration) {
   const auto o = run("run --cron-share 0.5 --count 10");
   EXPECT_EQ(o.status, 2);
