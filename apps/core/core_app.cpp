@@ -178,10 +178,15 @@ void account(Summary& summary, std::size_t finite, const std::vector<ArchiveReco
   std::map<std::pair<JobId, std::uint64_t>, Job> expected;
   for (auto& job : parts.harvester->expected_jobs()) expected.emplace(std::make_pair(job.id, job.run), std::move(job));
   std::size_t not_received = 0;  // finite jobs still in Submissions: not numbered yet
+  static constexpr const char* kind_names[] = {"Submit",   "Hibernate", "Ready",  "Credit",  "Dispatch", "Register",
+                                               "Heartbeat", "Finished",  "Expect", "Forget",  "Outcome",  "Archive"};
+  static_assert(std::size(kind_names) == std::variant_size_v<EventPayload>);
   for (auto channel : kChannels) {
     auto rx = shared.wiring->take_rx(channel, "summary");
     if (!rx) continue;
+    std::map<std::size_t, std::size_t> kinds;  // variant index -> count
     while (auto msg = rx->try_recv()) {
+      ++kinds[msg->index()];
       if (auto* submit = std::get_if<Submit>(&*msg)) {
         not_received += submit->spec.finite() ? 1 : 0;
       } else if (auto* h = std::get_if<Hibernate>(&*msg)) {
@@ -195,6 +200,12 @@ void account(Summary& summary, std::size_t finite, const std::vector<ArchiveReco
       } else if (auto* a = std::get_if<Archive>(&*msg)) {
         seen(a->record.job, Place::archive_channel);
       }
+    }
+    for (const auto& [index, count] : kinds) {
+      const std::string_view kind = kind_names[index];
+      const bool job = kind == "Submit" || kind == "Hibernate" || kind == "Ready" || kind == "Dispatch" ||
+                       kind == "Outcome" || kind == "Archive";
+      summary.unhandled_kinds.push_back({std::string(to_string(channel)), std::string(kind), count, job});
     }
   }
 
@@ -391,7 +402,18 @@ std::string to_text(const Summary& s) {
       out << (i ? ", " : " ") << s.left[i].first << " " << s.left[i].second;
     out << "\n";
   }
-  for (const auto& [channel, n] : s.unhandled) out << "unhandled on " << channel << ": " << n << "\n";
+  for (const auto& [channel, n] : s.unhandled) {
+    out << "unhandled on " << channel << ": " << n;
+    std::string kinds;
+    bool any_job = false;
+    for (const auto& k : s.unhandled_kinds) {
+      if (k.channel != channel) continue;
+      kinds += (kinds.empty() ? "" : ", ") + k.kind + " " + std::to_string(k.count);
+      any_job = any_job || k.job;
+    }
+    if (!kinds.empty()) out << " (" << kinds << (any_job ? "; the jobs among them are counted in left" : "; no job") << ")";
+    out << "\n";
+  }
   if (!s.failed_jobs.empty()) {
     constexpr std::size_t shown = 20;
     out << "failed jobs (" << s.failed_jobs.size() << "):\n";
@@ -437,6 +459,15 @@ std::string to_json(const Summary& s) {
   out << "},\"unhandled\":{";
   for (std::size_t i = 0; i < s.unhandled.size(); ++i)
     out << (i ? "," : "") << quote(s.unhandled[i].first) << ":" << s.unhandled[i].second;
+  out << "},\"unhandled_kinds\":{";
+  std::string last;
+  for (const auto& k : s.unhandled_kinds) {
+    if (k.channel != last) out << (last.empty() ? "" : "},") << quote(k.channel) << ":{";
+    else out << ",";
+    out << quote(k.kind) << ":" << k.count;
+    last = k.channel;
+  }
+  if (!last.empty()) out << "}";
   out << "},\"failed_jobs\":[";
   for (std::size_t i = 0; i < s.failed_jobs.size(); ++i) {
     const auto& f = s.failed_jobs[i];

@@ -84,6 +84,17 @@ struct Summary {
   std::string error;  ///< set when the Core went down on a failure
   std::vector<std::pair<std::string, std::uint64_t>> service_restarts;
   std::vector<std::pair<std::string, std::size_t>> unhandled;  ///< values left per channel
+  /// The values left per channel, by kind (`Heartbeat`, `Credit`, `Ready`, ...): most are not
+  /// jobs (heartbeats, registrations, credits, a worker's `Finished`, the Dispatcher's `Expect`
+  /// and `Forget`); the jobs among them (`Submit`, `Hibernate`, `Ready`, `Dispatch`, `Outcome`,
+  /// `Archive`) are counted in `left` too.
+  struct UnhandledKind {
+    std::string channel;
+    std::string kind;
+    std::size_t count = 0;
+    bool job = false;  ///< the kind carries a job
+  };
+  std::vector<UnhandledKind> unhandled_kinds;
   /// Finite jobs neither done nor failed when the run stopped (a signal, the duration), per place
   /// they were left in, in pipeline order: a channel's name (still in it), `hibernator` (waiting
   /// for their time), `never_due` (cron runs with no firing time left), `scheduler` (queued),

@@ -6,6 +6,7 @@
 #include "model/workload.hpp"
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include <map>
 #include <numeric>
@@ -115,6 +116,21 @@ TEST(CoreEndToEnd, CronJobsWithRunsEndTheRunByThemselves) {
   }
 }
 
+// Every value the shutdown found left in a channel is named by its kind, and the kinds add up.
+void expect_every_unhandled_value_has_its_kind(const Summary& s) {
+  for (const auto& [channel, n] : s.unhandled) {
+    std::size_t by_kind = 0;
+    for (const auto& k : s.unhandled_kinds)
+      if (k.channel == channel) by_kind += k.count;
+    EXPECT_EQ(by_kind, n) << channel;
+  }
+  const auto text = to_text(s);
+  for (const auto& [channel, n] : s.unhandled) {
+    const std::string line = "unhandled on " + channel + ": " + std::to_string(n) + " (";
+    EXPECT_NE(text.find(line), std::string::npos) << text;
+  }
+}
+
 TEST(CoreEndToEnd, ARunStoppedEarlySaysWhereEachJobWasLeft) {
   std::vector<JobSpec> jobs;
   auto add = [&jobs](int n, std::chrono::milliseconds work, std::chrono::milliseconds delay) {
@@ -152,6 +168,18 @@ TEST(CoreEndToEnd, ARunStoppedEarlySaysWhereEachJobWasLeft) {
   const auto text = to_text(s);
   EXPECT_NE(text.find("left, not done when the run stopped:"), std::string::npos) << text;
   EXPECT_NE(to_json(s).find("\"left\":{"), std::string::npos);
+  expect_every_unhandled_value_has_its_kind(s);
+}
+
+TEST(CoreEndToEnd, WhatIsLeftInChannelsAfterAllJobsAreDoneIsNamedByKind) {
+  CoreOptions options;
+  options.workers = 8;
+  const auto s = run_core(generate_workload({.jobs = 5000}), options);
+  EXPECT_EQ(s.done, 5000u);
+  expect_every_unhandled_value_has_its_kind(s);
+  for (const auto& k : s.unhandled_kinds) EXPECT_FALSE(k.job) << k.channel << " " << k.kind << ": a job left behind";
+  const auto json = nlohmann::json::parse(to_json(s));
+  EXPECT_TRUE(json.contains("unhandled_kinds"));
 }
 
 }  // namespace

@@ -132,7 +132,7 @@ TEST(Logger, CountsEventsMissedThroughLag) {
   rig.start(ctx, done);  // 10 events on a channel that holds 4: the first receive lags by 6
   EXPECT_EQ(rig.stats->missed, 6u);
   EXPECT_EQ(rig.stats->events, 4u);
-  EXPECT_TRUE(rig.wrote("warning logger: missed 6 core event(s)"));
+  EXPECT_TRUE(rig.wrote("info logger: missed 6 core event(s)"));
   rig.stop(ctx, done);
   EXPECT_FALSE(rig.wrote("job 5 run"));
   EXPECT_TRUE(rig.wrote("info job 6 run 0: done (attempt 0)\n"));

@@ -58,7 +58,7 @@ asio::awaitable<void> run(Context& ctx, std::shared_ptr<LoggerStats> stats) {
     } else if (ev.error().kind == swarmsync::broadcast::RecvError::lagged) {
       if (stats) stats->missed.fetch_add(ev.error().skipped, std::memory_order_relaxed);
       flush();
-      log.warn("{}: missed {} core event(s): the Logger fell behind", ctx.name(), ev.error().skipped);
+      log.info("{}: missed {} core event(s): the Logger fell behind", ctx.name(), ev.error().skipped);
     } else {
       break;  // closed, or this instance must stop
     }

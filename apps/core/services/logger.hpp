@@ -9,7 +9,8 @@
 // else happens; a tick heard on both (same number) flushes once.
 //
 // A lag on the core events (the broadcast overwrote events before the Logger read them) is
-// counted and logged as one warning line, after the lines buffered before it.
+// counted and logged as one line at info level, as the events themselves (a log that shows only
+// warnings misses nothing it would show), after the lines buffered before it.
 //
 // In: the core events (`ctx.core_events()`), the slow pulse. Out: the shared logger.
 
