@@ -47,19 +47,102 @@ struct Parts {
   std::shared_ptr<HarvesterState> harvester = std::make_shared<HarvesterState>();
   std::shared_ptr<TaskArchiveStore> archive = std::make_shared<TaskArchiveStore>();
   std::shared_ptr<LoggerStats> logger = std::make_shared<LoggerStats>();
-  std::atomic<int> scheduler_crashes{0};  // crashes asked for and not yet done
+  // The Scheduler crashes on its next message while `scheduler_crashes` is set, and counts it.
+  std::atomic<bool> scheduler_crashes{false};
+  std::atomic<unsigned> scheduler_crashed{0};
+};
+
+DispatcherOptions dispatcher_options(const CoreOptions& options) {
+  return {options.heartbeat_timeout, std::max(options.heartbeat / 2, std::chrono::milliseconds(5))};
+}
+
+// The faults asked for in CoreOptions, applied at fractions of the run: the worker killed at a
+// third, the Scheduler's crashes at 1/(N+1), 2/(N+1), ..., one at a time, the Dispatcher swapped
+// at half. A fault is settled once it happened and the Core saw it (the killed worker found lost,
+// each crash done); a run that ends by itself waits for that.
+class FaultPlan {
+ public:
+  FaultPlan(const CoreOptions& options, Parts& parts, Supervisor& supervisor,
+            const std::vector<std::shared_ptr<WorkerControl>>& workers,
+            const mpsc::UnboundedSender<EventPayload>& scheduler)
+      : options_(options), parts_(parts), supervisor_(supervisor), workers_(workers), scheduler_(scheduler) {}
+
+  void step(double fraction) {
+    if (options_.kill_worker && !killed_ && fraction >= 1.0 / 3) {
+      killed_ = true;
+      lost_before_ = parts_.dispatcher->lost_now.load(std::memory_order_relaxed);
+      if (*options_.kill_worker >= 1 && *options_.kill_worker <= workers_.size())
+        workers_[*options_.kill_worker - 1]->kill();
+    }
+    const unsigned crashes = options_.crash_scheduler;
+    if (crashes_asked_ < crashes && parts_.scheduler_crashed.load() == crashes_asked_ &&
+        fraction >= static_cast<double>(crashes_asked_ + 1) / (crashes + 1)) {
+      ++crashes_asked_;
+      parts_.scheduler_crashes.store(true);
+      // The crash needs a message to happen on: a credit of nothing, which changes nothing.
+      scheduler_.send(Credit{0}).value();
+    }
+    if (options_.swap_dispatcher && !swap_tried_ && fraction >= 0.5) {
+      swap_tried_ = true;
+      auto report = supervisor_.replace("dispatcher", dispatcher(parts_.dispatcher, dispatcher_options(options_))).get();
+      if (report) swap_took_ = report->took;
+      else swap_error_ = report.error().message;
+    }
+  }
+
+  bool settled() const {
+    return kill_seen() && parts_.scheduler_crashed.load() == options_.crash_scheduler &&
+           (!options_.swap_dispatcher || swap_tried_);
+  }
+
+  std::chrono::nanoseconds swap_took() const { return swap_took_; }
+
+  // Each fault that did not happen as asked, and why, for a run that stopped for `reason`.
+  std::vector<std::string> not_applied(const std::string& reason) const {
+    std::vector<std::string> notes;
+    if (options_.kill_worker && !killed_)
+      notes.push_back("worker " + std::to_string(*options_.kill_worker) +
+                      " not killed: the run stopped (" + reason + ") before a third of it");
+    else if (!kill_seen())
+      notes.push_back("worker " + std::to_string(*options_.kill_worker) +
+                      " killed, but the run stopped (" + reason + ") before the Dispatcher found it lost");
+    if (const unsigned done = parts_.scheduler_crashed.load(); done < options_.crash_scheduler)
+      notes.push_back("the Scheduler crashed " + std::to_string(done) + " of " +
+                      std::to_string(options_.crash_scheduler) + " times asked: the run stopped (" + reason + ")");
+    if (options_.swap_dispatcher && !swap_tried_)
+      notes.push_back("the Dispatcher not swapped: the run stopped (" + reason + ") before half of it");
+    else if (!swap_error_.empty())
+      notes.push_back("the Dispatcher not swapped: " + swap_error_);
+    return notes;
+  }
+
+ private:
+  bool kill_seen() const {
+    return !options_.kill_worker ||
+           (killed_ && parts_.dispatcher->lost_now.load(std::memory_order_relaxed) > lost_before_);
+  }
+
+  const CoreOptions& options_;
+  Parts& parts_;
+  Supervisor& supervisor_;
+  const std::vector<std::shared_ptr<WorkerControl>>& workers_;
+  const mpsc::UnboundedSender<EventPayload>& scheduler_;
+  bool killed_ = false;
+  std::uint64_t lost_before_ = 0;
+  unsigned crashes_asked_ = 0;
+  bool swap_tried_ = false;
+  std::chrono::nanoseconds swap_took_{0};
+  std::string swap_error_;
 };
 
 void declare_services(Supervisor& supervisor, Parts& parts, const CoreOptions& options) {
   using swarmsync::RestartPolicy;
   auto crash_scheduler = [&parts](const EventPayload&) {
-    int left = parts.scheduler_crashes.load();
-    while (left > 0 && !parts.scheduler_crashes.compare_exchange_weak(left, left - 1)) {
+    if (parts.scheduler_crashes.exchange(false)) {
+      parts.scheduler_crashed.fetch_add(1);
+      throw std::runtime_error("injected Scheduler crash");
     }
-    if (left > 0) throw std::runtime_error("injected Scheduler crash");
   };
-  DispatcherOptions dispatcher_options{options.heartbeat_timeout,
-                                       std::max(options.heartbeat / 2, std::chrono::milliseconds(5))};
   HibernatorOptions hibernator_options;
   hibernator_options.clock_speed = options.cron_speed;
   const HarvesterOptions harvester_options{options.max_retries, options.retry_backoff, options.retry_backoff_max};
@@ -83,7 +166,7 @@ void declare_services(Supervisor& supervisor, Parts& parts, const CoreOptions& o
       .value();
   supervisor
       .add_service({.name = "dispatcher",
-                    .main = dispatcher(parts.dispatcher, dispatcher_options),
+                    .main = dispatcher(parts.dispatcher, dispatcher_options(options)),
                     .produces = {ChannelType::ToScheduler, ChannelType::ToHarvester},
                     .consumes = {ChannelType::ToDispatcher}})
       .value();
@@ -142,32 +225,37 @@ constexpr const char* place_names[] = {"Submissions", "ToHibernator", "hibernato
                                        "workers",     "ToHarvester",  "HarvesterToArchive"};
 static_assert(std::size(place_names) == static_cast<std::size_t>(Place::count));
 
-// What the Core knows of one finite job once the run is over.
+// What the Core knows of one job once the run is over.
 struct JobTally {
-  unsigned runs = 1;  // runs to finish
+  unsigned runs = 1;  // runs to finish; 0: recurring, never finished
   unsigned ok = 0;    // runs archived, done
   unsigned failed = 0;
   std::optional<Place> left;
 };
 
-// Counts the finite jobs of `records` and of the places a stopped Core can hold them in: done,
-// failed, left per place. Call once no service instance and no worker runs.
-void account(Summary& summary, std::size_t finite, const std::vector<ArchiveRecord>& records, Parts& parts,
-             Shared& shared) {
+// Counts the jobs of `records` and of the places a stopped Core can hold them in: done, failed,
+// left per place. A recurring job never finishes: it counts as left where it is furthest along,
+// and its runs are counted apart. Call once no service instance and no worker runs.
+void account(Summary& summary, const std::vector<ArchiveRecord>& records, Parts& parts, Shared& shared) {
   std::map<JobId, JobTally> jobs;
-  auto tally = [&](const Job& job) -> JobTally* {
-    if (!job.spec.finite()) return nullptr;
+  auto tally = [&](const Job& job) -> JobTally& {
     auto& t = jobs[job.id];
-    t.runs = job.spec.run_count();
-    return &t;
+    t.runs = job.spec.run_count();  // 0 for a recurring job: never reached
+    return t;
   };
   auto seen = [&](const Job& job, Place place) {
-    if (auto* t = tally(job)) t->left = std::max(t->left.value_or(place), place);
+    auto& t = tally(job);
+    t.left = std::max(t.left.value_or(place), place);
   };
   std::map<JobId, const ArchiveRecord*> last_failure;
   for (const auto& r : records) {
-    if (auto* t = tally(r.job)) ++(r.ok ? t->ok : t->failed);
-    if (!r.ok && r.job.spec.finite()) last_failure[r.job.id] = &r;
+    if (!r.job.spec.finite()) {
+      ++(r.ok ? summary.recurring_runs_done : summary.recurring_runs_failed);
+      continue;
+    }
+    auto& t = tally(r.job);
+    ++(r.ok ? t.ok : t.failed);
+    if (!r.ok) last_failure[r.job.id] = &r;
   }
   for (const auto& job : parts.hibernator->jobs()) seen(job, Place::hibernator);
   for (const auto& job : parts.hibernator->never_due) seen(job, Place::never_due);
@@ -177,7 +265,7 @@ void account(Summary& summary, std::size_t finite, const std::vector<ArchiveReco
   // A result not harvested yet names its job by number only: the Harvester's expectation has it.
   std::map<std::pair<JobId, std::uint64_t>, Job> expected;
   for (auto& job : parts.harvester->expected_jobs()) expected.emplace(std::make_pair(job.id, job.run), std::move(job));
-  std::size_t not_received = 0;  // finite jobs still in Submissions: not numbered yet
+  std::size_t not_received = 0;  // jobs still in Submissions: not numbered yet
   static constexpr const char* kind_names[] = {"Submit",   "Hibernate", "Ready",  "Credit",  "Dispatch", "Register",
                                                "Heartbeat", "Finished",  "Expect", "Forget",  "Outcome",  "Archive"};
   static_assert(std::size(kind_names) == std::variant_size_v<EventPayload>);
@@ -187,8 +275,8 @@ void account(Summary& summary, std::size_t finite, const std::vector<ArchiveReco
     std::map<std::size_t, std::size_t> kinds;  // variant index -> count
     while (auto msg = rx->try_recv()) {
       ++kinds[msg->index()];
-      if (auto* submit = std::get_if<Submit>(&*msg)) {
-        not_received += submit->spec.finite() ? 1 : 0;
+      if (std::holds_alternative<Submit>(*msg)) {
+        ++not_received;
       } else if (auto* h = std::get_if<Hibernate>(&*msg)) {
         seen(h->job, Place::hibernator_channel);
       } else if (auto* r = std::get_if<Ready>(&*msg)) {
@@ -201,6 +289,9 @@ void account(Summary& summary, std::size_t finite, const std::vector<ArchiveReco
         seen(a->record.job, Place::archive_channel);
       }
     }
+    std::size_t in_channel = 0;
+    for (const auto& entry : kinds) in_channel += entry.second;
+    if (in_channel) summary.unhandled.emplace_back(std::string(to_string(channel)), in_channel);
     for (const auto& [index, count] : kinds) {
       const std::string_view kind = kind_names[index];
       const bool job = kind == "Submit" || kind == "Hibernate" || kind == "Ready" || kind == "Dispatch" ||
@@ -213,7 +304,7 @@ void account(Summary& summary, std::size_t finite, const std::vector<ArchiveReco
   left_count[static_cast<std::size_t>(Place::submissions)] = not_received;
   for (const auto& entry : jobs) {
     const JobTally& t = entry.second;
-    if (t.ok + t.failed >= t.runs) {
+    if (t.runs > 0 && t.ok + t.failed >= t.runs) {
       ++(t.failed ? summary.failed : summary.done);
       if (t.failed) {
         const ArchiveRecord& r = *last_failure.at(entry.first);
@@ -223,12 +314,11 @@ void account(Summary& summary, std::size_t finite, const std::vector<ArchiveReco
       ++left_count[static_cast<std::size_t>(*t.left)];
     }
   }
-  std::size_t left_total = 0;
   for (std::size_t i = 0; i < std::size(left_count); ++i) {
     if (left_count[i]) summary.left.emplace_back(place_names[i], left_count[i]);
-    left_total += left_count[i];
+    summary.left_total += left_count[i];
   }
-  summary.unaccounted = finite - std::min(finite, summary.done + summary.failed + left_total);
+  summary.unaccounted = summary.submitted - std::min(summary.submitted, summary.done + summary.failed + summary.left_total);
 }
 
 std::string ms(Nanos d) {
@@ -256,10 +346,9 @@ Summary run_core(std::vector<JobSpec> jobs, const CoreOptions& options) {
   add_channels(*shared);
   asio::io_context ioc(static_cast<int>(std::max(1u, options.threads)));
   Parts parts;
-  parts.scheduler_crashes = 0;
   Supervisor supervisor(ioc.get_executor(), shared,
                         {.intensity = {std::max(10u, options.crash_scheduler * 2 + 5), std::chrono::seconds(10)},
-                         .backoff = {std::chrono::milliseconds(1), std::chrono::milliseconds(50)}});
+                         .backoff = {std::chrono::milliseconds(1), std::chrono::milliseconds(10)}});
   declare_services(supervisor, parts, options);
 
   Summary summary;
@@ -301,37 +390,64 @@ Summary run_core(std::vector<JobSpec> jobs, const CoreOptions& options) {
   std::vector<std::thread> threads;
   for (unsigned i = 0; i < std::max(1u, options.threads); ++i) threads.emplace_back([&] { ioc.run(); });
 
-  // Watch progress, trigger the faults, and end the run.
-  bool killed = false, swapped = false;
-  unsigned crashes_asked = 0;
+  // Watch progress, apply the faults, and end the run.
+  const bool ends_by_itself = !recurring;
+  auto nudge = shared->wiring->get_tx(ChannelType::ToScheduler).value();
+  FaultPlan faults(options, parts, supervisor, controls, nudge);
+  std::optional<std::chrono::steady_clock::time_point> no_worker_since;
+  bool no_worker_warned = false;
   auto last_progress = start;
+  auto progress = [&](std::chrono::steady_clock::time_point now) {
+    const auto c = parts.archive->counts();
+    Progress p;
+    p.jobs = summary.submitted;
+    p.finite = finite;
+    p.done = c.jobs_done;
+    p.failed = c.jobs_failed;
+    p.recurring_runs = c.recurring_runs_done + c.recurring_runs_failed;
+    p.elapsed = now - start;
+    p.duration = options.duration;
+    p.live_workers = parts.dispatcher->reachable_now.load(std::memory_order_relaxed);
+    p.no_live_worker = no_worker_warned;
+    return p;
+  };
   while (supervisor.finished().wait_for(std::chrono::milliseconds(2)) != std::future_status::ready) {
-    const std::size_t finished = parts.archive->size();  // recurring runs included
-    const double fraction = finite_runs ? static_cast<double>(finished) / static_cast<double>(finite_runs) : 0.0;
-    if (options.kill_worker && !killed && fraction >= 1.0 / 3) {
-      killed = true;
-      if (*options.kill_worker >= 1 && *options.kill_worker <= controls.size())
-        controls[*options.kill_worker - 1]->kill();
-    }
-    while (crashes_asked < options.crash_scheduler &&
-           fraction >= static_cast<double>(crashes_asked + 1) / (options.crash_scheduler + 1)) {
-      ++crashes_asked;
-      parts.scheduler_crashes.fetch_add(1);
-    }
-    if (options.swap_dispatcher && !swapped && fraction >= 0.5) {
-      swapped = true;
-      DispatcherOptions dispatcher_options{options.heartbeat_timeout,
-                                           std::max(options.heartbeat / 2, std::chrono::milliseconds(5))};
-      auto report = supervisor.replace("dispatcher", dispatcher(parts.dispatcher, dispatcher_options)).get();
-      if (report) summary.swap_took = report->took;
-    }
     const auto now = std::chrono::steady_clock::now();
+    const auto counts = parts.archive->counts();
+    const std::size_t settled_runs = counts.finite_runs + parts.hibernator->runs_never_due.load();
+    const bool jobs_wait = recurring || settled_runs < finite_runs;
+    // Faults fire at fractions of the finite jobs' runs, or of the duration when no job ends.
+    double fraction = 0.0;
+    if (finite_runs) fraction = static_cast<double>(settled_runs) / static_cast<double>(finite_runs);
+    else if (options.duration) fraction = std::chrono::duration<double>(now - start) / *options.duration;
+    faults.step(fraction);
+
+    // With no worker to run them, jobs wait for ever: say so, and end a run that would end by
+    // itself.
+    if (jobs_wait && parts.dispatcher->reachable_now.load(std::memory_order_relaxed) == 0) {
+      if (!no_worker_since) no_worker_since = now;
+      const std::size_t waiting = finite - counts.jobs_done - counts.jobs_failed + (summary.submitted - finite);
+      if (!no_worker_warned && now - *no_worker_since >= options.heartbeat_timeout) {
+        no_worker_warned = true;
+        shared->logger->warn("core: no live worker; {} job(s) wait to run", waiting);
+      }
+      if (ends_by_itself && now - *no_worker_since >= options.no_worker_stop && !summary.no_live_worker) {
+        summary.no_live_worker = true;
+        const auto for_ms = std::chrono::duration_cast<std::chrono::milliseconds>(now - *no_worker_since);
+        supervisor.request_shutdown("no live worker for " + std::to_string(for_ms.count()) + " ms with " +
+                                    std::to_string(waiting) + " job(s) waiting");
+      }
+    } else if (no_worker_since) {
+      if (no_worker_warned) shared->logger->info("core: a worker is live again");
+      no_worker_since.reset();
+      no_worker_warned = false;
+    }
     if (options.on_progress && now - last_progress >= std::chrono::milliseconds(100)) {
       last_progress = now;
-      options.on_progress(Progress{finite_runs, parts.archive->done(), parts.archive->failed()});
+      options.on_progress(progress(now));
     }
-    if (!recurring && finished + parts.hibernator->runs_never_due.load() >= finite_runs)
-      supervisor.request_shutdown("all jobs done");
+    // A run that ends by itself ends once every job is done and every fault asked for happened.
+    if (ends_by_itself && !jobs_wait && faults.settled()) supervisor.request_shutdown("all jobs done");
     if (options.duration && now - start >= *options.duration) supervisor.request_shutdown("duration reached");
   }
   const auto report = supervisor.finished().get();
@@ -340,19 +456,21 @@ Summary run_core(std::vector<JobSpec> jobs, const CoreOptions& options) {
   guard.reset();
   ioc.stop();
   for (auto& t : threads) t.join();
-  if (options.on_progress) options.on_progress(Progress{finite_runs, parts.archive->done(), parts.archive->failed()});
+  if (options.on_progress) options.on_progress(progress(end));
+  summary.swap_took = faults.swap_took();
+  summary.faults_not_applied = faults.not_applied(report.reason);
 
   const auto records = parts.archive->records();
   std::vector<Nanos> to_ready, ready_to_started, run, total;
   for (const auto& r : records) {
-    if (!r.job.spec.finite()) ++summary.recurring_runs;
     if (r.job.spec.cron) continue;
     to_ready.push_back(r.job.ready_at - r.submitted);
     ready_to_started.push_back(r.started - r.job.ready_at);
     run.push_back(r.finished - r.started);
     total.push_back(r.finished - r.submitted);
   }
-  account(summary, finite, records, parts, *shared);
+  summary.recurring_jobs = summary.submitted - finite;
+  account(summary, records, parts, *shared);
   summary.retried = parts.harvester->retried();
   summary.unexpected_results = parts.harvester->unexpected();
   summary.workers_lost = parts.dispatcher->workers_lost();
@@ -373,19 +491,19 @@ Summary run_core(std::vector<JobSpec> jobs, const CoreOptions& options) {
     summary.swaps += s.swaps;
     if (s.restarts) summary.service_restarts.emplace_back(s.name, s.restarts);
   }
-  for (const auto& u : report.unhandled) summary.unhandled.emplace_back(u.channel, u.queued);
   if (options.keep_records) summary.records = records;
   return summary;
 }
 
 std::string to_text(const Summary& s) {
   std::ostringstream out;
-  out << "jobs: " << s.submitted << " submitted, " << s.done << " done, " << s.failed << " failed, " << s.retried
-      << " retried, " << s.unaccounted << " unaccounted";
-  if (s.recurring_runs) out << ", " << s.recurring_runs << " recurring runs";
-  out << "\n";
+  out << "jobs: " << s.submitted << " submitted, " << s.done << " done, " << s.failed << " failed, " << s.left_total
+      << " left, " << s.unaccounted << " unaccounted; " << s.retried << " retried\n";
+  if (s.recurring_jobs)
+    out << "recurring: " << s.recurring_jobs << " job(s) without end, never done (counted in left where they wait); "
+        << "their runs: " << s.recurring_runs_done << " done, " << s.recurring_runs_failed << " failed\n";
   char rate[64];
-  std::snprintf(rate, sizeof rate, "%.0f jobs/s over %.2f s", s.jobs_per_second, s.seconds);
+  std::snprintf(rate, sizeof rate, "%.0f runs/s over %.2f s", s.jobs_per_second, s.seconds);
   out << "throughput: " << rate << "\n";
   out << "latency p50/p99: submitted->ready " << ms(s.to_ready_p50) << " / " << ms(s.to_ready_p99)
       << ", ready->started " << ms(s.ready_to_started_p50) << " / " << ms(s.ready_to_started_p99)
@@ -396,6 +514,7 @@ std::string to_text(const Summary& s) {
   out << ", " << s.workers_lost << " worker(s) lost, " << s.swaps << " swap(s)";
   if (s.swaps) out << " (took " << ms(s.swap_took) << ")";
   out << ", " << s.unexpected_results << " late result(s) ignored\n";
+  for (const auto& note : s.faults_not_applied) out << "fault not applied as asked: " << note << "\n";
   if (!s.left.empty()) {
     out << "left, not done when the run stopped:";
     for (std::size_t i = 0; i < s.left.size(); ++i)
@@ -441,8 +560,11 @@ std::string to_json(const Summary& s) {
   };
   std::ostringstream out;
   out << "{\"submitted\":" << s.submitted << ",\"done\":" << s.done << ",\"failed\":" << s.failed
-      << ",\"retried\":" << s.retried << ",\"unaccounted\":" << s.unaccounted
-      << ",\"recurring_runs\":" << s.recurring_runs << ",\"unexpected_results\":" << s.unexpected_results
+      << ",\"left_total\":" << s.left_total << ",\"retried\":" << s.retried << ",\"unaccounted\":" << s.unaccounted
+      << ",\"recurring_jobs\":" << s.recurring_jobs << ",\"recurring_runs_done\":" << s.recurring_runs_done
+      << ",\"recurring_runs_failed\":" << s.recurring_runs_failed
+      << ",\"no_live_worker\":" << (s.no_live_worker ? "true" : "false")
+      << ",\"unexpected_results\":" << s.unexpected_results
       << ",\"workers_lost\":" << s.workers_lost << ",\"restarts\":" << s.restarts << ",\"swaps\":" << s.swaps
       << ",\"swap_took_ns\":" << ns(s.swap_took) << ",\"seconds\":" << s.seconds
       << ",\"jobs_per_second\":" << s.jobs_per_second
@@ -474,6 +596,8 @@ std::string to_json(const Summary& s) {
     out << (i ? "," : "") << "{\"name\":" << quote(f.name) << ",\"attempts\":" << f.attempts
         << ",\"error\":" << quote(f.error) << "}";
   }
+  out << "],\"faults_not_applied\":[";
+  for (std::size_t i = 0; i < s.faults_not_applied.size(); ++i) out << (i ? "," : "") << quote(s.faults_not_applied[i]);
   out << "],\"stop_reason\":" << quote(s.stop_reason) << ",\"error\":" << quote(s.error) << "}";
   return out.str();
 }

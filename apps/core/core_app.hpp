@@ -21,11 +21,17 @@
 
 namespace core {
 
-/// Progress, reported while the Core runs.
+/// Progress, reported while the Core runs, counted as the summary counts jobs.
 struct Progress {
-  std::size_t total = 0;  ///< runs of the jobs that finish (one each, `runs` for a cron job with a bound)
-  std::size_t done = 0;
-  std::size_t failed = 0;
+  std::size_t jobs = 0;    ///< submitted
+  std::size_t finite = 0;  ///< of them, the jobs that end (all but the recurring cron jobs)
+  std::size_t done = 0;    ///< finite jobs finished with every run done
+  std::size_t failed = 0;  ///< finite jobs finished with a run failed after its retries
+  std::size_t recurring_runs = 0;  ///< runs of recurring jobs finished
+  std::chrono::nanoseconds elapsed{0};
+  std::optional<std::chrono::milliseconds> duration;  ///< the run's bound, if any
+  std::size_t live_workers = 0;
+  bool no_live_worker = false;  ///< no worker has been reachable for a while, and jobs wait
 };
 
 /// How to run the Core, faults included.
@@ -42,11 +48,16 @@ struct CoreOptions {
   std::optional<std::chrono::milliseconds> duration;  ///< bounds a run (needed with recurring jobs)
   unsigned threads = 2;
   std::uint64_t seed = 1;
-  // Faults, each triggered as the run progresses.
-  std::optional<WorkerId> kill_worker;               ///< this worker dies once a third of the jobs are done
-  unsigned crash_scheduler = 0;                      ///< the Scheduler crashes this many times, spread over the run
-  bool swap_dispatcher = false;                      ///< the Dispatcher is hot-swapped once half of the jobs are done
-  std::function<void(const Progress&)> on_progress;  ///< called about every 100 ms
+  /// A run without recurring jobs stops when no worker has been reachable this long while jobs
+  /// wait (`Summary::no_live_worker`); a run with recurring jobs only warns.
+  std::chrono::milliseconds no_worker_stop{2000};
+  // Faults, each applied as the run progresses: at a fraction of the finite jobs' runs finished
+  // (or of `duration` when no job ends). A run that ends by itself ends only once each happened
+  // and was seen; a run stopped earlier names those that did not in `Summary::faults_not_applied`.
+  std::optional<WorkerId> kill_worker;  ///< this worker dies at a third of the run
+  unsigned crash_scheduler = 0;         ///< the Scheduler crashes exactly this many times, at 1/(N+1), 2/(N+1), ...
+  bool swap_dispatcher = false;         ///< the Dispatcher is hot-swapped at half of the run
+  std::function<void(const Progress&)> on_progress;  ///< called about every 100 ms, and once at the end
   bool keep_records = false;                         ///< return every archived record in the summary
   std::shared_ptr<spdlog::logger> logger;            ///< where the services log; null: nowhere
 };
@@ -58,21 +69,29 @@ struct FailedJob {
   std::string error;  ///< the last attempt's error
 };
 
-/// What a run did.
+/// What a run did. Every job submitted is done, failed or left: `submitted == done + failed +
+/// left_total`, and `unaccounted` (the difference) is 0 unless the Core lost a job. A recurring
+/// cron job (one without `runs`) is never done: it is counted in `left` where it waits when the
+/// run stops, and its runs are counted in `recurring_runs_done` and `recurring_runs_failed`.
 struct Summary {
   std::size_t submitted = 0;
-  std::size_t done = 0;
-  std::size_t failed = 0;
+  std::size_t done = 0;        ///< finite jobs whose every run succeeded
+  std::size_t failed = 0;      ///< finite jobs with a run that failed after its retries
+  std::size_t left_total = 0;  ///< jobs neither done nor failed: the sum of `left`
   std::uint64_t retried = 0;
   std::uint64_t unexpected_results = 0;  ///< late results from lost workers, ignored
-  std::size_t unaccounted = 0;           ///< finite jobs neither done, failed nor left somewhere (must be 0)
-  std::uint64_t recurring_runs = 0;      ///< runs of recurring cron jobs that finished
+  std::size_t unaccounted = 0;           ///< jobs neither done, failed nor left somewhere (must be 0)
+  std::size_t recurring_jobs = 0;        ///< jobs submitted without an end (counted in `left`)
+  std::uint64_t recurring_runs_done = 0;    ///< runs of recurring jobs that succeeded
+  std::uint64_t recurring_runs_failed = 0;  ///< and that failed after their retries
+  bool no_live_worker = false;  ///< the run stopped because no worker was left to run the jobs waiting
+  std::vector<std::string> faults_not_applied;  ///< faults asked for that did not happen, and why
   std::uint64_t workers_lost = 0;
   std::uint64_t restarts = 0;  ///< over every service
   std::uint64_t swaps = 0;
   std::chrono::nanoseconds swap_took{0};
   double seconds = 0;
-  double jobs_per_second = 0;
+  double jobs_per_second = 0;  ///< runs finished (a plain job has one, a cron job one per firing) per second
   /// Latency per hop of the jobs without cron, p50 and p99: submitted ->
   /// ready (hibernation, and the earlier attempts and backoff of a retried job), ready -> started
   /// (queue and dispatch), started -> finished (the run on its worker), and submitted -> finished.
@@ -83,7 +102,9 @@ struct Summary {
   std::string stop_reason;
   std::string error;  ///< set when the Core went down on a failure
   std::vector<std::pair<std::string, std::uint64_t>> service_restarts;
-  std::vector<std::pair<std::string, std::size_t>> unhandled;  ///< values left per channel
+  /// Values left per channel once the Core and the workers stopped (the workers, outside the
+  /// Core, may still send after its services stopped).
+  std::vector<std::pair<std::string, std::size_t>> unhandled;
   /// The values left per channel, by kind (`Heartbeat`, `Credit`, `Ready`, ...): most are not
   /// jobs (heartbeats, registrations, credits, a worker's `Finished`, the Dispatcher's `Expect`
   /// and `Forget`); the jobs among them (`Submit`, `Hibernate`, `Ready`, `Dispatch`, `Outcome`,
@@ -95,19 +116,21 @@ struct Summary {
     bool job = false;  ///< the kind carries a job
   };
   std::vector<UnhandledKind> unhandled_kinds;
-  /// Finite jobs neither done nor failed when the run stopped (a signal, the duration), per place
-  /// they were left in, in pipeline order: a channel's name (still in it), `hibernator` (waiting
-  /// for their time), `never_due` (cron runs with no firing time left), `scheduler` (queued),
-  /// `dispatcher` (waiting for a free slot), `workers` (placed on a worker, result not in). A job
-  /// in several places (a cron job between runs) counts once, in the place furthest along.
+  /// Jobs neither done nor failed when the run stopped (a signal, the duration, recurring jobs),
+  /// per place they were left in, in pipeline order: a channel's name (still in it), `hibernator`
+  /// (waiting for their time), `never_due` (cron jobs with no firing time left), `scheduler`
+  /// (queued), `dispatcher` (waiting for a free slot), `workers` (placed on a worker, result not
+  /// in). A job in several places (a cron job with its next run armed while a run is out) counts
+  /// once, in the place furthest along.
   std::vector<std::pair<std::string, std::size_t>> left;
   std::vector<ArchiveRecord> records;  ///< with `keep_records`
   std::vector<FailedJob> failed_jobs;  ///< every failed finite job, in the order they were submitted
 };
 
 /// Runs `jobs` on the Core until every finite job is done or failed (a cron job with `runs` once
-/// every run is; it failed if one of them did), the duration passes, a signal arrives or a failure
-/// brings the Core down.
+/// every run is; it failed if one of them did) and every fault asked for happened, the duration
+/// passes, a signal arrives, no worker is left to run the jobs waiting (`no_worker_stop`, when no
+/// job recurs) or a failure brings the Core down.
 Summary run_core(std::vector<JobSpec> jobs, const CoreOptions& options);
 
 /// The Core's boot diagnostics, without running it.

@@ -7,7 +7,8 @@
 // Exit status: 0 when no job failed (jobs left by a requested stop, a signal or --duration, are
 // counted in the summary, not failures); 1 when the Core failed, a job is unaccounted for, or
 // the wiring check failed; 2 for bad input (a flag, a job file); 3 when the run ended and some
-// jobs failed after their retries (the summary names them).
+// jobs failed after their retries (the summary names them); 4 when the run stopped because no
+// worker was left to run the jobs waiting (they are counted as left).
 
 #include <unistd.h>
 
@@ -16,8 +17,11 @@
 #include <filesystem>
 #include <iostream>
 #include <limits>
+#include <memory>
+#include <vector>
 
 #include "cli/log_sink.hpp"
+#include "cli/progress_line.hpp"
 #include "cli/values.hpp"
 #include "core_app.hpp"
 #include "model/job_file.hpp"
@@ -25,15 +29,18 @@
 
 namespace {
 
+std::string plain_number(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", v);
+  return buf;
+}
+
+// Redraws the progress line in place on standard error: carriage return, the line (narrower than
+// the terminal, so it never wraps), then erase to the end of the line.
 void draw_progress(const core::Progress& p) {
+  const std::string line = core::cli::progress_line(p, core::cli::terminal_columns(STDERR_FILENO));
   std::lock_guard terminal(core::cli::terminal_mutex());
-  const std::size_t finished = p.done + p.failed;
-  const double fraction = p.total ? static_cast<double>(finished) / static_cast<double>(p.total) : 0.0;
-  const int width = 40;
-  const int filled = static_cast<int>(fraction * width);
-  std::fprintf(stderr, "\r[%.*s%*s] %3.0f%%  %zu/%zu done, %zu failed", filled,
-               "########################################", width - filled, "", fraction * 100, finished, p.total,
-               p.failed);
+  std::fprintf(stderr, "\r%s\x1b[K", line.c_str());
   std::fflush(stderr);
 }
 
@@ -46,57 +53,79 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.footer(
       "Exit status: 0 no job failed; 1 the Core failed or a job is unaccounted for; 2 bad input; 3 some jobs "
-      "failed after their retries.");
+      "failed after their retries; 4 stopped with jobs left: no live worker.");
 
   auto* run = app.add_subcommand("run", "run a workload and print a summary");
-  std::string count_text = "2000";
-  std::string jobs_file;
   core::CoreOptions options;
+  std::string jobs_file;
   std::string duration_text;
   std::string seed_text = std::to_string(options.seed);
   bool json = false;
   double delayed_share = 0.10, failing_share = 0.05, cron_share = 0.0, bounded_cron_share = 0.0;
-  unsigned retry_backoff_ms = 10;
-  unsigned kill_worker = 0;
-  auto* count_opt = run->add_option("--count", count_text, "jobs to generate, 1 to 10000000");
-  run->add_option("--jobs", jobs_file, "read the jobs from a JSON-lines file instead ('-': standard input)")
+  std::uint64_t count = 2000, retry_backoff_ms = 10, kill_worker = 0, workers = options.workers,
+                capacity = options.worker_capacity, retries = options.max_retries, threads = options.threads,
+                crashes = 0;
+  // Numbers are read as text by CLI11 and parsed here, so that every bad value gets a message
+  // naming the flag, what was given and what is accepted (CLI11's own says "Value abc not in range").
+  struct WholeFlag {
+    std::string text;
+    std::uint64_t lo, hi;
+    std::uint64_t* value;
+    const char* name;
+  };
+  struct DecimalFlag {
+    std::string text;
+    double lo, hi;
+    double* value;
+    const char* name;
+  };
+  std::vector<std::unique_ptr<WholeFlag>> whole_flags;
+  std::vector<std::unique_ptr<DecimalFlag>> decimal_flags;
+  auto whole = [&](const char* name, std::uint64_t& value, std::uint64_t lo, std::uint64_t hi,
+                   const std::string& what) {
+    auto& f = *whole_flags.emplace_back(new WholeFlag{std::to_string(value), lo, hi, &value, name});
+    return run->add_option(name, f.text, what + ", " + std::to_string(lo) + " to " + std::to_string(hi))
+        ->type_name("N");
+  };
+  auto decimal = [&](const char* name, double& value, double lo, double hi, const std::string& what) {
+    char text[32], range[64];
+    std::snprintf(text, sizeof text, "%g", value);
+    std::snprintf(range, sizeof range, ", %.15g to %.15g", lo, hi);
+    auto& f = *decimal_flags.emplace_back(new DecimalFlag{text, lo, hi, &value, name});
+    return run->add_option(name, f.text, what + range)->type_name("X");
+  };
+  auto* count_opt = whole("--count", count, 1, 10'000'000, "jobs to generate");
+  run->add_option("--jobs", jobs_file, "read the jobs from a JSON-lines file instead ('-': standard input)")->type_name("FILE")
       ->excludes(count_opt);
-  run->add_option("--workers", options.workers, "simulated workers")->check(CLI::Range(1, 256));
-  run->add_option("--worker-capacity", options.worker_capacity, "jobs a worker runs at once")
-      ->check(CLI::Range(1, 1024));
-  run->add_option("--failure-rate", options.worker_failure_rate, "chance that an attempt fails on a worker")
-      ->check(CLI::Range(0.0, 1.0));
-  run->add_option("--max-retries", options.max_retries, "retries of a failed job")->check(CLI::Range(0, 100));
-  run->add_option("--retry-backoff", retry_backoff_ms,
-                  "milliseconds before the first retry of a job, doubled for each further one (at most 1 s)")
-      ->check(CLI::Range(0, 1000));
-  run->add_option("--threads", options.threads, "threads running the Core")->check(CLI::Range(1, 64));
+  whole("--workers", workers, 1, 256, "simulated workers");
+  whole("--worker-capacity", capacity, 1, 1024, "jobs a worker runs at once");
+  decimal("--failure-rate", options.worker_failure_rate, 0, 1, "chance that an attempt fails on a worker");
+  whole("--max-retries", retries, 0, 100, "retries of a failed job");
+  whole("--retry-backoff", retry_backoff_ms, 0, 1000,
+        "milliseconds before the first retry of a job, doubled for each further one (at most 1 s)");
+  whole("--threads", threads, 1, 64, "threads running the Core");
   run->add_option("--duration", duration_text,
                   "stop after this long: seconds (90, 1.5) or with a unit (500ms, 90s, 5m, 2h, 1d); needed with "
-                  "recurring jobs");
-  run->add_option("--delayed-share", delayed_share, "share of generated jobs that are delayed")
-      ->check(CLI::Range(0.0, 1.0));
-  run->add_option("--cron-share", cron_share, "share of generated jobs that recur every minute")
-      ->check(CLI::Range(0.0, 1.0));
-  run->add_option("--bounded-cron-share", bounded_cron_share,
-                  "share of generated jobs that fire every minute 1 to 3 times, then are done")
-      ->check(CLI::Range(0.0, 1.0));
-  run->add_option("--cron-speed", options.cron_speed,
-                  "cron time runs this many times faster than real time (60: a cron minute lasts a second)")
-      ->check(CLI::Range(1.0, 1e6));
-  run->add_option("--failing-share", failing_share, "share of generated jobs whose first attempt fails")
-      ->check(CLI::Range(0.0, 1.0));
-  run->add_option("--seed", seed_text, "seed of the generated workload and workers, 0 to 18446744073709551615");
+                  "recurring jobs")
+      ->type_name("TIME");
+  decimal("--delayed-share", delayed_share, 0, 1, "share of generated jobs that are delayed");
+  decimal("--cron-share", cron_share, 0, 1, "share of generated jobs that recur every minute");
+  decimal("--bounded-cron-share", bounded_cron_share, 0, 1,
+          "share of generated jobs that fire every minute 1 to 3 times, then are done");
+  decimal("--cron-speed", options.cron_speed, 1, 1e6,
+          "cron time runs this many times faster than real time (60: a cron minute lasts a second)");
+  decimal("--failing-share", failing_share, 0, 1, "share of generated jobs whose first attempt fails");
+  run->add_option("--seed", seed_text, "seed of the generated workload and workers, 0 to 18446744073709551615")->type_name("N");
   run->add_flag("--json", json, "print the summary as JSON");
-  run->add_option("--kill-worker", kill_worker, "kill this worker (1..W) a third of the way through")
-      ->check(CLI::Range(1, 256));
-  run->add_option("--crash-scheduler", options.crash_scheduler, "crash the Scheduler this many times")
-      ->check(CLI::Range(0, 1000));
+  whole("--kill-worker", kill_worker, 1, 256, "kill this worker (at most W, and W at least 2) a third of the way through")
+      ->default_str("");
+  whole("--crash-scheduler", crashes, 0, 1000,
+        "crash the Scheduler exactly this many times, spread over the run");
   run->add_flag("--swap-dispatcher", options.swap_dispatcher, "hot-swap the Dispatcher halfway through");
   std::string log_level = "warn", log_format = "text", log_file;
-  run->add_option("--log-level", log_level, "the least severe log lines written: trace, debug, info, warn, error, off");
-  run->add_option("--log-format", log_format, "text, or json: one object a line");
-  run->add_option("--log-file", log_file, "append the log to this file instead of standard error");
+  run->add_option("--log-level", log_level, "the least severe log lines written: trace, debug, info, warn, error, off")->type_name("LEVEL");
+  run->add_option("--log-format", log_format, "text, or json: one object a line")->type_name("FORMAT");
+  run->add_option("--log-file", log_file, "append the log to this file instead of standard error")->type_name("FILE");
 
   auto* wiring = app.add_subcommand("wiring", "print the boot diagnostics of the Core's wiring");
   bool dot = false, wiring_json = false;
@@ -128,8 +157,23 @@ int main(int argc, char** argv) {
     std::cerr << "error: " << message << "\n";
     return 2;
   };
-  const auto count = core::cli::parse_whole("--count", count_text, 1, 10'000'000);
-  if (!count) return bad_input(count.error().message);
+  for (const auto& f : whole_flags) {
+    if (!run->count(f->name)) continue;  // the default stands
+    const auto value = core::cli::parse_whole(f->name, f->text, f->lo, f->hi);
+    if (!value) return bad_input(value.error().message);
+    *f->value = *value;
+  }
+  for (const auto& f : decimal_flags) {
+    if (!run->count(f->name)) continue;
+    const auto value = core::cli::parse_decimal(f->name, f->text, f->lo, f->hi);
+    if (!value) return bad_input(value.error().message);
+    *f->value = *value;
+  }
+  options.workers = static_cast<unsigned>(workers);
+  options.worker_capacity = static_cast<unsigned>(capacity);
+  options.max_retries = static_cast<unsigned>(retries);
+  options.threads = static_cast<unsigned>(threads);
+  options.crash_scheduler = static_cast<unsigned>(crashes);
   const auto seed = core::cli::parse_whole("--seed", seed_text, 0, std::numeric_limits<std::uint64_t>::max());
   if (!seed) return bad_input(seed.error().message);
   options.seed = *seed;
@@ -140,7 +184,7 @@ int main(int argc, char** argv) {
     duration = *parsed;
   }
   if (const double shares = delayed_share + cron_share + bounded_cron_share; shares > 1.0 + 1e-9)
-    return bad_input("--delayed-share, --cron-share and --bounded-cron-share add up to " + std::to_string(shares) +
+    return bad_input("--delayed-share, --cron-share and --bounded-cron-share add up to " + plain_number(shares) +
                      "; their sum must be at most 1");
   if (run->count("--jobs") && jobs_file.empty()) return bad_input("--jobs: the path is empty");
   core::cli::LogOptions log;
@@ -170,7 +214,7 @@ int main(int argc, char** argv) {
     }
   } else {
     core::WorkloadOptions w;
-    w.jobs = static_cast<std::size_t>(*count);
+    w.jobs = static_cast<std::size_t>(count);
     w.delayed_share = delayed_share;
     w.cron_share = cron_share;
     w.bounded_cron_share = bounded_cron_share;
@@ -193,7 +237,9 @@ int main(int argc, char** argv) {
   if (kill_worker) options.kill_worker = kill_worker;
   options.retry_backoff = std::chrono::milliseconds(retry_backoff_ms);
   if (duration) options.duration = *duration;
-  const bool progress = !json && isatty(STDERR_FILENO);
+  // The progress line only for a person watching: standard output and standard error both on a
+  // terminal, and no JSON asked for.
+  const bool progress = !json && isatty(STDOUT_FILENO) && isatty(STDERR_FILENO);
   if (progress) options.on_progress = draw_progress;
   log.shares_progress_line = progress;
   auto logger = core::cli::make_logger(log);
@@ -206,5 +252,6 @@ int main(int argc, char** argv) {
   // A run stopped early (a signal, the duration) succeeds too: the jobs not done are accounted for
   // in `left`.
   if (!summary.error.empty() || summary.unaccounted != 0) return 1;
+  if (summary.no_live_worker) return 4;
   return summary.failed == 0 ? 0 : 3;
 }

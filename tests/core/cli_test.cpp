@@ -3,8 +3,10 @@
 // end the run; SIGINT stops it with every job accounted for.
 
 #include <gtest/gtest.h>
+#include <pty.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <csignal>
@@ -14,9 +16,11 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <sys/ioctl.h>
 #include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
+#include <vector>
 
 namespace {
 
@@ -108,6 +112,20 @@ TEST(CoreCli, BadFlagValuesAreNamedWithWhatIsAccepted) {
       {"run --kill-worker 1 --workers 1 --count 50", "--kill-worker 1 would leave no worker to run the jobs"},
       {"run --kill-worker 3 --workers 2", "--kill-worker 3 names no worker (there are 2)"},
       {"bogus", "unknown subcommand 'bogus'; expected run or wiring"},
+      {"run --threads 1e3", "--threads: '1e3' is not a whole number; expected 1 to 64"},
+      {"run --workers abc", "--workers: 'abc' is not a whole number; expected 1 to 256"},
+      {"run --workers 0", "--workers: '0' is out of range; expected 1 to 256"},
+      {"run --worker-capacity 99999999999999999999", "--worker-capacity: '99999999999999999999' is out of range"},
+      {"run --max-retries=-1", "--max-retries: '-1' is not a whole number; expected 0 to 100"},
+      {"run --retry-backoff 5s", "--retry-backoff: '5s' is not a whole number; expected 0 to 1000"},
+      {"run --kill-worker 0", "--kill-worker: '0' is out of range; expected 1 to 256"},
+      {"run --crash-scheduler 1001", "--crash-scheduler: '1001' is out of range; expected 0 to 1000"},
+      {"run --failure-rate nan", "--failure-rate: 'nan' is not a number; expected a number from 0 to 1"},
+      {"run --failure-rate 2", "--failure-rate: '2' is out of range; expected a number from 0 to 1"},
+      {"run --delayed-share 1e-1", "--delayed-share: '1e-1' is not a number; expected a number from 0 to 1"},
+      {"run --cron-share=-0.5", "--cron-share: '-0.5' is not a number"},
+      {"run --cron-speed inf", "--cron-speed: 'inf' is not a number; expected a number from 1 to 1000000"},
+      {"run --cron-speed 0.5", "--cron-speed: '0.5' is out of range; expected a number from 1 to 1000000"},
   };
   for (const auto& c : cases) {
     const auto o = run(c.args);
@@ -142,7 +160,9 @@ TEST(CoreCli, VersionAndHelp) {
   EXPECT_EQ(v.out.rfind("0.", 0), 0u) << v.out;
   const auto h = run("run --help");
   EXPECT_EQ(h.status, 0) << h.err;
-  for (const char* shown : {"TEXT=2000", "=10", "--workers UINT:INT in [1 - 256]=4", "--duration"})
+  for (const char* shown : {"--count N=2000", "--retry-backoff N=10", "--workers N=4", "simulated workers, 1 to 256",
+                            "--failure-rate X=0 ", "--cron-speed X=1 ", "1 to 1000000", "--duration TIME",
+                            "4 stopped with jobs left: no live worker"})
     EXPECT_NE(h.out.find(shown), std::string::npos) << "help lacks " << shown << "\n" << h.out;
 }
 
@@ -319,6 +339,76 @@ TEST(CoreCli, SigintStopsTheRunWithEveryJobAccountedFor) {
   EXPECT_EQ(j["done"].get<int>() + j["failed"].get<int>() + left, 17) << text;
   EXPECT_EQ(j["left"]["hibernator"], 6) << text;
   EXPECT_EQ(j["left"]["workers"], 2) << text;
+}
+
+// Runs the program with `args` on a terminal `columns` wide (standard output and error both on
+// it), and returns everything it wrote there.
+std::string run_on_terminal(const std::string& args, unsigned short columns) {
+  winsize size{};
+  size.ws_row = 24;
+  size.ws_col = columns;
+  int master = -1;
+  const std::string command = "exec " + std::string(SWARMSYNC_CORE_BIN) + " " + args;
+  const pid_t pid = ::forkpty(&master, nullptr, nullptr, &size);
+  if (pid == 0) {
+    ::execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  if (pid < 0) return "forkpty failed";
+  std::string text;
+  std::array<char, 4096> buf;
+  for (ssize_t n; (n = ::read(master, buf.data(), buf.size())) > 0;) text.append(buf.data(), static_cast<std::size_t>(n));
+  ::close(master);  // read ends with EIO once the program is gone
+  ::waitpid(pid, nullptr, 0);
+  return text;
+}
+
+// The progress line's redraws, in the order drawn: what the terminal showed before the summary.
+std::vector<std::string> redraws(const std::string& screen) {
+  std::vector<std::string> lines;
+  const std::string before = screen.substr(0, screen.find("jobs: "));
+  std::size_t at = 0;
+  while (at < before.size()) {
+    const std::size_t next = std::min(before.find('\r', at), before.size());
+    std::string line = before.substr(at, next - at);
+    if (const auto erase = line.find("\x1b[K"); erase != std::string::npos) line.erase(erase);
+    if (!line.empty() && line != "\n") lines.push_back(line);
+    at = next + 1;
+  }
+  return lines;
+}
+
+TEST(CoreCli, TheProgressLineFitsTheTerminalAndRedrawsInPlace) {
+  const std::string args =
+      "run --count 400 --cron-share 0.3 --bounded-cron-share 0.2 --cron-speed 600 --duration 1.2 --log-level error";
+  for (unsigned short columns : {50, 160}) {
+    const auto screen = run_on_terminal(args, columns);
+    ASSERT_NE(screen.find("jobs: 400 submitted"), std::string::npos) << screen;
+    const auto lines = redraws(screen);
+    ASSERT_GE(lines.size(), 5u) << screen;
+    for (const auto& line : lines) {
+      EXPECT_LT(line.size(), columns) << "'" << line << "'";
+      EXPECT_EQ(line.find('\n'), std::string::npos) << "a redraw on a new line: '" << line << "'";
+      EXPECT_NE(line.find("% "), std::string::npos) << line;
+      EXPECT_NE(line.find(" failed"), std::string::npos) << line;
+    }
+    // One line break only, after the last redraw.
+    const std::string before = screen.substr(0, screen.find("jobs: "));
+    EXPECT_EQ(std::count(before.begin(), before.end(), '\n'), 1) << before;
+    if (columns == 50) {
+      EXPECT_NE(lines.back().find("s/1.2s"), std::string::npos) << lines.back();  // the time, short
+    }
+    if (columns == 160) {
+      EXPECT_NE(lines.back().find(" left | "), std::string::npos) << lines.back();  // time left of --duration
+      EXPECT_NE(lines.back().find(" recurring: "), std::string::npos) << lines.back();
+    }
+  }
+}
+
+TEST(CoreCli, NoProgressLineWhenOutputIsNotATerminal) {
+  const auto o = run("run --count 300");
+  EXPECT_EQ(o.status, 0);
+  EXPECT_EQ(o.err.find('\r'), std::string::npos) << o.err;
 }
 
 TEST(CoreCli, TheWiringGraphParsesWithDot) {

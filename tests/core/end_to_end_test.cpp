@@ -102,7 +102,8 @@ TEST(CoreEndToEnd, CronJobsWithRunsEndTheRunByThemselves) {
   EXPECT_EQ(s.done + s.failed, 206u);
   EXPECT_EQ(s.unaccounted, 0u);
   EXPECT_TRUE(s.left.empty());
-  EXPECT_EQ(s.recurring_runs, 0u);
+  EXPECT_EQ(s.recurring_jobs, 0u);
+  EXPECT_EQ(s.recurring_runs_done, 0u);
   std::map<std::string, std::set<std::uint64_t>> archived;  // runs archived, by cron job name
   for (const auto& r : s.records) {
     if (!r.job.spec.cron) continue;

@@ -100,6 +100,10 @@ TEST(Hibernator, ACronJobThatNeverFiresIsCountedNotHeld) {
   rig.run_for(20ms);
   EXPECT_EQ(rig.state->never_fire, 1u);
   EXPECT_TRUE(rig.state->empty());
+  // Kept aside, recurring as it is, for the summary to count it as left there.
+  ASSERT_EQ(rig.state->never_due.size(), 1u);
+  EXPECT_EQ(rig.state->never_due[0].id, 9u);
+  EXPECT_EQ(rig.state->runs_never_due.load(), 0u);
 }
 
 // Everything the Hibernator handed to the Scheduler.

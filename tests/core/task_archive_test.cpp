@@ -7,6 +7,7 @@
 #include <boost/asio/io_context.hpp>
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <stdexcept>
 #include <thread>
 #include <vector>
@@ -58,6 +59,36 @@ TEST(TaskArchive, ARecordAddedTwiceIsKeptOnceAndCounted) {
   EXPECT_EQ(store.done(), 1u);
   EXPECT_EQ(store.failed(), 0u);
   EXPECT_TRUE(store.find(4, 0)->ok);  // the first one stays
+}
+
+// Jobs as the summary counts them: a cron job with runs finishes with its last run, failed if any
+// run failed; a recurring job never finishes, its runs are counted apart.
+TEST(TaskArchive, CountsJobsAsTheSummaryDoes) {
+  TaskArchiveStore store;
+  auto cron = [](ArchiveRecord r, std::optional<unsigned> runs) {
+    r.job.spec.cron = CronExpression::parse("* * * * *").value();
+    r.job.spec.runs = runs;
+    return r;
+  };
+  store.add(record(1, 0, true, 1ms));                  // plain, done
+  store.add(record(2, 0, false, 1ms, "x"));            // plain, failed
+  store.add(cron(record(3, 1, true, 1ms), 2u));        // 1 of 2 runs: not finished
+  store.add(cron(record(4, 0, true, 1ms), 2u));        // both runs ok: done
+  store.add(cron(record(4, 1, true, 1ms), 2u));
+  store.add(cron(record(5, 0, true, 1ms), 2u));        // one run failed: failed
+  store.add(cron(record(5, 1, false, 1ms, "y"), 2u));
+  store.add(cron(record(6, 0, true, 1ms), std::nullopt));  // recurring
+  store.add(cron(record(6, 1, false, 1ms, "z"), std::nullopt));
+  store.add(cron(record(6, 2, true, 1ms), std::nullopt));
+  store.add(cron(record(4, 1, false, 1ms), 2u));  // a duplicate changes nothing
+  const auto c = store.counts();
+  EXPECT_EQ(c.jobs_done, 2u);
+  EXPECT_EQ(c.jobs_failed, 2u);
+  EXPECT_EQ(c.finite_runs, 7u);
+  EXPECT_EQ(c.recurring_runs_done, 2u);
+  EXPECT_EQ(c.recurring_runs_failed, 1u);
+  store.add(cron(record(3, 0, false, 1ms, "w"), 2u));  // the other run, out of order
+  EXPECT_EQ(store.counts().jobs_failed, 3u);
 }
 
 TEST(TaskArchive, LatencyPercentilesByNearestRank) {

@@ -2,6 +2,8 @@
 
 #include <charconv>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <limits>
 
 namespace core::cli {
@@ -72,6 +74,35 @@ InputResult<std::uint64_t> parse_whole(std::string_view flag, std::string_view t
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (ec == std::errc::result_out_of_range || value > hi || value < lo) return fail("is out of range");
   if (ec != std::errc() || end != text.data() + text.size()) return fail("is not a whole number");
+  return value;
+}
+
+namespace {
+
+std::string plain(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.15g", v);
+  return buf;
+}
+
+}  // namespace
+
+InputResult<double> parse_decimal(std::string_view flag, std::string_view text, double lo, double hi) {
+  const std::string expected = "; expected a number from " + plain(lo) + " to " + plain(hi);
+  auto fail = [&](const std::string& why) {
+    return InputResult<double>(boost::system::in_place_error,
+                               InputError{std::string(flag) + ": '" + shown(text) + "' " + why + expected});
+  };
+  bool digits = false, point = false;
+  for (char c : text) {
+    if (c >= '0' && c <= '9') digits = true;
+    else if (c == '.' && !point) point = true;
+    else return fail("is not a number");
+  }
+  if (!digits) return fail("is not a number");
+  if (text.size() > 40) return fail("is out of range");
+  const double value = std::strtod(std::string(text).c_str(), nullptr);
+  if (!(value >= lo && value <= hi)) return fail("is out of range");
   return value;
 }
 

@@ -58,6 +58,7 @@ class DispatcherCore {
     } else {
       ctx_.shared()->logger->warn("{}: ignored a message that is not for the Dispatcher", ctx_.name());
     }
+    publish();
   }
 
   // Loses every reachable worker not seen for longer than the heartbeat timeout.
@@ -68,6 +69,13 @@ class DispatcherCore {
       const auto silent = std::chrono::duration_cast<std::chrono::milliseconds>(now - w.last_seen);
       lose(entry.first, w, "silent for " + std::to_string(silent.count()) + " ms");
     }
+    publish();
+  }
+
+  // Updates the gauges a watcher reads (see DispatcherState::reachable_now).
+  void publish() {
+    s_.reachable_now.store(s_.reachable_workers(), std::memory_order_relaxed);
+    s_.lost_now.store(s_.lost_, std::memory_order_relaxed);
   }
 
   // Places pending jobs while a slot is free, then credits the free slots the Scheduler does not

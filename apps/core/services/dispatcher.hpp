@@ -17,6 +17,7 @@
 // credited; jobs dispatched against them wait in a FIFO queue and are placed, oldest first, as
 // soon as a slot frees, and no new credit goes out until the free slots exceed the credit held.
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -76,6 +77,11 @@ class DispatcherState {
   std::uint64_t workers_lost() const noexcept { return lost_; }
   /// Credit the Scheduler holds, as counted here (sent minus `Dispatch` received).
   unsigned credit_held() const noexcept { return credit_held_; }
+  /// Gauges for a watcher on another thread, published after each message and each silence check:
+  /// the workers reachable now and the workers lost so far. Relaxed: each is a number read on its
+  /// own, ordered with nothing else; a reader sees it at most one message late.
+  std::atomic<std::size_t> reachable_now{0};
+  std::atomic<std::uint64_t> lost_now{0};
   /// The worker `id`, if it ever registered.
   const Worker* worker(WorkerId id) const noexcept {
     auto it = workers_.find(id);

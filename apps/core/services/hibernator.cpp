@@ -53,14 +53,13 @@ bool arm(HibernatorState& state, Hibernate msg, const HibernatorOptions& options
   return true;
 }
 
-// Counts a cron job that will not fire again; a bounded one keeps its runs to come in the state.
+// Counts a cron job that will not fire again and keeps it in the state; a bounded one counts the
+// runs it will not have.
 void never_fires(HibernatorState& state, Context& ctx, Job job) {
   ++state.never_fire;
   ctx.shared()->logger->warn("{}: cron job {} has no next firing time within 5 years", ctx.name(), job.id);
-  if (job.spec.runs) {
-    state.runs_never_due.fetch_add(*job.spec.runs - job.run);
-    state.never_due.push_back(std::move(job));
-  }
+  if (job.spec.runs) state.runs_never_due.fetch_add(*job.spec.runs - job.run);
+  state.never_due.push_back(std::move(job));
 }
 
 asio::awaitable<void> run(Context& ctx, std::shared_ptr<HibernatorState> state, HibernatorOptions options,

@@ -47,7 +47,8 @@ class HibernatorState {
 
   std::uint64_t fired = 0;       ///< jobs handed to the Scheduler
   std::uint64_t never_fire = 0;  ///< cron jobs with no next firing time (not held, counted here)
-  /// Cron jobs with a bound on their runs and no next firing time, as they would have fired next.
+  /// Cron jobs with no next firing time (recurring or with runs left), as they would have fired
+  /// next: the summary counts them as left here.
   std::vector<Job> never_due;
   /// The runs of `never_due` jobs that will not happen.
   std::atomic<std::uint64_t> runs_never_due{0};

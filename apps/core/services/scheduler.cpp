@@ -30,7 +30,7 @@ asio::awaitable<void> run(Context& ctx, std::shared_ptr<SchedulerState> state, F
     // Once the inbox is empty: a burst of jobs is ranked as a whole before any goes out.
     if (inbox.is_empty()) state->dispatch(send);
   }
-  if (state->queued()) ctx.shared()->logger->warn("{}: {} ready job(s) not dispatched", ctx.name(), state->queued());
+  if (state->queued()) ctx.shared()->logger->info("{}: {} ready job(s) not dispatched", ctx.name(), state->queued());
 }
 
 }  // namespace

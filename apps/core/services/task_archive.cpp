@@ -16,8 +16,27 @@ bool TaskArchiveStore::add(ArchiveRecord record) {
   }
   index_.emplace(key, records_.size());
   if (record.ok) ++done_;
+  const JobSpec& spec = record.job.spec;
+  if (!spec.finite()) {
+    ++(record.ok ? counts_.recurring_runs_done : counts_.recurring_runs_failed);
+  } else if (++counts_.finite_runs; spec.run_count() <= 1) {
+    ++(record.ok ? counts_.jobs_done : counts_.jobs_failed);
+  } else {
+    auto& [kept, failed] = partial_[record.job.id];
+    ++kept;
+    failed += record.ok ? 0 : 1;
+    if (kept == spec.run_count()) {
+      ++(failed ? counts_.jobs_failed : counts_.jobs_done);
+      partial_.erase(record.job.id);
+    }
+  }
   records_.push_back(std::move(record));
   return true;
+}
+
+TaskArchiveStore::Counts TaskArchiveStore::counts() const {
+  std::lock_guard lock(mutex_);
+  return counts_;
 }
 
 std::size_t TaskArchiveStore::size() const {

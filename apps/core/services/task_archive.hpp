@@ -32,6 +32,18 @@ class TaskArchiveStore {
   std::size_t failed() const;
   std::size_t duplicates() const;
 
+  /// The kept runs counted as the summary counts jobs. A finite job is finished once every one of
+  /// its runs is kept (one, or `runs` for a cron job with a bound): done if all succeeded, failed
+  /// otherwise. A recurring job never finishes: its runs are counted on their own.
+  struct Counts {
+    std::size_t jobs_done = 0;
+    std::size_t jobs_failed = 0;
+    std::size_t finite_runs = 0;  ///< runs of finite jobs kept
+    std::size_t recurring_runs_done = 0;
+    std::size_t recurring_runs_failed = 0;
+  };
+  Counts counts() const;
+
   /// The record of (`job`, `run`), if kept.
   std::optional<ArchiveRecord> find(JobId job, std::uint64_t run) const;
   /// A copy of every record, in the order they were kept.
@@ -51,6 +63,8 @@ class TaskArchiveStore {
   std::map<std::pair<JobId, std::uint64_t>, std::size_t> index_;  // (job, run) -> position in records_
   std::size_t done_ = 0;
   std::size_t duplicates_ = 0;
+  Counts counts_;
+  std::map<JobId, std::pair<unsigned, unsigned>> partial_;  // cron jobs with runs: runs kept, failed ones
 };
 
 /// The TaskArchive service over `store`. `fault`, if set, is called with each message before the
