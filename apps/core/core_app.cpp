@@ -390,7 +390,10 @@ Summary run_core(std::vector<JobSpec> jobs, const CoreOptions& options) {
   std::vector<std::thread> threads;
   for (unsigned i = 0; i < std::max(1u, options.threads); ++i) threads.emplace_back([&] { ioc.run(); });
 
-  // Watch progress, apply the faults, and end the run.
+  // Watch progress, apply the faults, and end the run. The duration is held to 100 years, so
+  // that no time point overflows.
+  std::optional<std::chrono::milliseconds> duration = options.duration;
+  if (duration) duration = std::min<std::chrono::milliseconds>(*duration, std::chrono::hours(24 * 365 * 100));
   const bool ends_by_itself = !recurring;
   auto nudge = shared->wiring->get_tx(ChannelType::ToScheduler).value();
   FaultPlan faults(options, parts, supervisor, controls, nudge);
@@ -406,7 +409,7 @@ Summary run_core(std::vector<JobSpec> jobs, const CoreOptions& options) {
     p.failed = c.jobs_failed;
     p.recurring_runs = c.recurring_runs_done + c.recurring_runs_failed;
     p.elapsed = now - start;
-    p.duration = options.duration;
+    p.duration = duration;
     p.live_workers = parts.dispatcher->reachable_now.load(std::memory_order_relaxed);
     p.no_live_worker = no_worker_warned;
     return p;
@@ -419,7 +422,7 @@ Summary run_core(std::vector<JobSpec> jobs, const CoreOptions& options) {
     // Faults fire at fractions of the finite jobs' runs, or of the duration when no job ends.
     double fraction = 0.0;
     if (finite_runs) fraction = static_cast<double>(settled_runs) / static_cast<double>(finite_runs);
-    else if (options.duration) fraction = std::chrono::duration<double>(now - start) / *options.duration;
+    else if (duration) fraction = std::chrono::duration<double>(now - start) / *duration;
     faults.step(fraction);
 
     // With no worker to run them, jobs wait for ever: say so, and end a run that would end by
@@ -448,7 +451,7 @@ Summary run_core(std::vector<JobSpec> jobs, const CoreOptions& options) {
     }
     // A run that ends by itself ends once every job is done and every fault asked for happened.
     if (ends_by_itself && !jobs_wait && faults.settled()) supervisor.request_shutdown("all jobs done");
-    if (options.duration && now - start >= *options.duration) supervisor.request_shutdown("duration reached");
+    if (duration && now - start >= *duration) supervisor.request_shutdown("duration reached");
   }
   const auto report = supervisor.finished().get();
   const auto end = std::chrono::steady_clock::now();

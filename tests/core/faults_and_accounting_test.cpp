@@ -14,6 +14,7 @@
 #include <map>
 #include <mutex>
 #include <sstream>
+#include <string>
 
 namespace {
 
@@ -87,6 +88,22 @@ TEST(CoreAccounting, AGeneratedMixOfRecurringAndBoundedCronJobsBalances) {
   expect_balanced(s);
   EXPECT_EQ(s.recurring_jobs, recurring);
   EXPECT_GE(s.left_total, recurring);
+}
+
+TEST(CoreAccounting, AnyDurationBoundsTheRunWithoutOverflow) {
+  CoreOptions options;
+  options.duration = std::chrono::milliseconds::max();  // in nanoseconds, this would wrap
+  std::mutex mutex;
+  std::string shown;
+  options.on_progress = [&](const Progress& p) {
+    std::lock_guard lock(mutex);
+    shown = std::to_string(p.duration->count());
+  };
+  const auto s = run_core(std::vector<JobSpec>(10), options);
+  expect_balanced(s);
+  EXPECT_EQ(s.stop_reason, "all jobs done");
+  EXPECT_EQ(s.done, 10u);
+  EXPECT_FALSE(shown.empty());
 }
 
 TEST(CoreFaults, TheSchedulerCrashesExactlyAsOftenAsAsked) {

@@ -13,8 +13,10 @@
 
 namespace core::cli {
 
-std::string short_duration(std::chrono::nanoseconds d) {
-  const double s = std::max(0.0, std::chrono::duration<double>(d).count());
+namespace {
+
+std::string seconds_shown(double seconds) {
+  const double s = std::max(0.0, seconds);
   char buf[48];
   if (s < 1) {
     std::snprintf(buf, sizeof buf, "%.0fms", std::floor(s * 1000));
@@ -35,8 +37,6 @@ std::string short_duration(std::chrono::nanoseconds d) {
   return buf;
 }
 
-namespace {
-
 std::string bar(double fraction, std::size_t width) {
   const auto filled = static_cast<std::size_t>(std::clamp(fraction, 0.0, 1.0) * static_cast<double>(width));
   std::string out(1, '[');
@@ -45,6 +45,8 @@ std::string bar(double fraction, std::size_t width) {
 }
 
 }  // namespace
+
+std::string short_duration(std::chrono::nanoseconds d) { return seconds_shown(std::chrono::duration<double>(d).count()); }
 
 std::string progress_line(const Progress& p, std::size_t columns) {
   if (columns < 2) return "";
@@ -67,11 +69,13 @@ std::string progress_line(const Progress& p, std::size_t columns) {
     std::snprintf(buf, sizeof buf, "%3.0f%%", std::clamp(*fraction, 0.0, 1.0) * 100);
     percent = buf;
   }
-  std::string time = short_duration(p.elapsed), time_short = time;
+  // In seconds as doubles: a duration of any length is shown, none overflows.
+  const double elapsed = std::chrono::duration<double>(p.elapsed).count();
+  std::string time = seconds_shown(elapsed), time_short = time;
   if (p.duration) {
-    const auto left = std::max(std::chrono::nanoseconds(0), std::chrono::nanoseconds(*p.duration) - p.elapsed);
-    time += " of " + short_duration(*p.duration) + ", " + short_duration(left) + " left";
-    time_short += "/" + short_duration(*p.duration);
+    const double total = std::chrono::duration<double>(*p.duration).count();
+    time += " of " + seconds_shown(total) + ", " + seconds_shown(total - elapsed) + " left";
+    time_short += "/" + seconds_shown(total);
   }
   const std::size_t recurring = p.jobs - std::min(p.jobs, p.finite);
   std::string runs;
