@@ -9,6 +9,7 @@ packages=(
   libgtest-dev libgmock-dev
   libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev
   graphviz python3 libconcurrentqueue-dev
+  nats-server libnats-dev
 )
 case "${1:-}" in
   "") ;;
