@@ -26,6 +26,7 @@ struct BootReport {
     std::string tx;                      ///< "free" or "taken by NAME"
     std::string rx;
     std::size_t depth = 0;               ///< values queued
+    std::string where = "in-process";    ///< or where a transport carries its values
   };
 
   std::vector<std::string> services;
@@ -37,9 +38,9 @@ struct BootReport {
 
   /// A fixed-width table, one channel a line, then the errors.
   std::string table() const {
-    std::vector<std::vector<std::string>> rows{{"channel", "producers", "consumer", "tx", "rx", "depth"}};
+    std::vector<std::vector<std::string>> rows{{"channel", "producers", "consumer", "tx", "rx", "depth", "where"}};
     for (const auto& c : channels)
-      rows.push_back({c.name, join(c.producers), join(c.consumers), c.tx, c.rx, std::to_string(c.depth)});
+      rows.push_back({c.name, join(c.producers), join(c.consumers), c.tx, c.rx, std::to_string(c.depth), c.where});
     std::vector<std::size_t> width(rows[0].size(), 0);
     for (const auto& r : rows)
       for (std::size_t i = 0; i < r.size(); ++i) width[i] = std::max(width[i], r[i].size());
@@ -67,7 +68,7 @@ struct BootReport {
       const auto& c = channels[i];
       out << (i ? "," : "") << "{\"name\":" << quote(c.name) << ",\"producers\":" << json_list(c.producers)
           << ",\"consumers\":" << json_list(c.consumers) << ",\"tx\":" << quote(c.tx) << ",\"rx\":" << quote(c.rx)
-          << ",\"depth\":" << c.depth << "}";
+          << ",\"depth\":" << c.depth << ",\"where\":" << quote(c.where) << "}";
     }
     out << "],\"errors\":" << json_list(errors) << "}";
     return out.str();

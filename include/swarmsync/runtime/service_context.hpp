@@ -22,11 +22,18 @@
 // stays queued for the next instance; only that one message, already out of the channel, is
 // gone. Values taken from a receiver directly, not through the context, are not tracked.
 //
+// Acknowledgement. For a wired channel fed by a transport across processes (an `RxLease` whose
+// `needs_acknowledgement()`), the message in hand is acknowledged once it is handled: at the
+// instance's next `recv` or `recv_until` (on any channel), or at the next instance's first one.
+// Until then the transport keeps it, so that a process that dies mid-message has it delivered
+// again to the next consumer, wherever it runs.
+//
 // Thread safety: a context belongs to its instance's coroutine, which runs on the service's own
 // strand; `stop_requested()` may be read from anywhere.
 
 #include "swarmsync/channels/broadcast.hpp"
 #include "swarmsync/channels/mpsc.hpp"
+#include "swarmsync/wiring/service_wiring.hpp"
 
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
@@ -36,9 +43,11 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 
 namespace swarmsync {
 
@@ -88,7 +97,7 @@ class ServiceContext {
   /// stay there for whoever takes the end next.
   template <class T>
   asio::awaitable<std::optional<T>> recv(mpsc::Receiver<T>& rx) {
-    in_hand_ = false;  // the previous message, if any, was handled
+    handled();  // the previous message, if any, was handled
     for (;;) {
       if (stop_requested()) {
         if (!draining()) co_return std::nullopt;
@@ -104,11 +113,29 @@ class ServiceContext {
     }
   }
 
+  /// As `recv(mpsc::Receiver&)`, for a wired channel's end; a value from a channel fed by a
+  /// transport is acknowledged once handled (see Acknowledgement).
+  template <class ChannelType, class T>
+  asio::awaitable<std::optional<T>> recv(RxLease<ChannelType, T>& rx) {
+    auto v = co_await recv(static_cast<mpsc::Receiver<T>&>(rx));
+    if (v && rx.needs_acknowledgement()) acknowledge_ = rx.acknowledgement();
+    co_return v;
+  }
+
+  /// As `recv_until(mpsc::Receiver&, deadline)`, for a wired channel's end (see Acknowledgement).
+  template <class ChannelType, class T, class Clock, class Duration>
+  asio::awaitable<Result<T, mpsc::RecvTimeoutError>> recv_until(RxLease<ChannelType, T>& rx,
+                                                                 std::chrono::time_point<Clock, Duration> deadline) {
+    auto v = co_await recv_until(static_cast<mpsc::Receiver<T>&>(rx), deadline);
+    if (v && rx.needs_acknowledgement()) acknowledge_ = rx.acknowledgement();
+    co_return v;
+  }
+
   /// The next event of `rx`; `RecvError{closed}` when the channel ended or this instance must stop.
   template <class T>
   asio::awaitable<Result<T, broadcast::RecvError>> recv(broadcast::Receiver<T>& rx) {
     using R = Result<T, broadcast::RecvError>;
-    in_hand_ = false;
+    handled();
     for (;;) {
       if (stop_requested()) {
         if (draining()) {
@@ -127,7 +154,7 @@ class ServiceContext {
   asio::awaitable<Result<T, mpsc::RecvTimeoutError>> recv_until(mpsc::Receiver<T>& rx,
                                                                 std::chrono::time_point<Clock, Duration> deadline) {
     using R = Result<T, mpsc::RecvTimeoutError>;
-    in_hand_ = false;
+    handled();
     for (;;) {
       if (stop_requested()) {
         if (draining()) {
@@ -179,6 +206,12 @@ class ServiceContext {
     co_return std::nullopt;
   }
 
+  // The message in hand, if any, was handled: acknowledge it if its channel waits for that.
+  void handled() {
+    in_hand_ = false;
+    if (acknowledge_) std::exchange(acknowledge_, {})();
+  }
+
   // Asks the instance to stop; called on the instance's strand.
   void request_stop(bool drain) {
     drain_.store(drain, std::memory_order_release);
@@ -197,6 +230,7 @@ class ServiceContext {
   std::atomic<bool> drain_{false};
   bool idle_ = false;  // strand only: the instance waits inside `recv`
   bool in_hand_ = false;  // strand only: a direct-channel message is being handled
+  std::function<void()> acknowledge_;  // strand only: acknowledges the message in hand once handled
   asio::cancellation_signal cancel_;
 };
 

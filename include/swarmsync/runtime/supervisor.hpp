@@ -416,13 +416,22 @@ class Supervisor {
       const auto wired = shared_->wiring->snapshot();
       for (const auto& c : wired) {
         BootReport::Channel row{c.name, {}, {}, c.tx_holder.empty() ? "free" : "taken by " + c.tx_holder,
-                                c.rx_holder.empty() ? "free" : "taken by " + c.rx_holder, c.depth};
+                                c.rx_holder.empty() ? "free" : "taken by " + c.rx_holder, c.depth, c.where};
         if (auto it = declared.find(c.channel); it != declared.end()) {
           row.producers = it->second.first;
           row.consumers = it->second.second;
         }
-        if (row.producers.empty()) report.errors.push_back("channel " + c.name + ": no service produces on it");
-        if (row.consumers.empty()) report.errors.push_back("channel " + c.name + ": no service consumes it");
+        // A channel through a transport may have its producers, or its consumer, in other
+        // processes: only what must be here is checked here.
+        const bool remote = c.where != "in-process";
+        if (!c.consumed_here) row.rx = "elsewhere";
+        if (row.producers.empty() && !remote)
+          report.errors.push_back("channel " + c.name + ": no service produces on it");
+        if (row.consumers.empty() && c.consumed_here)
+          report.errors.push_back("channel " + c.name + ": no service consumes it");
+        if (!row.consumers.empty() && !c.consumed_here)
+          report.errors.push_back("channel " + c.name + ": consumed by " + row.consumers.front() +
+                                  " here, but its rx lives in another process (" + c.where + ")");
         if (row.consumers.size() > 1) {
           std::string who;
           for (const auto& n : row.consumers) who += (who.empty() ? "" : " and ") + n;

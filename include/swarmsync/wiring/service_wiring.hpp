@@ -22,6 +22,13 @@
 // takes it again. The registry keeps a sender of every channel, so senders never see a channel
 // close because its consumer is being restarted; a channel ends only when it is removed.
 //
+// Channels across processes. `add_channel(channel, RemoteEnds{...})` registers a channel whose
+// values travel through a transport (swarmsync/transport/): local senders send into `tx`, which
+// the transport carries away; if the consumer lives in this process, the transport delivers into
+// `rx`, and the consumer acknowledges what it handled (`RxLease::acknowledge`, which the service
+// context calls at each `ctx.recv`); if it lives elsewhere, `take_rx` is an error (`elsewhere`).
+// The services' code is the same for both: the same calls, the same leases.
+//
 // Errors are values (`Result<T, WiringError>`) that name the channel, the side and the holder.
 // Thread safety: every member may be called from any thread; a mutex guards the registry, which
 // is touched at boot and on restarts, never per message.
@@ -30,6 +37,7 @@
 #include "swarmsync/wiring/names.hpp"
 
 #include <cstddef>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -53,6 +61,7 @@ struct WiringError {
     already_added,    ///< `add_channel` twice for the same name
     already_taken,    ///< the end is held by `holder`
     in_use,           ///< `remove_if_empty` on a channel with a held end or queued values
+    elsewhere,        ///< `take_rx` on a channel whose consumer lives in another process (`holder` says where)
   };
   Kind kind;
   std::string channel;
@@ -70,6 +79,8 @@ struct WiringError {
       case in_use:
         return "channel " + channel + ": not removed, " +
                (holder.empty() ? std::to_string(queued) + " value(s) queued" : "held by " + holder);
+      case elsewhere:
+        return "channel " + channel + ": rx lives in another process (" + holder + ")";
     }
     return "channel " + channel + ": wiring error";
   }
@@ -82,6 +93,19 @@ struct WiringError {
 template <class ChannelType, class Payload>
 class ServiceWiring;
 
+/// The local ends of a channel whose values travel through a transport, as the transport sets
+/// them up (e.g. swarmsync::nats::bridge_channel).
+template <class Payload>
+struct RemoteEnds {
+  mpsc::UnboundedSender<Payload> tx;          ///< local producers send here; the transport carries it away
+  std::optional<mpsc::Receiver<Payload>> rx;  ///< what the transport delivers, if the consumer is here
+  std::string where;                          ///< where the ends live, for diagnostics
+  /// Everything received from `rx` so far has been handled: the transport may forget it (for
+  /// JetStream, acknowledge it). Called on the consumer's thread; may be empty.
+  std::function<void()> acknowledge;
+  std::shared_ptr<void> transport;  ///< kept alive as long as the channel is in the wiring
+};
+
 namespace detail {
 
 template <class ChannelType, class Payload>
@@ -91,6 +115,11 @@ struct WiringState {
     std::optional<mpsc::Receiver<Payload>> rx;  // empty while leased
     std::string tx_holder;                  // empty when the tx end is not leased
     std::string rx_holder;
+    // For a channel through a transport (see RemoteEnds); empty `where`: in-process.
+    std::string where;
+    bool consumed_here = true;
+    std::function<void()> acknowledge;
+    std::shared_ptr<void> transport;
   };
 
   std::mutex mutex;
@@ -164,13 +193,25 @@ class RxLease : public mpsc::Receiver<Payload> {
   /// The channel this lease is an end of.
   ChannelType channel() const noexcept { return home_.channel(); }
 
+  /// For a channel fed by a transport: everything received through this end so far has been
+  /// handled, and the transport may forget it (the service context calls this at each `recv`).
+  /// Nothing for an in-process channel.
+  void acknowledge() const {
+    if (acknowledge_) acknowledge_();
+  }
+  /// True if the channel's values come through a transport that waits for `acknowledge`.
+  bool needs_acknowledgement() const noexcept { return static_cast<bool>(acknowledge_); }
+  /// The acknowledgement as a function that outlives this lease (empty for an in-process channel).
+  std::function<void()> acknowledgement() const { return acknowledge_; }
+
  private:
   friend class ServiceWiring<ChannelType, Payload>;
 
-  RxLease(mpsc::Receiver<Payload> rx, detail::LeaseHome<ChannelType, Payload> home)
-      : mpsc::Receiver<Payload>(std::move(rx)), home_(std::move(home)) {}
+  RxLease(mpsc::Receiver<Payload> rx, detail::LeaseHome<ChannelType, Payload> home, std::function<void()> acknowledge)
+      : mpsc::Receiver<Payload>(std::move(rx)), home_(std::move(home)), acknowledge_(std::move(acknowledge)) {}
 
   detail::LeaseHome<ChannelType, Payload> home_;
+  std::function<void()> acknowledge_;
 };
 
 /// A snapshot of one wired channel, for diagnostics.
@@ -183,6 +224,8 @@ struct WiredChannelInfo {
   std::size_t depth = 0;  ///< values queued now
   std::uint64_t sent = 0;      ///< values sent so far
   std::uint64_t received = 0;  ///< values received so far
+  std::string where;           ///< "in-process", or where a transport carries the values
+  bool consumed_here = true;   ///< false: the consumer lives in another process
 };
 
 /// The registry `ChannelType -> (tx, rx)` of direct mpsc channels carrying `Payload`.
@@ -207,7 +250,19 @@ class ServiceWiring {
                                         mpsc::Receiver<Payload> rx) {
     std::lock_guard lock(state_->mutex);
     if (state_->channels.contains(channel)) return error(WiringError::already_added, channel);
-    state_->channels.emplace(channel, Entry{std::move(tx), std::move(rx), {}, {}});
+    state_->channels.emplace(channel, Entry{std::move(tx), std::move(rx), {}, {}, {}, true, {}, {}});
+    return {};
+  }
+
+  /// Registers a channel whose values travel through a transport (see the header comment).
+  /// Error `already_added` if the name is taken.
+  Result<void, WiringError> add_channel(ChannelType channel, RemoteEnds<Payload> ends) {
+    std::lock_guard lock(state_->mutex);
+    if (state_->channels.contains(channel)) return error(WiringError::already_added, channel);
+    const bool here = ends.rx.has_value();
+    state_->channels.emplace(channel, Entry{std::move(ends.tx), std::move(ends.rx), {}, {},
+                                            ends.where.empty() ? std::string("remote") : std::move(ends.where), here,
+                                            std::move(ends.acknowledge), std::move(ends.transport)});
     return {};
   }
 
@@ -229,10 +284,11 @@ class ServiceWiring {
     std::lock_guard lock(state_->mutex);
     auto it = state_->channels.find(channel);
     if (it == state_->channels.end()) return error(WiringError::unknown_channel, channel, ChannelSide::rx);
+    if (!it->second.consumed_here) return error(WiringError::elsewhere, channel, ChannelSide::rx, it->second.where);
     if (!it->second.rx)
       return error(WiringError::already_taken, channel, ChannelSide::rx, it->second.rx_holder);
     it->second.rx_holder = holder.empty() ? "unnamed" : std::string(holder);
-    Rx lease(std::move(*it->second.rx), {state_, channel});
+    Rx lease(std::move(*it->second.rx), {state_, channel}, it->second.acknowledge);
     it->second.rx.reset();
     return Result<Rx, WiringError>(boost::system::in_place_value, std::move(lease));
   }
@@ -268,8 +324,11 @@ class ServiceWiring {
     if (it == state_->channels.end()) return error(WiringError::unknown_channel, channel);
     Entry& e = it->second;
     if (!e.tx_holder.empty()) return error(WiringError::in_use, channel, ChannelSide::tx, e.tx_holder);
-    if (!e.rx) return error(WiringError::in_use, channel, ChannelSide::rx, e.rx_holder);
-    if (const std::size_t queued = e.rx->len()) {
+    if (e.consumed_here && !e.rx) return error(WiringError::in_use, channel, ChannelSide::rx, e.rx_holder);
+    // A channel through a transport has two local queues: what local senders sent and the
+    // transport has not carried away yet, and what it delivered and the consumer has not taken.
+    const std::size_t delivered = !e.where.empty() && e.rx ? e.rx->len() : 0;
+    if (const std::size_t queued = e.tx.len() + delivered) {
       auto err = WiringError{WiringError::in_use, name_of(channel), ChannelSide::rx, {}, queued};
       return Result<bool, WiringError>(boost::system::in_place_error, std::move(err));
     }
@@ -283,7 +342,8 @@ class ServiceWiring {
     std::vector<WiredChannelInfo<ChannelType>> out;
     for (const auto& [channel, e] : state_->channels)
       out.push_back({channel, name_of(channel), e.tx_holder, e.rx_holder, e.tx.len(), e.tx.sent_count(),
-                     e.tx.received_count()});
+                     e.tx.received_count(), e.where.empty() ? std::string("in-process") : e.where,
+                     e.consumed_here});
     return out;
   }
 
