@@ -23,6 +23,12 @@
 #include "services/scheduler.hpp"
 #include "services/task_archive.hpp"
 #include "workers/simulated_worker.hpp"
+#if SWARMSYNC_CORE_WITH_NATS
+#include <swarmsync/transport/nats/bridged_channel.hpp>
+
+#include "model/payload_json.hpp"
+#include "remote/worker_gateway.hpp"
+#endif
 
 namespace core {
 namespace {
@@ -47,6 +53,9 @@ struct Parts {
   std::shared_ptr<HarvesterState> harvester = std::make_shared<HarvesterState>();
   std::shared_ptr<TaskArchiveStore> archive = std::make_shared<TaskArchiveStore>();
   std::shared_ptr<LoggerStats> logger = std::make_shared<LoggerStats>();
+#if SWARMSYNC_CORE_WITH_NATS
+  std::shared_ptr<WorkerGatewayState> gateway;  // with workers in other processes
+#endif
   // The Scheduler crashes on its next message while `scheduler_crashes` is set, and counts it.
   std::atomic<bool> scheduler_crashes{false};
   std::atomic<unsigned> scheduler_crashed{0};
@@ -190,6 +199,15 @@ void declare_services(Supervisor& supervisor, Parts& parts, const CoreOptions& o
           {.name = "task-archive", .main = task_archive(parts.archive), .consumes = {ChannelType::HarvesterToArchive}})
       .value();
   supervisor.add_service({.name = "logger", .main = logger(parts.logger)}).value();
+#if SWARMSYNC_CORE_WITH_NATS
+  if (parts.gateway)
+    supervisor
+        .add_service({.name = "worker-gateway",
+                      .main = worker_gateway(parts.gateway),
+                      .produces = {ChannelType::ToDispatcher, ChannelType::ToHarvester},
+                      .consumes = {ChannelType::FromWorkers}})
+        .value();
+#endif
   // The workers and the job source are outside the Core: they appear as producers of these.
   supervisor
       .add_service({.name = "submitter",
@@ -278,7 +296,9 @@ void account(Summary& summary, const std::vector<ArchiveRecord>& records, Parts&
   static constexpr const char* kind_names[] = {"Submit",   "Hibernate", "Ready",  "Credit",  "Dispatch", "Register",
                                                "Heartbeat", "Finished",  "Expect", "Forget",  "Outcome",  "Archive"};
   static_assert(std::size(kind_names) == std::variant_size_v<EventPayload>);
-  for (auto channel : kChannels) {
+  std::vector<ChannelType> drained(std::begin(kChannels), std::end(kChannels));
+  drained.push_back(ChannelType::FromWorkers);  // when there are workers in other processes
+  for (auto channel : drained) {
     auto rx = shared.wiring->take_rx(channel, "summary");
     if (!rx) continue;
     std::map<std::size_t, std::size_t> kinds;  // variant index -> count
@@ -349,18 +369,51 @@ swarmsync::BootReport core_wiring() {
 }
 
 Summary run_core(std::vector<JobSpec> jobs, const CoreOptions& options) {
+  Summary summary;
+#if SWARMSYNC_CORE_WITH_NATS
+  // Workers in other processes: the connection outlives the wiring's bridges (declared first).
+  std::optional<swarmsync::nats::Connection> conn;
+  if (!options.nats_url.empty()) {
+    swarmsync::nats::ConnectOptions connect_options;
+    connect_options.name = "swarmsync-core " + options.core_name;
+    auto connected = swarmsync::nats::connect(options.nats_url, connect_options);
+    if (!connected) {
+      summary.error = "--nats " + options.nats_url + ": " + connected.error().message;
+      return summary;
+    }
+    conn.emplace(std::move(*connected));
+  }
+#else
+  if (!options.nats_url.empty()) {
+    summary.error = "this build has no NATS transport (SWARMSYNC_WITH_NATS=OFF)";
+    return summary;
+  }
+#endif
   Shared::Options resource;
   resource.logger = options.logger;
   auto shared = std::make_shared<Shared>(std::move(resource));
   add_channels(*shared);
   asio::io_context ioc(static_cast<int>(std::max(1u, options.threads)));
   Parts parts;
+#if SWARMSYNC_CORE_WITH_NATS
+  if (conn) {
+    swarmsync::nats::BridgeOptions from_workers;
+    from_workers.consume_here = true;
+    from_workers.sender = "core";
+    auto ends = swarmsync::nats::bridge_channel<EventPayload>(*conn, {options.core_name, "FromWorkers"}, from_workers);
+    if (!ends) {
+      summary.error = "--nats " + options.nats_url + ": " + ends.error().message;
+      return summary;
+    }
+    shared->wiring->add_channel(ChannelType::FromWorkers, std::move(*ends)).value();
+    parts.gateway = std::make_shared<WorkerGatewayState>(*conn, options.core_name);
+  }
+#endif
   Supervisor supervisor(ioc.get_executor(), shared,
                         {.intensity = {std::max(10u, options.crash_scheduler * 2 + 5), std::chrono::seconds(10)},
                          .backoff = {std::chrono::milliseconds(1), std::chrono::milliseconds(10)}});
   declare_services(supervisor, parts, options);
 
-  Summary summary;
   summary.submitted = jobs.size();
   std::size_t finite = 0;       // jobs that end
   std::size_t finite_runs = 0;  // and their runs

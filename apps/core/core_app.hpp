@@ -60,6 +60,10 @@ struct CoreOptions {
   std::function<void(const Progress&)> on_progress;  ///< called about every 100 ms, and once at the end
   bool keep_records = false;                         ///< return every archived record in the summary
   std::shared_ptr<spdlog::logger> logger;            ///< where the services log; null: nowhere
+  /// A NATS server for workers in other processes (`swarmsync-core worker`), e.g.
+  /// nats://127.0.0.1:4222; empty: in-process workers only. They join the `workers` local ones.
+  std::string nats_url;
+  std::string core_name = "core";  ///< names the JetStream stream (`SWARMSYNC_<core>`) and subjects
 };
 
 /// A finite job that failed: its last failed run after every retry.

@@ -1,6 +1,8 @@
 // swarmsync-core: the SwarmSync Core on a generated or loaded workload.
 //
 //   swarmsync-core run [--count N | --jobs FILE|-] [--workers W] [--duration 90s] [--json] [faults]
+//   swarmsync-core run --nats URL [--workers 0] ...   (with workers in other processes)
+//   swarmsync-core worker --nats URL --name W [--capacity C] [--speed S]
 //   swarmsync-core wiring [--dot | --json]
 //   swarmsync-core --version
 //
@@ -13,6 +15,8 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <atomic>
+#include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -26,8 +30,13 @@
 #include "core_app.hpp"
 #include "model/job_file.hpp"
 #include "model/workload.hpp"
+#include "remote/remote_worker.hpp"
 
 namespace {
+
+// Set by SIGINT or SIGTERM in `swarmsync-core worker`.
+std::atomic<bool> worker_stop{false};
+extern "C" void stop_worker(int) { worker_stop.store(true); }
 
 std::string plain_number(double v) {
   char buf[32];
@@ -97,7 +106,7 @@ int main(int argc, char** argv) {
   auto* count_opt = whole("--count", count, 1, 10'000'000, "jobs to generate");
   run->add_option("--jobs", jobs_file, "read the jobs from a JSON-lines file instead ('-': standard input)")->type_name("FILE")
       ->excludes(count_opt);
-  whole("--workers", workers, 1, 256, "simulated workers");
+  whole("--workers", workers, 0, 256, "simulated workers in this process (0 only with --nats)");
   whole("--worker-capacity", capacity, 1, 1024, "jobs a worker runs at once");
   decimal("--failure-rate", options.worker_failure_rate, 0, 1, "chance that an attempt fails on a worker");
   whole("--max-retries", retries, 0, 100, "retries of a failed job");
@@ -127,20 +136,63 @@ int main(int argc, char** argv) {
   run->add_option("--log-format", log_format, "text, or json: one object a line")->type_name("FORMAT");
   run->add_option("--log-file", log_file, "append the log to this file instead of standard error")->type_name("FILE");
 
+  std::string nats_url;
+  run->add_option("--nats", nats_url,
+                  "a NATS server with JetStream for workers in other processes (swarmsync-core worker), "
+                  "e.g. nats://127.0.0.1:4222")
+      ->type_name("URL");
+  run->add_option("--core", options.core_name, "the Core's name on NATS: its stream is SWARMSYNC_<core>")
+      ->type_name("NAME");
+
+  auto* worker = app.add_subcommand("worker", "run a simulated worker in this process for a Core over NATS");
+  core::RemoteWorkerOptions remote;
+  std::string worker_capacity = "4", worker_speed = "1", worker_failure_rate = "0";
+  worker->add_option("--nats", remote.url, "the NATS server of the Core, e.g. nats://127.0.0.1:4222")
+      ->type_name("URL")
+      ->required();
+  worker->add_option("--name", remote.name, "the worker's name (letters, digits, '_', '-'): the same name is the same worker")
+      ->type_name("NAME")
+      ->required();
+  worker->add_option("--core", remote.core, "the Core's name on NATS")->type_name("NAME");
+  worker->add_option("--capacity", worker_capacity, "jobs it runs at once, 1 to 1024")->type_name("N");
+  worker->add_option("--speed", worker_speed, "a job takes its work divided by this, 0.01 to 100")->type_name("X");
+  worker->add_option("--failure-rate", worker_failure_rate, "chance that an attempt fails, 0 to 1")->type_name("X");
+
   auto* wiring = app.add_subcommand("wiring", "print the boot diagnostics of the Core's wiring");
   bool dot = false, wiring_json = false;
   wiring->add_flag("--dot", dot, "as a Graphviz DOT graph");
   wiring->add_flag("--json", wiring_json, "as JSON");
 
   // A first word that is no flag must name a subcommand (CLI11 would only say one is required).
-  if (argc > 1 && argv[1][0] != '-' && std::string_view(argv[1]) != "run" && std::string_view(argv[1]) != "wiring") {
-    std::cerr << "error: unknown subcommand '" << argv[1] << "'; expected run or wiring (see --help)\n";
+  if (argc > 1 && argv[1][0] != '-' && std::string_view(argv[1]) != "run" && std::string_view(argv[1]) != "wiring" &&
+      std::string_view(argv[1]) != "worker") {
+    std::cerr << "error: unknown subcommand '" << argv[1] << "'; expected run, worker or wiring (see --help)\n";
     return 2;
   }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;
+  }
+
+  if (*worker) {
+    const auto slots = core::cli::parse_whole("--capacity", worker_capacity, 1, 1024);
+    if (!slots) return std::cerr << "error: " << slots.error().message << "\n", 2;
+    const auto speed = core::cli::parse_decimal("--speed", worker_speed, 0.01, 100);
+    if (!speed) return std::cerr << "error: " << speed.error().message << "\n", 2;
+    const auto failure_rate = core::cli::parse_decimal("--failure-rate", worker_failure_rate, 0, 1);
+    if (!failure_rate) return std::cerr << "error: " << failure_rate.error().message << "\n", 2;
+    remote.capacity = static_cast<unsigned>(*slots);
+    remote.speed = *speed;
+    remote.failure_rate = *failure_rate;
+#if SWARMSYNC_CORE_WITH_NATS
+    std::signal(SIGINT, stop_worker);
+    std::signal(SIGTERM, stop_worker);
+    return core::run_remote_worker(remote, worker_stop, std::cerr) == 0 ? 0 : 1;
+#else
+    std::cerr << "error: this build has no NATS transport (SWARMSYNC_WITH_NATS=OFF)\n";
+    return 1;
+#endif
   }
 
   if (*wiring) {
@@ -230,6 +282,13 @@ int main(int argc, char** argv) {
   if (kill_worker > options.workers) {
     std::cerr << "error: --kill-worker " << kill_worker << " names no worker (there are " << options.workers << ")\n";
     return 2;
+  }
+  if (options.workers == 0 && nats_url.empty())
+    return bad_input("--workers 0: no worker would run the jobs; give --workers 1 or more, or --nats for remote ones");
+  if (!nats_url.empty()) {
+    options.nats_url = nats_url;
+    // Remote workers may start after the Core: give them time before calling the run stalled.
+    options.no_worker_stop = std::chrono::seconds(30);
   }
   if (kill_worker && options.workers < 2)
     return bad_input("--kill-worker " + std::to_string(kill_worker) +

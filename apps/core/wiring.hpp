@@ -11,6 +11,9 @@
 //   Dispatcher (expectations), Workers (results) ----------> ToHarvester -> Harvester
 //   Harvester ---------------------------------------------> HarvesterToArchive -> TaskArchive
 //   Harvester broadcasts JobStatusChanged on the core events; the Logger hears every core event.
+//   With workers in other processes (NATS): their messages come on FromWorkers to the
+//   worker gateway, which hands them to ToDispatcher and ToHarvester, and each worker's jobs go
+//   out on a JetStream subject of its own.
 
 #include <chrono>
 #include <cstdint>
@@ -40,6 +43,7 @@ enum class ChannelType {
   ToDispatcher,        ///< chosen jobs (Scheduler); registrations and heartbeats (workers)
   ToHarvester,         ///< expectations and forgettings (Dispatcher); results (workers)
   HarvesterToArchive,  ///< final outcomes
+  FromWorkers,         ///< registrations, heartbeats and results of workers in other processes (over NATS)
 };
 
 constexpr std::string_view to_string(ChannelType c) {
@@ -56,6 +60,8 @@ constexpr std::string_view to_string(ChannelType c) {
       return "ToHarvester";
     case ChannelType::HarvesterToArchive:
       return "HarvesterToArchive";
+    case ChannelType::FromWorkers:
+      return "FromWorkers";
   }
   return "?";
 }

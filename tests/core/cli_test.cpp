@@ -111,10 +111,11 @@ TEST(CoreCli, BadFlagValuesAreNamedWithWhatIsAccepted) {
        "--delayed-share, --cron-share and --bounded-cron-share add up to 1.2"},
       {"run --kill-worker 1 --workers 1 --count 50", "--kill-worker 1 would leave no worker to run the jobs"},
       {"run --kill-worker 3 --workers 2", "--kill-worker 3 names no worker (there are 2)"},
-      {"bogus", "unknown subcommand 'bogus'; expected run or wiring"},
+      {"bogus", "unknown subcommand 'bogus'; expected run, worker or wiring"},
       {"run --threads 1e3", "--threads: '1e3' is not a whole number; expected 1 to 64"},
-      {"run --workers abc", "--workers: 'abc' is not a whole number; expected 1 to 256"},
-      {"run --workers 0", "--workers: '0' is out of range; expected 1 to 256"},
+      {"run --workers abc", "--workers: 'abc' is not a whole number; expected 0 to 256"},
+      {"run --workers 0", "--workers 0: no worker would run the jobs; give --workers 1 or more, or --nats"},
+      {"run --workers 257", "--workers: '257' is out of range; expected 0 to 256"},
       {"run --worker-capacity 99999999999999999999", "--worker-capacity: '99999999999999999999' is out of range"},
       {"run --max-retries=-1", "--max-retries: '-1' is not a whole number; expected 0 to 100"},
       {"run --retry-backoff 5s", "--retry-backoff: '5s' is not a whole number; expected 0 to 1000"},
@@ -160,7 +161,7 @@ TEST(CoreCli, VersionAndHelp) {
   EXPECT_EQ(v.out.rfind("0.", 0), 0u) << v.out;
   const auto h = run("run --help");
   EXPECT_EQ(h.status, 0) << h.err;
-  for (const char* shown : {"--count N=2000", "--retry-backoff N=10", "--workers N=4", "simulated workers, 1 to 256",
+  for (const char* shown : {"--count N=2000", "--retry-backoff N=10", "--workers N=4", "simulated workers in this process (0 only with --nats), 0 to 256",
                             "--failure-rate X=0 ", "--cron-speed X=1 ", "1 to 1000000", "--duration TIME",
                             "4 stopped with jobs left: no live worker"})
     EXPECT_NE(h.out.find(shown), std::string::npos) << "help lacks " << shown << "\n" << h.out;

@@ -103,7 +103,7 @@ asio::awaitable<void> work(std::shared_ptr<WorkerState> w) {
   const WorkerOptions& o = w->options;
   for (;;) {
     if (control.is_killed()) co_return;
-    auto channel = mpsc::unbounded_channel<RunJob>();
+    auto channel = o.make_inbox ? o.make_inbox() : mpsc::unbounded_channel<RunJob>();
     mpsc::Receiver<RunJob> inbox = std::move(channel.second);
     ++w->session;
     w->running = 0;

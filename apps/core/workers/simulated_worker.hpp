@@ -20,7 +20,9 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <utility>
 
 #include "wiring.hpp"
 
@@ -34,6 +36,9 @@ struct WorkerOptions {
   double failure_rate = 0.0;                 ///< chance that a job fails, beyond `fail_attempts`
   std::chrono::milliseconds heartbeat{100};  ///< period of heartbeats, and of noticing control changes
   std::uint64_t seed = 1;
+  /// Makes the inbox of each session (its sender goes in the `Register`); none: a new local
+  /// channel. A worker in another process receives its jobs through a transport instead.
+  std::function<std::pair<mpsc::UnboundedSender<RunJob>, mpsc::Receiver<RunJob>>()> make_inbox;
 };
 
 /// Drives a running worker's faults from any thread. Changes are noticed within one heartbeat

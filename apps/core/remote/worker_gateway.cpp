@@ -1,0 +1,64 @@
+#include "remote/worker_gateway.hpp"
+
+#include "model/payload_json.hpp"
+
+namespace core {
+
+std::string worker_inbox_channel(WorkerId worker) { return "Worker" + std::to_string(worker); }
+
+swarmsync::Result<mpsc::UnboundedSender<RunJob>, swarmsync::nats::NatsError> WorkerGatewayState::inbox_of(
+    WorkerId worker) {
+  using R = swarmsync::Result<mpsc::UnboundedSender<RunJob>, swarmsync::nats::NatsError>;
+  std::lock_guard lock(mutex_);
+  if (auto it = inboxes_.find(worker); it != inboxes_.end()) return R(swarmsync::in_place_value, it->second.tx);
+  swarmsync::nats::BridgeOptions options;
+  options.consume_here = false;
+  options.sender = "core-gateway";
+  auto ends = swarmsync::nats::bridge_channel<RunJob>(conn_, {core_, worker_inbox_channel(worker)}, options);
+  if (!ends) return std::move(ends).error();
+  auto tx = ends->tx;
+  inboxes_.emplace(worker, std::move(*ends));
+  return R(swarmsync::in_place_value, std::move(tx));
+}
+
+std::size_t WorkerGatewayState::remote_workers() const {
+  std::lock_guard lock(mutex_);
+  return inboxes_.size();
+}
+
+namespace {
+
+asio::awaitable<void> run(Context& ctx, std::shared_ptr<WorkerGatewayState> state) {
+  auto& wiring = *ctx.shared()->wiring;
+  auto inbox = wiring.take_rx(ChannelType::FromWorkers, ctx.name()).value();
+  auto dispatcher = wiring.get_tx(ChannelType::ToDispatcher).value();
+  auto harvester = wiring.get_tx(ChannelType::ToHarvester).value();
+  while (auto msg = co_await ctx.recv(inbox)) {
+    if (auto* r = std::get_if<Register>(&*msg)) {
+      auto worker_inbox = state->inbox_of(r->worker);
+      if (!worker_inbox) {
+        ctx.shared()->logger->error("{}: worker {} not registered: no inbox ({})", ctx.name(), r->worker,
+                                    worker_inbox.error().message);
+        continue;
+      }
+      r->inbox = std::move(*worker_inbox);
+      ctx.shared()->logger->info("{}: remote worker {} registered with capacity {}", ctx.name(), r->worker,
+                                 r->capacity);
+      dispatcher.send(std::move(*msg)).value();
+    } else if (std::holds_alternative<Heartbeat>(*msg) || std::holds_alternative<Finished>(*msg)) {
+      dispatcher.send(std::move(*msg)).value();
+    } else if (std::holds_alternative<Outcome>(*msg)) {
+      harvester.send(std::move(*msg)).value();
+    } else {
+      ctx.shared()->logger->warn("{}: ignored a {} from a worker", ctx.name(), kind_name(*msg));
+    }
+  }
+}
+
+}  // namespace
+
+Service worker_gateway(std::shared_ptr<WorkerGatewayState> state) {
+  return [state](Context& ctx) { return run(ctx, state); };
+}
+
+}  // namespace core

@@ -1,0 +1,56 @@
+#pragma once
+// The worker gateway: the Core's door for workers in other processes, over NATS JetStream.
+//
+//     auto gateway = std::make_shared<core::WorkerGatewayState>(conn, "core");
+//     supervisor.add_service({.name = "worker-gateway", .main = core::worker_gateway(gateway),
+//                             .produces = {ChannelType::ToDispatcher, ChannelType::ToHarvester},
+//                             .consumes = {ChannelType::FromWorkers}});
+//
+// Remote workers (remote_worker.hpp) send their `Register`, `Heartbeat`, `Finished` and
+// `Outcome` on the bridged channel `FromWorkers`. The gateway hands each to the service it is
+// for (`Outcome` to the Harvester, the rest to the Dispatcher), so the Dispatcher's worker table,
+// its silence rule and the Harvester's matching work for remote workers as for local ones. A
+// `Register` arrives without an inbox (an in-process channel cannot cross a process): the
+// gateway gives it one whose values go out, through an outbound bridge, on the worker's own
+// JetStream channel `Worker<id>`, which the worker consumes. The bridges live in the gateway's
+// state and outlive its instances; a worker registering again keeps its bridge. A message the
+// gateway forwarded is handled, and so acknowledged at its next `ctx.recv`.
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <swarmsync/transport/nats/bridged_channel.hpp>
+
+#include "wiring.hpp"
+
+namespace core {
+
+/// The gateway's bridges to remote workers' inboxes, kept across its instances. Thread-safe.
+class WorkerGatewayState {
+ public:
+  WorkerGatewayState(swarmsync::nats::Connection& conn, std::string core) : conn_(conn), core_(std::move(core)) {}
+
+  /// A sender whose values go to `worker`'s JetStream inbox (the bridge made on first use); an
+  /// error says why it could not be made.
+  swarmsync::Result<mpsc::UnboundedSender<RunJob>, swarmsync::nats::NatsError> inbox_of(WorkerId worker);
+
+  /// The core's name: the JetStream stream and subjects are named after it.
+  const std::string& core() const noexcept { return core_; }
+  /// Registrations forwarded so far.
+  std::size_t remote_workers() const;
+
+ private:
+  swarmsync::nats::Connection& conn_;
+  const std::string core_;
+  mutable std::mutex mutex_;
+  std::map<WorkerId, swarmsync::nats::BridgedEnds<RunJob>> inboxes_;
+};
+
+/// The subject-safe channel name of `worker`'s inbox: `Worker<id>`.
+std::string worker_inbox_channel(WorkerId worker);
+
+/// The worker gateway service over `state`.
+Service worker_gateway(std::shared_ptr<WorkerGatewayState> state);
+
+}  // namespace core
