@@ -307,6 +307,11 @@ int main(int argc, char** argv) {
 
   const auto summary = core::run_core(std::move(jobs), options);
   if (progress) std::fputc('\n', stderr);
+  if (summary.stop_reason.empty() && !summary.error.empty()) {
+    // The run never started (no NATS server, the wiring check failed): no summary to give.
+    std::cerr << "error: " << summary.error << "\n";
+    return 1;
+  }
   std::cout << (json ? core::to_json(summary) + "\n" : core::to_text(summary));
   // A run stopped early (a signal, the duration) succeeds too: the jobs not done are accounted for
   // in `left`.

@@ -151,12 +151,15 @@ TEST_F(CoreOverNats, BadWorkerFlagsAreNamed) {
        "error: --speed: '0' is out of range; expected a number from 0.01 to 100"},
       {{"worker", "--name", "w"}, 2, "--nats is required"},
       {{"run", "--workers", "0"}, 2, "error: --workers 0: no worker would run the jobs"},
+      {{"run", "--nats", "nats://127.0.0.1:1", "--workers", "0"}, 1,
+       "error: --nats nats://127.0.0.1:1: connect nats://127.0.0.1:1: No server available"},
   };
   for (const auto& c : cases) {
     Program p(c.args, true);
     EXPECT_EQ(p.wait(), c.status) << c.args[0] << " " << c.args.back();
     const auto text = p.output();
     EXPECT_NE(text.find(c.message), std::string::npos) << text;
+    EXPECT_EQ(text.find("jobs: "), std::string::npos) << "a summary of a run that never started: " << text;
   }
 }
 
