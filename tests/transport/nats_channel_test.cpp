@@ -84,6 +84,34 @@ class NatsChannel : public ::testing::Test {
 
   sn::Connection& nc() { return *conn; }
 
+  // Publishes `item` with the message id `id`, as an outbound bridge would; true if stored.
+  bool publish_raw(const sn::ChannelAddress& address, const std::string& id, const Item& item, bool* duplicate = nullptr) {
+    const std::string bytes = sn::JsonCodec<Item>{}.encode(item);
+    jsPubOptions o;
+    jsPubOptions_Init(&o);
+    o.MsgId = id.c_str();
+    jsPubAck* ack = nullptr;
+    if (js_Publish(&ack, nc().jetstream(), address.subject().c_str(), bytes.data(), static_cast<int>(bytes.size()),
+                   &o, nullptr) != NATS_OK)
+      return false;
+    if (duplicate != nullptr) *duplicate = ack->Duplicate;
+    jsPubAck_Destroy(ack);
+    return true;
+  }
+
+  // Publishes the id again until the server stores it a second time (its duplicate window
+  // passed): a resend later than the window, as an outbound bridge's could be.
+  bool store_again_past_the_window(const sn::ChannelAddress& address, const std::string& id, const Item& item) {
+    const auto deadline = Clock::now() + hang_guard;
+    while (Clock::now() < deadline) {
+      bool duplicate = true;
+      if (!publish_raw(address, id, item, &duplicate)) return false;
+      if (!duplicate) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return false;
+  }
+
   swarmsync::test::NatsServer server;
   std::optional<sn::Connection> conn;
 };
@@ -177,11 +205,12 @@ TEST_F(NatsChannel, TwoSendersEachInOrder) {
 }
 
 // 2. Acknowledged only once handled: a bridge that acknowledged 4 of 10 goes away; the next one
-// on the same durable consumer gets exactly 5..10.
+// on the same durable consumer gets exactly 5..10, in order, at once: the first gave them back
+// (AckWait is far beyond the hang guard, so waiting for it would fail the test).
 TEST_F(NatsChannel, UnacknowledgedAreRedeliveredToTheNextBridge) {
   const sn::ChannelAddress address{"ack", "ToConsumer"};
   sn::ConsumerOptions consumer;
-  consumer.ack_wait = std::chrono::seconds(1);
+  consumer.ack_wait = std::chrono::minutes(10);
   ASSERT_TRUE(sn::declare_channel(nc(), address, {}, consumer));
   auto out = sn::OutboundBridge<Item>::create(nc(), address, sn::make_sender_identity("p"));
   ASSERT_TRUE(out);
@@ -197,7 +226,8 @@ TEST_F(NatsChannel, UnacknowledgedAreRedeliveredToTheNextBridge) {
     }
     EXPECT_EQ(first->ack_through(4), 4u);
     EXPECT_EQ(first->stats().unacknowledged(), 6u);
-  }  // bridge and local channel gone: 5..10 were handled by nobody
+    EXPECT_EQ(first->stats().given_back, 0u);
+  }  // bridge and local channel gone: 5..10 were handled by nobody, and given back
   auto [tx, rx] = swarmsync::mpsc::unbounded_channel<Item>();
   auto second = sn::InboundBridge<Item>::start(nc(), address, tx, quick_fetch());
   ASSERT_TRUE(second) << second.error().message;
@@ -284,7 +314,7 @@ TEST_F(NatsChannel, ServerDropsTheResendAfterALostAck) {
 }
 
 // 3b. Past the duplicate window (1 s here) a resend is stored again; the receiver drops it
-// because it remembers the sender's highest sequence. The resend is simulated by a raw publish
+// because it remembers delivering that sender sequence. The resend is simulated by a raw publish
 // with the same message id (`<identity>-3`), repeated until the server stores it, that is until
 // its PubAck no longer says duplicate (the window passed); repeats inside the window store nothing.
 TEST_F(NatsChannel, ReceiverDropsAResendStoredPastTheWindow) {
@@ -297,23 +327,7 @@ TEST_F(NatsChannel, ReceiverDropsAResendStoredPastTheWindow) {
   ASSERT_TRUE(out);
   for (int i = 1; i <= 3; ++i) ASSERT_TRUE(out->publish(Item{"alice", i}));
 
-  const std::string bytes = sn::JsonCodec<Item>{}.encode(Item{"alice", 3});
-  const std::string id = identity + "-3";
-  bool stored_again = false;
-  const auto deadline = Clock::now() + hang_guard;
-  while (!stored_again && Clock::now() < deadline) {
-    jsPubOptions o;
-    jsPubOptions_Init(&o);
-    o.MsgId = id.c_str();
-    jsPubAck* ack = nullptr;
-    ASSERT_EQ(js_Publish(&ack, nc().jetstream(), address.subject().c_str(), bytes.data(),
-                         static_cast<int>(bytes.size()), &o, nullptr),
-              NATS_OK);
-    stored_again = !ack->Duplicate;
-    jsPubAck_Destroy(ack);
-    if (!stored_again) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  ASSERT_TRUE(stored_again);
+  ASSERT_TRUE(store_again_past_the_window(address, identity + "-3", Item{"alice", 3}));
   ASSERT_TRUE(out->publish(Item{"alice", 4}));
   auto stored = sn::stream_message_count(nc(), address.core);
   ASSERT_TRUE(stored);
@@ -335,6 +349,58 @@ TEST_F(NatsChannel, ReceiverDropsAResendStoredPastTheWindow) {
     auto st = sn::consumer_state(nc(), address);
     return st && st->num_ack_pending == 4;
   }));
+}
+
+// 3c. One sender's messages out of its order (as after a redelivery following AckWait, which
+// comes after what was published meanwhile): every one not delivered yet is delivered. Stored by
+// raw publishes with ids `<identity>-5`, then `-1`, `-2`.
+TEST_F(NatsChannel, OneSendersMessagesOutOfOrderAreAllDelivered) {
+  const sn::ChannelAddress address{"reorder", "ToConsumer"};
+  ASSERT_TRUE(sn::declare_channel(nc(), address));
+  const std::string identity = sn::make_sender_identity("alice");
+  for (int n : {5, 1, 2}) ASSERT_TRUE(publish_raw(address, identity + "-" + std::to_string(n), Item{"alice", n}));
+  auto [tx, rx] = swarmsync::mpsc::unbounded_channel<Item>();
+  auto in = sn::InboundBridge<Item>::start(nc(), address, tx, quick_fetch());
+  ASSERT_TRUE(in);
+  for (int n : {5, 1, 2}) {
+    auto v = take(rx);
+    ASSERT_TRUE(v) << "message " << n << " was not delivered";
+    EXPECT_EQ(v->n, n);
+  }
+  EXPECT_EQ(in->stats().duplicates_dropped, 0u);
+  EXPECT_EQ(in->stats().delivered, 3u);
+}
+
+// 3d. The receiver remembers the last `dedup_memory` messages: with a memory of two, of three
+// messages stored, then copies of the first and the last stored past the window, the copy of
+// the first (forgotten by then) is delivered again (at least once), the copy of the last dropped.
+TEST_F(NatsChannel, ReceiverRemembersTheLastDedupMemoryMessages) {
+  const sn::ChannelAddress address{"dedup3", "ToConsumer"};
+  sn::StreamOptions stream;
+  stream.duplicate_window = std::chrono::seconds(1);
+  ASSERT_TRUE(sn::declare_channel(nc(), address, stream));
+  const std::string identity = sn::make_sender_identity("alice");
+  for (int n = 1; n <= 3; ++n) ASSERT_TRUE(publish_raw(address, identity + "-" + std::to_string(n), Item{"alice", n}));
+  ASSERT_TRUE(store_again_past_the_window(address, identity + "-1", Item{"alice", 1}));
+  ASSERT_TRUE(store_again_past_the_window(address, identity + "-3", Item{"alice", 3}));
+  auto options = quick_fetch();
+  options.dedup_memory = 2;
+  auto [tx, rx] = swarmsync::mpsc::unbounded_channel<Item>();
+  auto in = sn::InboundBridge<Item>::start(nc(), address, tx, options);
+  ASSERT_TRUE(in);
+  // 1, 2, 3 (2 and 3 remembered), the copy of 1 (3 and 1 remembered), the copy of 3 dropped.
+  for (int n : {1, 2, 3, 1}) {
+    auto v = take(rx);
+    ASSERT_TRUE(v);
+    EXPECT_EQ(v->n, n);
+  }
+  EXPECT_TRUE(eventually([&] { return in->stats().duplicates_dropped == 1; }));
+  EXPECT_EQ(in->stats().delivered, 4u);
+  EXPECT_FALSE(rx.try_recv());
+  options.dedup_memory = 0;
+  auto refused = sn::InboundBridge<Item>::start(nc(), address, tx, options);
+  ASSERT_FALSE(refused);
+  EXPECT_NE(refused.error().message.find("dedup_memory"), std::string::npos) << refused.error().message;
 }
 
 // 4. A message that does not decode is counted, reported with its subject, terminated; the

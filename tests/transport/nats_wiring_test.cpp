@@ -63,11 +63,11 @@ std::optional<std::uint64_t> take(mpsc::Receiver<std::uint64_t>& rx) {
   return v;
 }
 
-sn::BridgeOptions options(bool consume_here, std::string sender) {
+sn::BridgeOptions options(bool consume_here, std::string sender, std::chrono::milliseconds ack_wait) {
   sn::BridgeOptions o;
   o.consume_here = consume_here;
   o.sender = std::move(sender);
-  o.consumer.ack_wait = 1s;  // a dead consumer's messages come back quickly
+  o.consumer.ack_wait = ack_wait;
   o.inbound.fetch_timeout = 100ms;
   return o;
 }
@@ -81,11 +81,13 @@ class NatsWiring : public ::testing::Test {
     conn.emplace(sn::connect(server.url()).value());
   }
 
-  // A process's shared resource with the channel bridged.
-  std::shared_ptr<Shared> process(bool consume_here, const std::string& name) {
+  // A process's shared resource with the channel bridged. A short AckWait by default: what a
+  // consumer holds too long comes back quickly.
+  std::shared_ptr<Shared> process(bool consume_here, const std::string& name,
+                                  std::chrono::milliseconds ack_wait = 1s) {
     auto shared = std::make_shared<Shared>();
-    shared->wiring->add_channel(Ch::Numbers, sn::bridge_channel<std::uint64_t>(*conn, numbers,
-                                                                                options(consume_here, name))
+    shared->wiring->add_channel(Ch::Numbers, sn::bridge_channel<std::uint64_t>(
+                                                 *conn, numbers, options(consume_here, name, ack_wait))
                                                   .value())
         .value();
     return shared;
@@ -164,13 +166,18 @@ TEST_F(NatsWiring, ServicesInTwoProcessesTalkThroughTheSameCalls) {
   }));
 }
 
+// The consumer's process goes (its wiring destroyed): what it had in hand or queued is given
+// back to the server and delivered to the next one at once and in order. AckWait is far beyond
+// the test's hang guard: nothing here waits for it (a killed process's messages come back after
+// it: tests/core/remote_workers_test.cpp).
 TEST_F(NatsWiring, WhatADeadConsumerHadInHandOrQueuedIsDeliveredToTheNextOne) {
-  auto producer_side = process(false, "producer-process");
+  constexpr std::chrono::milliseconds never = std::chrono::minutes(10);
+  auto producer_side = process(false, "producer-process", never);
   auto tx = producer_side->wiring->get_tx(Ch::Numbers).value();
   for (std::uint64_t i = 0; i < 10; ++i) tx.send(i).value();
   {
     // The first consumer process: handles 0..3, has 4 in hand, 5..9 delivered to it, then dies.
-    auto consumer_side = process(true, "consumer-1");
+    auto consumer_side = process(true, "consumer-1", never);
     auto rx = consumer_side->wiring->take_rx(Ch::Numbers, "consumer").value();
     for (std::uint64_t i = 0; i < 5; ++i) {
       auto v = take(rx);
@@ -183,7 +190,7 @@ TEST_F(NatsWiring, WhatADeadConsumerHadInHandOrQueuedIsDeliveredToTheNextOne) {
       return state && state->num_ack_pending == 6;  // 4..9: delivered, not acknowledged
     }));
   }  // the process is gone: its lease, its wiring and its bridges
-  auto next = process(true, "consumer-2");
+  auto next = process(true, "consumer-2", never);
   auto rx = next->wiring->take_rx(Ch::Numbers, "consumer").value();
   for (std::uint64_t i = 4; i < 10; ++i) {
     auto v = take(rx);

@@ -79,8 +79,14 @@ struct InboundCore::Impl {
   std::uint64_t delivered = 0;
   std::uint64_t acknowledged = 0;
 
-  // The fetch thread's own: the highest sequence delivered per sender identity.
-  std::unordered_map<std::string, std::uint64_t> highest;
+  // The fetch thread's own: which sender sequences this bridge delivered, and the stream
+  // sequence each was stored at, the most recent `options.dedup_memory` of them. Entries are
+  // forgotten oldest first (`remembered` is their order); an identity with none left is dropped.
+  struct Seen {
+    std::unordered_map<std::uint64_t, std::uint64_t> stream_sequence_of;
+  };
+  std::unordered_map<std::string, Seen> seen_by_identity;
+  std::deque<std::pair<std::string, std::uint64_t>> remembered;
   std::string last_error;  // the last transport error reported, to report each once
 
   // Metrics only, published nowhere else: relaxed increments and loads.
@@ -89,6 +95,7 @@ struct InboundCore::Impl {
   std::atomic<std::uint64_t> decode_failures{0};
   std::atomic<std::uint64_t> fetches{0};
   std::atomic<std::uint64_t> ack_failures{0};
+  std::atomic<std::uint64_t> given_back{0};
   // Set by the fetch thread when the local channel closed; release so that a reader who sees it
   // also sees the counts of the messages before (acquire on the load).
   std::atomic<bool> local_closed{false};
@@ -131,7 +138,7 @@ struct InboundCore::Impl {
         natsMsg* msg = list.Msgs[i];
         list.Msgs[i] = nullptr;  // ours now; the list's destruction skips it
         if (st.stop_requested() || local_closed.load(std::memory_order_relaxed)) {
-          natsMsg_Destroy(msg);  // not acknowledged: redelivered after AckWait
+          give_back(msg);
           continue;
         }
         handle(msg, st);
@@ -145,10 +152,13 @@ struct InboundCore::Impl {
     std::optional<MsgId> id;
     const char* id_text = nullptr;
     if (natsMsgHeader_Get(msg, "Nats-Msg-Id", &id_text) == NATS_OK && id_text != nullptr) id = parse_msg_id(id_text);
-    std::uint64_t* seen = nullptr;
+    Seen* seen = nullptr;
     if (id) {
-      seen = &highest[std::string(id->identity)];
-      if (id->sequence <= *seen) {
+      seen = &seen_by_identity[std::string(id->identity)];
+      if (seen->stream_sequence_of.contains(id->sequence)) {
+        // Delivered by this bridge already: the same stored message again (held: a redelivery
+        // after AckWait; acknowledged: its ack was lost), or a second copy of it stored past the
+        // server's duplicate window (another stream sequence). Delivered nothing twice.
         drop_duplicate(msg, sseq);
         return;
       }
@@ -158,7 +168,7 @@ struct InboundCore::Impl {
     if (auto error = sink->decode(data)) {
       decode_failures.fetch_add(1, std::memory_order_relaxed);
       const natsStatus ts = natsMsg_Term(msg, nullptr);
-      if (seen != nullptr) *seen = id->sequence;
+      if (seen != nullptr) remember(*seen, id->identity, id->sequence, sseq);
       const std::string subj = natsMsg_GetSubject(msg) != nullptr ? natsMsg_GetSubject(msg) : "";
       natsMsg_Destroy(msg);
       if (options.on_decode_failure) options.on_decode_failure(subj, *error);
@@ -178,17 +188,39 @@ struct InboundCore::Impl {
         }
       }
       if (outcome == PushOutcome::pushed) {
-        if (seen != nullptr) *seen = id->sequence;
+        if (seen != nullptr) remember(*seen, id->identity, id->sequence, sseq);
         return;
       }
       if (outcome == PushOutcome::closed || st.stop_requested()) {
         sink->drop();
-        natsMsg_Destroy(msg);  // not acknowledged: redelivered after AckWait
+        give_back(msg);
         if (outcome == PushOutcome::closed) local_closed.store(true, std::memory_order_release);
         return;
       }
       sleep_for(st, std::chrono::milliseconds(1));  // full: wait for room
     }
+  }
+
+  void remember(Seen& seen, std::string_view identity, std::uint64_t sequence, std::uint64_t sseq) {
+    seen.stream_sequence_of.emplace(sequence, sseq);
+    remembered.emplace_back(std::string(identity), sequence);
+    while (remembered.size() > options.dedup_memory) {
+      auto [oldest_identity, oldest_sequence] = std::move(remembered.front());
+      remembered.pop_front();
+      auto it = seen_by_identity.find(oldest_identity);
+      if (it == seen_by_identity.end()) continue;
+      it->second.stream_sequence_of.erase(oldest_sequence);
+      if (it->second.stream_sequence_of.empty() && &it->second != &seen) seen_by_identity.erase(it);
+    }
+  }
+
+  // A message this bridge will never acknowledge: negatively acknowledged, so that the server
+  // delivers it again at once (to whichever bridge fetches next) instead of after AckWait. If
+  // the nak does not reach the server, AckWait still brings it back.
+  void give_back(natsMsg* msg) {
+    (void)natsMsg_Nak(msg, nullptr);
+    given_back.fetch_add(1, std::memory_order_relaxed);
+    natsMsg_Destroy(msg);
   }
 
   void drop_duplicate(natsMsg* msg, std::uint64_t sseq) {
@@ -221,6 +253,7 @@ Result<std::unique_ptr<InboundCore>, NatsError> InboundCore::start(Connection& c
   if (options.fetch_batch < 1) return NatsError::invalid("inbound bridge", "fetch_batch must be >= 1");
   if (options.fetch_timeout <= std::chrono::milliseconds(0))
     return NatsError::invalid("inbound bridge", "fetch_timeout must be positive");
+  if (options.dedup_memory < 1) return NatsError::invalid("inbound bridge", "dedup_memory must be >= 1");
   auto impl = std::make_unique<Impl>(std::move(options), std::move(sink));
   impl->subject = address.subject();
   const std::string stream = address.stream();
@@ -249,8 +282,10 @@ InboundCore::~InboundCore() {
   impl_->thread.request_stop();
   if (impl_->thread.joinable()) impl_->thread.join();
   {
+    // What the consumer did not acknowledge goes back to the server, oldest first, so that the
+    // next bridge gets it at once and in the order it was delivered here.
     std::lock_guard lock(impl_->mutex);
-    for (auto& h : impl_->held) natsMsg_Destroy(h.msg);  // not acknowledged: redelivered after AckWait
+    for (auto& h : impl_->held) impl_->give_back(h.msg);
     impl_->held.clear();
   }
   // Destroying (not unsubscribing) a subscription bound to an existing consumer leaves the
@@ -295,6 +330,7 @@ InboundStats InboundCore::stats() const {
   out.decode_failures = s.decode_failures.load(std::memory_order_relaxed);
   out.fetches = s.fetches.load(std::memory_order_relaxed);
   out.ack_failures = s.ack_failures.load(std::memory_order_relaxed);
+  out.given_back = s.given_back.load(std::memory_order_relaxed);
   return out;
 }
 

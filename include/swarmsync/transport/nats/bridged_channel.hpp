@@ -22,10 +22,12 @@
 // many messages as the receiver has taken.
 //
 // Delivery. At least once on the wire, once in effect per running consumer (the inbound
-// bridge drops what it already delivered), per sender in order. A message the consuming
-// process had in hand, or had received into its local channel, when it died is delivered again
-// after the consumer's AckWait to the next consumer, wherever it runs; that one may see it a
-// second time (it does not know the first process's history). A value that could not be
+// bridge drops what it already delivered), per sender in order except for redeliveries. A
+// message the consuming process had in hand, or had received into its local channel, when its
+// wiring went is given back to the server at once, in order; when the process was killed, it is
+// delivered again after the consumer's AckWait, after what was published meanwhile. Either way
+// the next consumer gets it, wherever it runs, and may see it a second time (it does not know
+// the first process's history). A value that could not be
 // published after the outbound bridge's tries is counted (`lost()`) and reported to
 // `on_lost` with the reason: the local sender has long returned.
 //

@@ -17,7 +17,8 @@
 //
 // Delivery and order. A thread of the bridge's own fetches from the consumer (cnats's fetch
 // blocks) and pushes each decoded value into the local channel in the order JetStream delivers
-// them, which for one sender is its publish order (see outbound_bridge.hpp). Into a bounded
+// them, which for one sender is its publish order (see outbound_bridge.hpp) except for redeliveries:
+// a message redelivered after AckWait comes after whatever was delivered meanwhile. Into a bounded
 // local channel it pushes with `try_send`, waiting (polling every millisecond) while it is full;
 // with the consumer's MaxAckPending equal to the capacity, and no other sender on that local
 // channel, it is never full.
@@ -32,21 +33,30 @@
 // newer delivery in its place and delivers nothing twice (`redelivered_while_held`).
 //
 // Deduplication. Messages carry `Nats-Msg-Id: <identity>-<sequence>` (outbound_bridge.hpp). The
-// bridge remembers, per identity, the highest sequence it delivered; a message whose sequence is
-// not above it (a resend stored twice past the server's duplicate window, a redelivery of a
-// message whose ack was lost) is acknowledged and dropped (`duplicates_dropped`). This relies on
-// one publisher per identity, in order. The memory is the bridge's: a new bridge (a restarted
-// process) delivers again what was not acknowledged, as it must, and would not recognise a
-// duplicate of what the previous one handled. A message without a well-formed id is delivered
-// without this check.
+// bridge remembers which sender sequences it delivered, and the stream sequence each was stored
+// at, for the most recent `dedup_memory` messages. A message whose sender sequence it remembers
+// is acknowledged and dropped (`duplicates_dropped`): a resend stored twice past the server's
+// duplicate window (another stream sequence), or a redelivery of a message it delivered and
+// acknowledged whose ack was lost. Messages may arrive out of their sender's order (a redelivery
+// after AckWait comes after messages published later), and every one not delivered yet is
+// delivered. The memory is the bridge's: a new bridge (a restarted process) delivers again what
+// was not acknowledged, as it must, and would not recognise a duplicate of what the previous one
+// handled; nor is a copy of a message older than the last `dedup_memory` recognised. A message
+// without a well-formed id is delivered without this check.
 //
 // Bad messages. A message that does not decode is counted (`decode_failures`), reported with its
 // subject and the codec's reason to `on_decode_failure`, and terminated (`natsMsg_Term`: never
 // redelivered); the messages after it go on.
 //
+// Giving back. A message the bridge will never acknowledge (the local receiver closed or gone
+// with it in hand, the bridge stopping with it fetched, or held unacknowledged when the bridge is
+// destroyed) is negatively acknowledged, oldest first (`given_back`): the server delivers it at
+// once to whichever bridge fetches next, in the order it was delivered here. A bridge that dies
+// without a word (its process killed) gives nothing back: its messages come back after AckWait,
+// possibly after messages published later.
+//
 // The local channel closing. When the local receiver is closed or gone, the bridge stops
-// fetching; the message in hand and the ones held are not acknowledged (they are redelivered to
-// the next bridge after AckWait).
+// fetching and gives back the message in hand; the held ones are given back when it is destroyed.
 //
 // Outages. While the connection is down, fetches fail and are retried (each failure that is not
 // a plain timeout is reported to `on_transport_error`, once per distinct message); after the
@@ -59,6 +69,7 @@
 // bridge. A moved-from bridge may only be destroyed or assigned to.
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -84,6 +95,9 @@ struct InboundOptions {
   /// a time whatever this says: their natsSubscription_Fetch overflows its array when a batch
   /// starts with messages left over from an earlier request (nats-io/nats.c#749).
   int fetch_batch = 64;
+  /// How many delivered messages (sender identity and sequence) are remembered to recognise a
+  /// duplicate (>= 1); about 64 bytes each.
+  std::size_t dedup_memory = 65536;
   /// A message that did not decode: its subject and why. On the bridge's thread.
   std::function<void(std::string_view subject, std::string_view error)> on_decode_failure;
   /// A fetch or ack that failed other than by a plain timeout. On the bridge's thread (an ack's
@@ -101,6 +115,7 @@ struct InboundStats {
   std::uint64_t decode_failures = 0;         ///< did not decode: terminated
   std::uint64_t fetches = 0;                 ///< fetch calls that returned
   std::uint64_t ack_failures = 0;            ///< acks cnats could not send (the server will redeliver)
+  std::uint64_t given_back = 0;              ///< never to be acknowledged here: negatively acknowledged
   std::uint64_t unacknowledged() const noexcept { return delivered - acknowledged; }
 };
 

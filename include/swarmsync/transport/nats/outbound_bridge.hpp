@@ -26,8 +26,8 @@
 // a full reconnect buffer, no responders while the server starts) are retried the same way after
 // `retry_wait`. Within the stream's duplicate window the server stores a message id once, so a
 // resend after a lost ack is not stored twice (the receipt says `duplicate`). A resend later than
-// the window is stored again; the inbound bridge then drops it because it remembers the highest
-// sequence it delivered per sender (it forgets on restart).
+// the window is stored again; the inbound bridge then drops it because it remembers the sender
+// sequences it delivered (the recent ones; it forgets on restart).
 //
 // Errors. After the last try, or at once for a refusal by the server, the value comes back whole
 // in a `PublishError` (as the local channels do): `unconfirmed` means that it may or may not be
