@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Sets everything up, then builds and runs the whole test suite three times: a g++ release build
-# with warnings as errors, clang with ThreadSanitizer, and g++ with AddressSanitizer and
-# UndefinedBehaviorSanitizer, then fuzzes the Core's parsers for 30 s each (scripts/fuzz.sh).
+# and clang with AddressSanitizer and UndefinedBehaviorSanitizer, both with warnings as errors,
+# and clang with ThreadSanitizer; then fuzzes the Core's parsers for 30 s each (scripts/fuzz.sh).
+# The sanitizer builds use clang: it compiles this code in well under half the time g++ takes
+# with sanitizers, and g++ has the release build's warnings.
 # `--quick` runs only the first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,7 +35,7 @@ export UBSAN_OPTIONS="print_stacktrace=1 halt_on_error=1"
 run_suite test g++ -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSWARMSYNC_WARNINGS_AS_ERRORS=ON -DSWARMSYNC_BUILD_BENCHMARKS=ON
 if [ "$quick" -eq 0 ]; then
   run_suite tsan clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSWARMSYNC_SANITIZE=thread
-  run_suite asan g++ -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSWARMSYNC_SANITIZE=address -DSWARMSYNC_WARNINGS_AS_ERRORS=ON
+  run_suite asan clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSWARMSYNC_SANITIZE=address -DSWARMSYNC_WARNINGS_AS_ERRORS=ON
   # The parsers of outside input, fuzzed for a bounded time from their committed corpora.
   echo "== fuzz"
   bash scripts/fuzz.sh 30

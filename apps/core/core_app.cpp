@@ -400,13 +400,15 @@ Summary run_core(std::vector<JobSpec> jobs, const CoreOptions& options) {
     swarmsync::nats::BridgeOptions from_workers;
     from_workers.consume_here = true;
     from_workers.sender = "core";
+    from_workers = reported(std::move(from_workers), "FromWorkers",
+                            [logger = shared->logger](const std::string& line) { logger->warn("{}", line); });
     auto ends = swarmsync::nats::bridge_channel<EventPayload>(*conn, {options.core_name, "FromWorkers"}, from_workers);
     if (!ends) {
       summary.error = "--nats " + options.nats_url + ": " + ends.error().message;
       return summary;
     }
     shared->wiring->add_channel(ChannelType::FromWorkers, std::move(*ends)).value();
-    parts.gateway = std::make_shared<WorkerGatewayState>(*conn, options.core_name);
+    parts.gateway = std::make_shared<WorkerGatewayState>(*conn, options.core_name, shared->logger);
   }
 #endif
   Supervisor supervisor(ioc.get_executor(), shared,
@@ -539,6 +541,7 @@ Summary run_core(std::vector<JobSpec> jobs, const CoreOptions& options) {
   summary.retried = parts.harvester->retried();
   summary.unexpected_results = parts.harvester->unexpected();
   summary.workers_lost = parts.dispatcher->workers_lost();
+  summary.workers_back = parts.dispatcher->workers_back();
   summary.seconds = std::chrono::duration<double>(end - start).count();
   summary.jobs_per_second = summary.seconds > 0 ? static_cast<double>(records.size()) / summary.seconds : 0;
   summary.to_ready_p50 = percentile(to_ready, 50);
@@ -576,7 +579,9 @@ std::string to_text(const Summary& s) {
       << ms(s.total_p99) << "\n";
   out << "faults survived: " << s.restarts << " restart(s)";
   for (const auto& [name, n] : s.service_restarts) out << " [" << name << " " << n << "]";
-  out << ", " << s.workers_lost << " worker(s) lost, " << s.swaps << " swap(s)";
+  out << ", " << s.workers_lost << " worker(s) lost";
+  if (s.workers_back) out << " (" << s.workers_back << " back)";
+  out << ", " << s.swaps << " swap(s)";
   if (s.swaps) out << " (took " << ms(s.swap_took) << ")";
   out << ", " << s.unexpected_results << " late result(s) ignored\n";
   for (const auto& note : s.faults_not_applied) out << "fault not applied as asked: " << note << "\n";
@@ -630,7 +635,7 @@ std::string to_json(const Summary& s) {
       << ",\"recurring_runs_failed\":" << s.recurring_runs_failed
       << ",\"no_live_worker\":" << (s.no_live_worker ? "true" : "false")
       << ",\"unexpected_results\":" << s.unexpected_results
-      << ",\"workers_lost\":" << s.workers_lost << ",\"restarts\":" << s.restarts << ",\"swaps\":" << s.swaps
+      << ",\"workers_lost\":" << s.workers_lost << ",\"workers_back\":" << s.workers_back << ",\"restarts\":" << s.restarts << ",\"swaps\":" << s.swaps
       << ",\"swap_took_ns\":" << ns(s.swap_took) << ",\"seconds\":" << s.seconds
       << ",\"jobs_per_second\":" << s.jobs_per_second
       << ",\"latency_ns\":{\"submitted_to_ready\":{\"p50\":" << ns(s.to_ready_p50) << ",\"p99\":" << ns(s.to_ready_p99)

@@ -91,6 +91,7 @@ struct Summary {
   bool no_live_worker = false;  ///< the run stopped because no worker was left to run the jobs waiting
   std::vector<std::string> faults_not_applied;  ///< faults asked for that did not happen, and why
   std::uint64_t workers_lost = 0;
+  std::uint64_t workers_back = 0;  ///< lost workers heard from again and reachable again
   std::uint64_t restarts = 0;  ///< over every service
   std::uint64_t swaps = 0;
   std::chrono::nanoseconds swap_took{0};

@@ -289,6 +289,8 @@ int main(int argc, char** argv) {
     options.nats_url = nats_url;
     // Remote workers may start after the Core: give them time before calling the run stalled.
     options.no_worker_stop = std::chrono::seconds(30);
+    // Over the network a heartbeat can wait behind results: a worker is lost after 2 s of silence.
+    options.heartbeat_timeout = std::chrono::seconds(2);
   }
   if (kill_worker && options.workers < 2)
     return bad_input("--kill-worker " + std::to_string(kill_worker) +

@@ -422,21 +422,21 @@ TEST(Parking, DestroyingTheContextDestroysParkedCoroutines) {
   {
     asio::io_context ioc;
     asio::co_spawn(ioc, [rx = std::move(rx_end), &finished]() mutable -> asio::awaitable<void> {
-      co_await rx.recv();
+      (void)co_await rx.recv();
       finished = true;
     }, asio::detached);
     asio::co_spawn(ioc, [rx = std::move(brx_end), &finished]() mutable -> asio::awaitable<void> {
-      co_await rx.recv();
+      (void)co_await rx.recv();
       finished = true;
     }, asio::detached);
     asio::co_spawn(ioc, [t = ftx, &finished]() -> asio::awaitable<void> {
-      co_await t.send(1);
+      (void)co_await t.send(1);
       finished = true;
     }, asio::detached);
     // Parked with a deadline: the timer's handler, destroyed uninvoked, must not leak the wait
     // (the AddressSanitizer build checks for leaks).
     asio::co_spawn(ioc, [rx = std::move(deadline_rx_end), &finished]() mutable -> asio::awaitable<void> {
-      co_await rx.recv_for(std::chrono::hours(1));
+      (void)co_await rx.recv_for(std::chrono::hours(1));
       finished = true;
     }, asio::detached);
     ioc.poll();

@@ -265,28 +265,50 @@ TEST(Dispatcher, ASilentWorkerIsLostAndItsJobsGoBackToTheScheduler) {
   }
   EXPECT_EQ(forgotten, (std::vector<JobId>{1, 2}));
 
-  // A heartbeat does not revive it; a job dispatched on its stale credit waits.
-  rig.send(Heartbeat{1, 2});
+  // Lost, nothing is placed on it: a job dispatched on the Scheduler's stale credit waits.
   rig.send(Dispatch{job(3)});
   rig.run();
-  EXPECT_EQ(rig.state->reachable_workers(), 0u);
   EXPECT_EQ(rig.state->pending_jobs(), 1u);
   EXPECT_TRUE(w1.jobs().empty());
-  EXPECT_EQ(w1.inbox.try_recv().error(), mpsc::TryRecvError::disconnected);  // nothing more is sent to it
 
-  // A new worker takes the pending job, and is credited only for the slot left.
+  // Heard from again (it was only late): reachable again with its capacity, the pending job
+  // placed on it, credit for the rest. The jobs taken back stay taken back: its report of one of
+  // them frees nothing.
   rig.options.heartbeat_timeout = 10s;
-  auto w2 = rig.add_worker(2, 2);
+  rig.send(Heartbeat{1, 2});
   rig.run();
-  EXPECT_EQ(w2.jobs(), (std::vector<JobId>{3}));
-  EXPECT_EQ(rig.credits(), (std::vector<unsigned>{1}));
+  EXPECT_EQ(rig.state->workers_back(), 1u);
+  EXPECT_EQ(rig.state->reachable_workers(), 1u);
+  EXPECT_EQ(w1.jobs(), (std::vector<JobId>{3}));
+  EXPECT_EQ(rig.credits(), (std::vector<unsigned>{2}));
+  rig.send(Finished{1, 1, 0, ready[0].placement});
+  rig.run();
+  EXPECT_EQ(rig.state->worker(1)->held.size(), 1u);
+  EXPECT_TRUE(rig.credits().empty());
 
-  // The lost worker registers again: reachable, with no jobs, credited for its capacity.
+  // It registers again (it started over): reachable, what it held taken back, credited for the
+  // slot that freed.
   auto again = rig.add_worker(1, 3);
   rig.run();
-  EXPECT_EQ(rig.state->reachable_workers(), 2u);
+  EXPECT_EQ(rig.state->reachable_workers(), 1u);
   EXPECT_EQ(rig.state->worker(1)->held.size(), 0u);
-  EXPECT_EQ(rig.credits(), (std::vector<unsigned>{3}));
+  EXPECT_EQ(rig.credits(), (std::vector<unsigned>{1}));
+}
+
+TEST(Dispatcher, ALostWorkerWhoseInboxIsClosedStaysLost) {
+  DispatcherRig rig;
+  rig.options = {30ms, 10ms};
+  {
+    auto w = rig.add_worker(2, 2);
+    rig.run();
+  }  // the worker is gone, and with it its inbox's receiver
+  ASSERT_TRUE(rig.run_until([&] { return rig.state->workers_lost() == 1; }));
+  // A heartbeat it sent before it went, late on the way, does not revive it.
+  rig.options.heartbeat_timeout = 10s;
+  rig.send(Heartbeat{2, 0});
+  rig.run();
+  EXPECT_FALSE(rig.state->worker(2)->reachable);
+  EXPECT_EQ(rig.state->workers_back(), 0u);
 }
 
 TEST(Dispatcher, ARestartKeepsTheWorkerTable) {

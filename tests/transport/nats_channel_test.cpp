@@ -135,6 +135,24 @@ TEST_F(NatsChannel, BadNamesAreRefused) {
 }
 
 // 1. Order: 2,000 values of one sender (forwarded from a local channel) arrive in order.
+// Processes declaring the same channel at once (the Core and its workers start together) all
+// succeed: the server's "subjects overlap" answer to a create racing another is not an error.
+TEST_F(NatsChannel, DeclaringTheSameChannelAtOnceSucceedsEverywhere) {
+  for (int round = 0; round < 20; ++round) {
+    const sn::ChannelAddress address{"race" + std::to_string(round), "ToConsumer"};
+    std::vector<std::optional<sn::Connection>> conns(4);
+    for (auto& c : conns) c.emplace(sn::connect(server.url(), fast_reconnect()).value());
+    std::vector<std::string> errors(conns.size());
+    std::vector<std::thread> threads;
+    for (std::size_t i = 0; i < conns.size(); ++i)
+      threads.emplace_back([&, i] {
+        if (auto ok = sn::declare_channel(*conns[i], address); !ok) errors[i] = ok.error().message;
+      });
+    for (auto& t : threads) t.join();
+    for (const auto& e : errors) EXPECT_EQ(e, "") << "round " << round;
+  }
+}
+
 TEST_F(NatsChannel, OneSenderTwoThousandInOrder) {
   const sn::ChannelAddress address{"order1", "ToConsumer"};
   ASSERT_TRUE(sn::declare_channel(nc(), address));

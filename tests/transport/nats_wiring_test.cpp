@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
@@ -203,6 +204,48 @@ TEST_F(NatsWiring, WhatADeadConsumerHadInHandOrQueuedIsDeliveredToTheNextOne) {
     return state && state->num_ack_pending == 0 && state->num_pending == 0;
   }));
   EXPECT_FALSE(rx.try_recv());  // 0..3 were acknowledged: never again
+}
+
+// The server stops answering for longer than a publish's tries: the values wait and are
+// published again once it answers, none lost, each reported as published again.
+TEST_F(NatsWiring, AnOutageLongerThanThePublishTriesLosesNothing) {
+  std::atomic<int> unconfirmed{0};
+  std::atomic<int> lost{0};
+  auto o = options(false, "producer-process", 1s);
+  o.publish.ack_timeout = 100ms;
+  o.publish.max_tries = 2;
+  o.publish.retry_wait = 20ms;
+  o.on_unconfirmed = [&](std::string_view) { ++unconfirmed; };
+  o.on_lost = [&](std::string_view) { ++lost; };
+  auto producer_side = std::make_shared<Shared>();
+  producer_side->wiring
+      ->add_channel(Ch::Numbers, sn::bridge_channel<std::uint64_t>(*conn, numbers, std::move(o)).value())
+      .value();
+  auto consumer_side = process(true, "consumer", 1s);
+  auto rx = consumer_side->wiring->take_rx(Ch::Numbers, "consumer").value();
+  auto tx = producer_side->wiring->get_tx(Ch::Numbers).value();
+  server.pause();
+  for (std::uint64_t i = 0; i < 20; ++i) tx.send(i).value();
+  EXPECT_TRUE(eventually([&] { return unconfirmed.load() >= 3; }));  // several rounds of tries, all unanswered
+  server.resume();
+  std::vector<std::uint64_t> got;
+  for (std::uint64_t i = 0; i < 20; ++i) {
+    auto v = take(rx);
+    ASSERT_TRUE(v) << "value " << i;
+    got.push_back(*v);
+  }
+  // Published again under new ids, a value may be stored twice (its first try stored after all):
+  // each of the 20 is there, in order of first arrival, and nothing was lost.
+  std::vector<std::uint64_t> firsts;
+  for (auto v : got)
+    if (std::find(firsts.begin(), firsts.end(), v) == firsts.end()) firsts.push_back(v);
+  while (firsts.size() < 20) {
+    auto v = take(rx);
+    ASSERT_TRUE(v) << "only " << firsts.size() << " distinct values";
+    if (std::find(firsts.begin(), firsts.end(), *v) == firsts.end()) firsts.push_back(*v);
+  }
+  for (std::uint64_t i = 0; i < 20; ++i) EXPECT_EQ(firsts[i], i);
+  EXPECT_EQ(lost.load(), 0);
 }
 
 TEST_F(NatsWiring, AConsumerDeclaredWhereTheRxIsNotFailsTheBoot) {

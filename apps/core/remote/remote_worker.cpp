@@ -4,6 +4,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/strand.hpp>
+#include <mutex>
 #include <optional>
 #include <swarmsync/transport/nats/bridged_channel.hpp>
 #include <thread>
@@ -38,11 +39,18 @@ int run_remote_worker(const RemoteWorkerOptions& o, const std::atomic<bool>& sto
   if (!conn) return fail("--nats " + o.url + ": " + conn.error().message);
   const WorkerId id = remote_worker_id(o.name);
 
+  // The bridges' troubles, on their threads, a line each on the error stream.
+  auto err_mutex = std::make_shared<std::mutex>();
+  auto warn = [&err, err_mutex](const std::string& line) {
+    std::lock_guard lock(*err_mutex);
+    err << "warning: " << line << "\n";
+  };
   // The worker's wiring: both of its outboxes go to FromWorkers; its inbox is its own channel.
   auto shared = std::make_shared<Shared>();
   for (auto channel : {ChannelType::ToDispatcher, ChannelType::ToHarvester}) {
     sn::BridgeOptions bridge;
     bridge.sender = o.name;
+    bridge = reported(std::move(bridge), "FromWorkers", warn);
     auto ends = sn::bridge_channel<EventPayload>(*conn, {o.core, "FromWorkers"}, bridge);
     if (!ends) return fail("--nats " + o.url + ": " + ends.error().message);
     shared->wiring->add_channel(channel, std::move(*ends)).value();
@@ -50,6 +58,7 @@ int run_remote_worker(const RemoteWorkerOptions& o, const std::atomic<bool>& sto
   sn::BridgeOptions inbox_bridge;
   inbox_bridge.consume_here = true;
   inbox_bridge.sender = o.name;
+  inbox_bridge = reported(std::move(inbox_bridge), worker_inbox_channel(id), warn);
   auto inbox = sn::bridge_channel<RunJob>(*conn, {o.core, worker_inbox_channel(id)}, inbox_bridge);
   if (!inbox) return fail("--nats " + o.url + ": " + inbox.error().message);
   std::optional<mpsc::Receiver<RunJob>> inbox_rx = std::move(inbox->rx);

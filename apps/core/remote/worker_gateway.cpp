@@ -6,6 +6,29 @@ namespace core {
 
 std::string worker_inbox_channel(WorkerId worker) { return "Worker" + std::to_string(worker); }
 
+swarmsync::nats::BridgeOptions reported(swarmsync::nats::BridgeOptions options, const std::string& channel,
+                                        std::function<void(const std::string&)> warn) {
+  auto say = [channel, warn = std::move(warn)](std::string_view what, std::string_view why) {
+    std::string line = "nats channel ";
+    line += channel;
+    line += ": ";
+    line += what;
+    line += ": ";
+    line += why;
+    warn(line);
+  };
+  options.on_lost = [say](std::string_view why) { say("a value was lost", why); };
+  options.on_unconfirmed = [say](std::string_view why) { say("a value not confirmed is published again", why); };
+  options.inbound.on_transport_error = [say](std::string_view why) { say("transport error", why); };
+  options.inbound.on_decode_failure = [say](std::string_view subject, std::string_view why) {
+    std::string what = "a message on ";
+    what += subject;
+    what += " did not decode and was dropped";
+    say(what, why);
+  };
+  return options;
+}
+
 swarmsync::Result<mpsc::UnboundedSender<RunJob>, swarmsync::nats::NatsError> WorkerGatewayState::inbox_of(
     WorkerId worker) {
   using R = swarmsync::Result<mpsc::UnboundedSender<RunJob>, swarmsync::nats::NatsError>;
@@ -14,7 +37,9 @@ swarmsync::Result<mpsc::UnboundedSender<RunJob>, swarmsync::nats::NatsError> Wor
   swarmsync::nats::BridgeOptions options;
   options.consume_here = false;
   options.sender = "core-gateway";
-  auto ends = swarmsync::nats::bridge_channel<RunJob>(conn_, {core_, worker_inbox_channel(worker)}, options);
+  const std::string channel = worker_inbox_channel(worker);
+  options = reported(std::move(options), channel, [logger = logger_](const std::string& line) { logger->warn("{}", line); });
+  auto ends = swarmsync::nats::bridge_channel<RunJob>(conn_, {core_, channel}, options);
   if (!ends) return std::move(ends).error();
   auto tx = ends->tx;
   inboxes_.emplace(worker, std::move(*ends));

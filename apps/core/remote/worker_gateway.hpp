@@ -16,9 +16,11 @@
 // state and outlive its instances; a worker registering again keeps its bridge. A message the
 // gateway forwarded is handled, and so acknowledged at its next `ctx.recv`.
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <spdlog/logger.h>
 #include <string>
 #include <swarmsync/transport/nats/bridged_channel.hpp>
 
@@ -26,10 +28,18 @@
 
 namespace core {
 
+/// `options` with every trouble of the bridge reported through `warn`, in a line naming
+/// `channel`: values lost or published again, messages that did not decode, fetches and acks
+/// that failed. `warn` is called on the bridges' threads.
+swarmsync::nats::BridgeOptions reported(swarmsync::nats::BridgeOptions options, const std::string& channel,
+                                        std::function<void(const std::string&)> warn);
+
 /// The gateway's bridges to remote workers' inboxes, kept across its instances. Thread-safe.
 class WorkerGatewayState {
  public:
-  WorkerGatewayState(swarmsync::nats::Connection& conn, std::string core) : conn_(conn), core_(std::move(core)) {}
+  /// `logger` hears of the bridges' troubles (see `reported`).
+  WorkerGatewayState(swarmsync::nats::Connection& conn, std::string core, std::shared_ptr<spdlog::logger> logger)
+      : conn_(conn), core_(std::move(core)), logger_(std::move(logger)) {}
 
   /// A sender whose values go to `worker`'s JetStream inbox (the bridge made on first use); an
   /// error says why it could not be made.
@@ -43,6 +53,7 @@ class WorkerGatewayState {
  private:
   swarmsync::nats::Connection& conn_;
   const std::string core_;
+  std::shared_ptr<spdlog::logger> logger_;
   mutable std::mutex mutex_;
   std::map<WorkerId, swarmsync::nats::BridgedEnds<RunJob>> inboxes_;
 };

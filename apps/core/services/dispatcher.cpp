@@ -52,7 +52,10 @@ class DispatcherCore {
       on_register(*r, now);
     } else if (auto* h = std::get_if<Heartbeat>(&msg)) {
       auto it = s_.workers_.find(h->worker);
-      if (it != s_.workers_.end() && it->second.reachable) it->second.last_seen = now;  // no revival
+      if (it != s_.workers_.end()) {
+        it->second.last_seen = now;
+        if (!it->second.reachable) revive(it->first, it->second);
+      }
     } else if (auto* f = std::get_if<Finished>(&msg)) {
       on_finished(*f, now);
     } else {
@@ -167,13 +170,26 @@ class DispatcherCore {
     return jobs.size();
   }
 
+  // A lost worker's inbox is kept (nothing is placed on an unreachable worker): if it was only
+  // late (its heartbeats held up on the way, as over a busy network), its next heartbeat makes
+  // it reachable again. The jobs taken back from it stay taken back; what it reports of them is
+  // of an earlier placement and frees nothing.
   void lose(WorkerId id, Worker& w, const std::string& why) {
     w.reachable = false;
-    w.inbox.reset();  // nothing more is sent to it
     const std::size_t n = take_back(id, w);
     ++s_.lost_;
     ctx_.shared()->logger->warn("{}: worker {} lost ({}); {} job(s) sent back to the Scheduler", ctx_.name(), id, why,
                                 n);
+  }
+
+  // A heartbeat from a lost worker: reachable again if its inbox is still open, with all its
+  // capacity (it is told nothing of the jobs taken back; those it still runs delay the new ones).
+  void revive(WorkerId id, Worker& w) {
+    if (!w.inbox || w.inbox->is_closed()) return;
+    w.reachable = true;
+    ++s_.revived_;
+    ctx_.shared()->logger->warn("{}: worker {} heard from again after it was lost; reachable again", ctx_.name(), id);
+    settle();
   }
 
   Context& ctx_;

@@ -49,7 +49,7 @@ class DispatcherState {
   /// One worker as the Dispatcher sees it.
   struct Worker {
     unsigned capacity = 0;
-    std::optional<mpsc::UnboundedSender<RunJob>> inbox;  ///< none once the worker is lost
+    std::optional<mpsc::UnboundedSender<RunJob>> inbox;  ///< kept while lost (see workers_back)
     std::vector<Job> held;                               ///< placed there, not finished yet
     Clock::time_point last_seen{};
     bool reachable = true;
@@ -75,6 +75,9 @@ class DispatcherState {
   std::vector<Job> pending() const { return {pending_.begin(), pending_.end()}; }
   /// How many times a worker was found silent and lost.
   std::uint64_t workers_lost() const noexcept { return lost_; }
+  /// How many times a lost worker was heard from again (a heartbeat, its inbox still open) and
+  /// made reachable again; the jobs taken back from it stay taken back.
+  std::uint64_t workers_back() const noexcept { return revived_; }
   /// Credit the Scheduler holds, as counted here (sent minus `Dispatch` received).
   unsigned credit_held() const noexcept { return credit_held_; }
   /// Gauges for a watcher on another thread, published after each message and each silence check:
@@ -95,6 +98,7 @@ class DispatcherState {
   std::deque<Job> pending_;
   unsigned credit_held_ = 0;
   std::uint64_t lost_ = 0;
+  std::uint64_t revived_ = 0;
   std::uint64_t placements_ = 0;  // the last placement number given
 };
 

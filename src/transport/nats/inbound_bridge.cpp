@@ -12,6 +12,7 @@
 #include <stop_token>
 #include <thread>
 #include <unordered_map>
+#include <vector>
 
 namespace swarmsync::nats::detail {
 
@@ -88,6 +89,9 @@ struct InboundCore::Impl {
   std::unordered_map<std::string, Seen> seen_by_identity;
   std::deque<std::pair<std::string, std::uint64_t>> remembered;
   std::string last_error;  // the last transport error reported, to report each once
+  // Fetched once the bridge was stopping or its local channel closed, never pushed: given back
+  // after the held ones, which were delivered before them. The fetch thread's until it is joined.
+  std::vector<natsMsg*> not_pushed;
 
   // Metrics only, published nowhere else: relaxed increments and loads.
   std::atomic<std::uint64_t> duplicates{0};
@@ -138,7 +142,7 @@ struct InboundCore::Impl {
         natsMsg* msg = list.Msgs[i];
         list.Msgs[i] = nullptr;  // ours now; the list's destruction skips it
         if (st.stop_requested() || local_closed.load(std::memory_order_relaxed)) {
-          give_back(msg);
+          not_pushed.push_back(msg);
           continue;
         }
         handle(msg, st);
@@ -153,8 +157,10 @@ struct InboundCore::Impl {
     const char* id_text = nullptr;
     if (natsMsgHeader_Get(msg, "Nats-Msg-Id", &id_text) == NATS_OK && id_text != nullptr) id = parse_msg_id(id_text);
     Seen* seen = nullptr;
+    std::string identity;  // a copy: once pushed, the message may be acknowledged and freed at once
     if (id) {
-      seen = &seen_by_identity[std::string(id->identity)];
+      identity = id->identity;
+      seen = &seen_by_identity[identity];
       if (seen->stream_sequence_of.contains(id->sequence)) {
         // Delivered by this bridge already: the same stored message again (held: a redelivery
         // after AckWait; acknowledged: its ack was lost), or a second copy of it stored past the
@@ -168,7 +174,7 @@ struct InboundCore::Impl {
     if (auto error = sink->decode(data)) {
       decode_failures.fetch_add(1, std::memory_order_relaxed);
       const natsStatus ts = natsMsg_Term(msg, nullptr);
-      if (seen != nullptr) remember(*seen, id->identity, id->sequence, sseq);
+      if (seen != nullptr) remember(*seen, identity, id->sequence, sseq);
       const std::string subj = natsMsg_GetSubject(msg) != nullptr ? natsMsg_GetSubject(msg) : "";
       natsMsg_Destroy(msg);
       if (options.on_decode_failure) options.on_decode_failure(subj, *error);
@@ -188,12 +194,12 @@ struct InboundCore::Impl {
         }
       }
       if (outcome == PushOutcome::pushed) {
-        if (seen != nullptr) remember(*seen, id->identity, id->sequence, sseq);
+        if (seen != nullptr) remember(*seen, identity, id->sequence, sseq);
         return;
       }
       if (outcome == PushOutcome::closed || st.stop_requested()) {
         sink->drop();
-        give_back(msg);
+        not_pushed.push_back(msg);
         if (outcome == PushOutcome::closed) local_closed.store(true, std::memory_order_release);
         return;
       }
@@ -201,9 +207,9 @@ struct InboundCore::Impl {
     }
   }
 
-  void remember(Seen& seen, std::string_view identity, std::uint64_t sequence, std::uint64_t sseq) {
+  void remember(Seen& seen, const std::string& identity, std::uint64_t sequence, std::uint64_t sseq) {
     seen.stream_sequence_of.emplace(sequence, sseq);
-    remembered.emplace_back(std::string(identity), sequence);
+    remembered.emplace_back(identity, sequence);
     while (remembered.size() > options.dedup_memory) {
       auto [oldest_identity, oldest_sequence] = std::move(remembered.front());
       remembered.pop_front();
@@ -216,7 +222,8 @@ struct InboundCore::Impl {
 
   // A message this bridge will never acknowledge: negatively acknowledged, so that the server
   // delivers it again at once (to whichever bridge fetches next) instead of after AckWait. If
-  // the nak does not reach the server, AckWait still brings it back.
+  // the nak does not reach the server, AckWait still brings it back. The server redelivers in
+  // the order of the naks: they go oldest delivery first.
   void give_back(natsMsg* msg) {
     (void)natsMsg_Nak(msg, nullptr);
     given_back.fetch_add(1, std::memory_order_relaxed);
@@ -287,6 +294,8 @@ InboundCore::~InboundCore() {
     std::lock_guard lock(impl_->mutex);
     for (auto& h : impl_->held) impl_->give_back(h.msg);
     impl_->held.clear();
+    for (natsMsg* msg : impl_->not_pushed) impl_->give_back(msg);
+    impl_->not_pushed.clear();
   }
   // Destroying (not unsubscribing) a subscription bound to an existing consumer leaves the
   // durable consumer on the server.

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <string>
+#include <thread>
 
 namespace swarmsync::nats {
 namespace {
@@ -59,9 +60,19 @@ Result<void, NatsError> ensure_stream(Connection& conn, std::string_view core_na
   jsOptions jo = api_options(conn);
   jsStreamInfo* si = nullptr;
   jsErrCode jerr = static_cast<jsErrCode>(0);
-  natsStatus s = js_AddStream(&si, conn.jetstream(), &cfg, &jo, &jerr);
-  jsStreamInfo_Destroy(si);
-  si = nullptr;
+  natsStatus s = NATS_OK;
+  // Two processes declaring the stream at once: the server may answer the second create with
+  // "subjects overlap" while the first is being made, rather than "name in use". A create again
+  // then finds the stream (identical: fine; other settings: name in use, updated below); an
+  // overlap that stays is a stream of another name on these subjects, and an error.
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    jerr = static_cast<jsErrCode>(0);
+    s = js_AddStream(&si, conn.jetstream(), &cfg, &jo, &jerr);
+    jsStreamInfo_Destroy(si);
+    si = nullptr;
+    if (jerr != JSStreamSubjectOverlapErr) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
   if (s == NATS_OK) return {};
   if (jerr != JSStreamNameExistErr) return NatsError::from_status("ensure_stream " + name, s, jerr);
   // It exists with other settings: bring them to these.

@@ -21,14 +21,18 @@
 // context calls at each `ctx.recv` (service_context.hpp), and which acknowledges, in order, as
 // many messages as the receiver has taken.
 //
+// Publishing. A value not confirmed after the outbound bridge's tries is published again
+// (`on_unconfirmed`) until it is confirmed or the channel goes: an outage of the server delays
+// values, it does not lose them.
+//
 // Delivery. At least once on the wire, once in effect per running consumer (the inbound
 // bridge drops what it already delivered), per sender in order except for redeliveries. A
 // message the consuming process had in hand, or had received into its local channel, when its
 // wiring went is given back to the server at once, in order; when the process was killed, it is
 // delivered again after the consumer's AckWait, after what was published meanwhile. Either way
 // the next consumer gets it, wherever it runs, and may see it a second time (it does not know
-// the first process's history). A value that could not be
-// published after the outbound bridge's tries is counted (`lost()`) and reported to
+// the first process's history). A value the server refused, one the codec could not encode,
+// and one still unpublished when the channel went are counted (`lost()`) and reported to
 // `on_lost` with the reason: the local sender has long returned.
 //
 // Lifetime and shutdown. The ends keep the bridges alive through `transport` (the wiring keeps
@@ -72,8 +76,12 @@ struct BridgeOptions {
   PublishOptions publish;
   InboundOptions inbound;
   std::chrono::milliseconds drain_timeout{std::chrono::seconds(5)};  ///< publishing what is left at the end
-  /// A value local senders sent that could not be published, and why. On the bridge's thread.
+  /// A value local senders sent that could not be published, and why: refused by the server, not
+  /// encodable, or still unpublished when the channel went. On the bridge's thread.
   std::function<void(std::string_view why)> on_lost;
+  /// A value not confirmed after every try of `publish`, and why: it is kept and published again
+  /// (under a new message id) until confirmed or the channel goes. On the bridge's thread.
+  std::function<void(std::string_view why)> on_unconfirmed;
 };
 
 /// The local ends of a bridged channel, as `ServiceWiring::add_channel` takes them (the
@@ -100,13 +108,14 @@ template <class T, class C>
 class BridgedChannel {
  public:
   BridgedChannel(OutboundBridge<T, C> outbound, mpsc::Receiver<T> outbox, std::chrono::milliseconds drain_timeout,
-                 std::function<void(std::string_view)> on_lost)
+                 std::function<void(std::string_view)> on_lost, std::function<void(std::string_view)> on_unconfirmed)
       : outbound_(std::move(outbound)),
         outbox_(std::move(outbox)),
         drain_timeout_(drain_timeout),
-        on_lost_(std::move(on_lost)) {
+        on_lost_(std::move(on_lost)),
+        on_unconfirmed_(std::move(on_unconfirmed)) {
     // The publishing loop on a context of its own: each publish blocks its thread.
-    boost::asio::co_spawn(*ioc_, outbound_.forward(outbox_, [this](PublishError<T>&& e) { lose(e.cause.message); }),
+    boost::asio::co_spawn(*ioc_, outbound_.forward(outbox_, [this](PublishError<T>&& e) { publish_again(std::move(e)); }),
                           boost::asio::detached);
     thread_ = std::thread([this] { ioc_->run(); });
   }
@@ -118,6 +127,9 @@ class BridgedChannel {
     const auto deadline = std::chrono::steady_clock::now() + drain_timeout_;
     while (outbox_.len() > 0 && std::chrono::steady_clock::now() < deadline)
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    // A value being published again stops at its current try (release: the publishing thread's
+    // acquire load sees it at the next check, nothing else is ordered by it).
+    stopping_.store(true, std::memory_order_release);
     ioc_->stop();  // the publish in progress, if any, ends first
     thread_.join();
     ioc_.reset();  // destroys the publishing loop, parked on the outbox, while the outbox lives
@@ -136,8 +148,24 @@ class BridgedChannel {
   }
 
   std::uint64_t lost() const noexcept { return lost_.load(std::memory_order_relaxed); }
+  std::uint64_t unconfirmed() const noexcept { return unconfirmed_.load(std::memory_order_relaxed); }
 
  private:
+  // A value whose publish failed: unconfirmed, it is published again (a new message id: if the
+  // first was stored after all, the consumer may get it twice) until confirmed or the channel
+  // goes; refused or not encodable, it is lost.
+  void publish_again(PublishError<T>&& first) {
+    std::optional<PublishError<T>> e(std::move(first));
+    while (e->kind == PublishErrorKind::unconfirmed && !stopping_.load(std::memory_order_acquire)) {
+      unconfirmed_.fetch_add(1, std::memory_order_relaxed);  // a count for metrics, ordered with nothing
+      if (on_unconfirmed_) on_unconfirmed_(e->cause.message);
+      auto again = outbound_.publish(std::move(e->value));
+      if (again) return;
+      e.emplace(std::move(again).error());
+    }
+    lose(e->cause.message);
+  }
+
   void lose(const std::string& why) {
     lost_.fetch_add(1, std::memory_order_relaxed);  // a count for metrics, ordered with nothing
     if (on_lost_) on_lost_(why);
@@ -148,7 +176,10 @@ class BridgedChannel {
   mpsc::Receiver<T> outbox_;  // what local senders sent, read by the publishing loop
   std::chrono::milliseconds drain_timeout_;
   std::function<void(std::string_view)> on_lost_;
+  std::function<void(std::string_view)> on_unconfirmed_;
   std::atomic<std::uint64_t> lost_{0};
+  std::atomic<std::uint64_t> unconfirmed_{0};
+  std::atomic<bool> stopping_{false};
   std::optional<InboundBridge<T, C>> inbound_;
   std::optional<mpsc::UnboundedSender<T>> inbox_watch_;  // reads how many values the consumer took
   std::thread thread_;
@@ -170,7 +201,8 @@ Result<BridgedEnds<T>, NatsError> bridge_channel(Connection& conn, const Channel
   if (!outbound) return std::move(outbound).error();
   auto [tx, outbox] = mpsc::unbounded_channel<T>();
   auto bridged = std::make_shared<detail::BridgedChannel<T, C>>(std::move(*outbound), std::move(outbox),
-                                                                options.drain_timeout, std::move(options.on_lost));
+                                                                options.drain_timeout, std::move(options.on_lost),
+                                                                std::move(options.on_unconfirmed));
   BridgedEnds<T> ends{std::move(tx), std::nullopt,
                       "nats subject " + address.subject() +
                           (options.consume_here ? ", consumed here" : ", consumed elsewhere"),

@@ -50,13 +50,14 @@
 //
 // Giving back. A message the bridge will never acknowledge (the local receiver closed or gone
 // with it in hand, the bridge stopping with it fetched, or held unacknowledged when the bridge is
-// destroyed) is negatively acknowledged, oldest first (`given_back`): the server delivers it at
-// once to whichever bridge fetches next, in the order it was delivered here. A bridge that dies
+// destroyed) is negatively acknowledged when the bridge is destroyed, in the order it was
+// delivered here (`given_back`): the server delivers it at once, in that order, to whichever
+// bridge fetches next. A bridge that dies
 // without a word (its process killed) gives nothing back: its messages come back after AckWait,
 // possibly after messages published later.
 //
 // The local channel closing. When the local receiver is closed or gone, the bridge stops
-// fetching and gives back the message in hand; the held ones are given back when it is destroyed.
+// fetching; the message in hand and the held ones are given back when it is destroyed.
 //
 // Outages. While the connection is down, fetches fail and are retried (each failure that is not
 // a plain timeout is reported to `on_transport_error`, once per distinct message); after the
