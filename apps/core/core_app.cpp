@@ -396,19 +396,21 @@ Summary run_core(std::vector<JobSpec> jobs, const CoreOptions& options) {
   asio::io_context ioc(static_cast<int>(std::max(1u, options.threads)));
   Parts parts;
 #if SWARMSYNC_CORE_WITH_NATS
+  auto troubles = std::make_shared<BridgeTroubles>();
   if (conn) {
     swarmsync::nats::BridgeOptions from_workers;
     from_workers.consume_here = true;
     from_workers.sender = "core";
-    from_workers = reported(std::move(from_workers), "FromWorkers",
-                            [logger = shared->logger](const std::string& line) { logger->warn("{}", line); });
+    from_workers = reported(
+        std::move(from_workers), "FromWorkers",
+        [logger = shared->logger](const std::string& line) { logger->warn("{}", line); }, troubles);
     auto ends = swarmsync::nats::bridge_channel<EventPayload>(*conn, {options.core_name, "FromWorkers"}, from_workers);
     if (!ends) {
       summary.error = "--nats " + options.nats_url + ": " + ends.error().message;
       return summary;
     }
     shared->wiring->add_channel(ChannelType::FromWorkers, std::move(*ends)).value();
-    parts.gateway = std::make_shared<WorkerGatewayState>(*conn, options.core_name, shared->logger);
+    parts.gateway = std::make_shared<WorkerGatewayState>(*conn, options.core_name, shared->logger, troubles);
   }
 #endif
   Supervisor supervisor(ioc.get_executor(), shared,
@@ -542,6 +544,18 @@ Summary run_core(std::vector<JobSpec> jobs, const CoreOptions& options) {
   summary.unexpected_results = parts.harvester->unexpected();
   summary.workers_lost = parts.dispatcher->workers_lost();
   summary.workers_back = parts.dispatcher->workers_back();
+#if SWARMSYNC_CORE_WITH_NATS
+  if (conn) {
+    Summary::Nats n;
+    n.disconnects = conn->disconnects();
+    n.reconnects = conn->reconnects();
+    n.published_again = troubles->published_again.load(std::memory_order_relaxed);
+    n.lost = troubles->lost.load(std::memory_order_relaxed);
+    n.undecodable = troubles->undecodable.load(std::memory_order_relaxed);
+    n.transport_errors = troubles->transport_errors.load(std::memory_order_relaxed);
+    summary.nats = n;
+  }
+#endif
   summary.seconds = std::chrono::duration<double>(end - start).count();
   summary.jobs_per_second = summary.seconds > 0 ? static_cast<double>(records.size()) / summary.seconds : 0;
   summary.to_ready_p50 = percentile(to_ready, 50);
@@ -585,6 +599,10 @@ std::string to_text(const Summary& s) {
   if (s.swaps) out << " (took " << ms(s.swap_took) << ")";
   out << ", " << s.unexpected_results << " late result(s) ignored\n";
   for (const auto& note : s.faults_not_applied) out << "fault not applied as asked: " << note << "\n";
+  if (s.nats)
+    out << "nats: " << s.nats->disconnects << " disconnect(s), " << s.nats->reconnects << " reconnect(s), "
+        << s.nats->published_again << " value(s) published again, " << s.nats->lost << " lost, "
+        << s.nats->undecodable << " undecodable, " << s.nats->transport_errors << " transport error(s)\n";
   if (!s.left.empty()) {
     out << "left, not done when the run stopped:";
     for (std::size_t i = 0; i < s.left.size(); ++i)
@@ -668,7 +686,14 @@ std::string to_json(const Summary& s) {
   }
   out << "],\"faults_not_applied\":[";
   for (std::size_t i = 0; i < s.faults_not_applied.size(); ++i) out << (i ? "," : "") << quote(s.faults_not_applied[i]);
-  out << "],\"stop_reason\":" << quote(s.stop_reason) << ",\"error\":" << quote(s.error) << "}";
+  out << "],\"nats\":";
+  if (s.nats)
+    out << "{\"disconnects\":" << s.nats->disconnects << ",\"reconnects\":" << s.nats->reconnects
+        << ",\"published_again\":" << s.nats->published_again << ",\"lost\":" << s.nats->lost
+        << ",\"undecodable\":" << s.nats->undecodable << ",\"transport_errors\":" << s.nats->transport_errors << "}";
+  else
+    out << "null";
+  out << ",\"stop_reason\":" << quote(s.stop_reason) << ",\"error\":" << quote(s.error) << "}";
   return out.str();
 }
 

@@ -92,6 +92,16 @@ struct Summary {
   std::vector<std::string> faults_not_applied;  ///< faults asked for that did not happen, and why
   std::uint64_t workers_lost = 0;
   std::uint64_t workers_back = 0;  ///< lost workers heard from again and reachable again
+  /// With --nats: the connection's outages and the bridges' troubles over the run.
+  struct Nats {
+    std::uint64_t disconnects = 0;
+    std::uint64_t reconnects = 0;
+    std::uint64_t published_again = 0;  ///< values not confirmed in time, published again
+    std::uint64_t lost = 0;             ///< values that could not be published
+    std::uint64_t undecodable = 0;      ///< messages that did not decode, dropped
+    std::uint64_t transport_errors = 0;
+  };
+  std::optional<Nats> nats;
   std::uint64_t restarts = 0;  ///< over every service
   std::uint64_t swaps = 0;
   std::chrono::nanoseconds swap_took{0};

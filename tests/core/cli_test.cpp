@@ -244,8 +244,9 @@ TEST(CoreCli, TheJsonSummaryHasItsFields) {
   EXPECT_EQ(j["submitted"], 300);
   EXPECT_EQ(j["done"].get<int>() + j["failed"].get<int>(), 300);
   EXPECT_EQ(j["unaccounted"], 0);
-  for (const char* field : {"retried", "jobs_per_second", "seconds", "restarts", "workers_lost", "swaps"})
+  for (const char* field : {"retried", "jobs_per_second", "seconds", "restarts", "workers_lost", "workers_back", "swaps"})
     EXPECT_TRUE(j.contains(field)) << field;
+  EXPECT_TRUE(j["nats"].is_null());  // only with --nats
   for (const char* hop : {"submitted_to_ready", "ready_to_started", "started_to_finished", "total"})
     EXPECT_TRUE(j["latency_ns"].contains(hop)) << hop;
   EXPECT_GT(j["latency_ns"]["started_to_finished"]["p50"].get<long long>(), 0);

@@ -124,6 +124,8 @@ TEST_F(CoreOverNats, TheCoreRunsItsJobsOnWorkersInOtherProcesses) {
   EXPECT_EQ(j["unaccounted"], 0);
   EXPECT_EQ(j["workers_lost"], 0);
   EXPECT_EQ(j["unexpected_results"], 0);  // no job ran twice in effect
+  EXPECT_EQ(j["nats"]["lost"], 0);
+  EXPECT_EQ(j["nats"]["undecodable"], 0);
   for (auto& w : workers) {
     w->signal(SIGTERM);
     EXPECT_EQ(w->wait(), 0);  // a worker stops cleanly on SIGTERM
@@ -147,6 +149,34 @@ TEST_F(CoreOverNats, AWorkerKilledMidRunHasItsJobsRunElsewhere) {
   EXPECT_GE(j["workers_lost"], 1) << out;  // more if a heartbeat of the survivor came late (it is then back)
   survivor->signal(SIGTERM);
   EXPECT_EQ(survivor->wait(), 0);
+}
+
+// nats-server killed with SIGKILL mid-run and started again on the same port and store: the Core
+// and its workers reconnect, what the server had acknowledged is still in the stream, and what
+// was sent during the outage is published again: every job is done, none is left.
+TEST_F(CoreOverNats, TheServerKilledAndRestartedMidRunLosesNoJob) {
+  std::vector<std::unique_ptr<Program>> workers;
+  for (const char* name : {"w1", "w2"}) workers.push_back(worker(name));
+  Program core({"run", "--nats", server.url(), "--workers", "0", "--count", "3000", "--json"});
+  std::this_thread::sleep_for(700ms);  // the run is under way (it takes seconds)
+  server.kill9();
+  std::this_thread::sleep_for(300ms);
+  ASSERT_FALSE(server.restart()) << "nats-server did not start again";
+  const int status = core.wait();
+  const std::string out = core.output();
+  ASSERT_EQ(status, 0) << out;
+  const auto j = nlohmann::json::parse(out);
+  EXPECT_EQ(j["submitted"], 3000);
+  EXPECT_EQ(j["done"], 3000) << out;
+  EXPECT_EQ(j["left_total"], 0);
+  EXPECT_EQ(j["unaccounted"], 0);
+  EXPECT_GE(j["nats"]["disconnects"], 1) << out;  // the outage is in the summary
+  EXPECT_GE(j["nats"]["reconnects"], 1) << out;
+  EXPECT_EQ(j["nats"]["lost"], 0) << out;
+  for (auto& w : workers) {
+    w->signal(SIGTERM);
+    EXPECT_EQ(w->wait(), 0);
+  }
 }
 
 TEST_F(CoreOverNats, BadWorkerFlagsAreNamed) {

@@ -9,8 +9,12 @@ endfunction()
 run(${CMAKE_COMMAND} -S ${SOURCE_DIR} -B ${WORK_DIR}/build -G ${GENERATOR}
     -DSWARMSYNC_BUILD_TESTS=OFF -DSWARMSYNC_BUILD_EXAMPLES=OFF -DSWARMSYNC_BUILD_CORE=OFF
     -DCMAKE_INSTALL_PREFIX=${WORK_DIR}/prefix)
+run(${CMAKE_COMMAND} --build ${WORK_DIR}/build)  # the NATS transport is a compiled library
 run(${CMAKE_COMMAND} --install ${WORK_DIR}/build)
 run(${CMAKE_COMMAND} -S ${SOURCE_DIR}/tests/install/consumer -B ${WORK_DIR}/consumer -G ${GENERATOR}
     -DCMAKE_PREFIX_PATH=${WORK_DIR}/prefix)
 run(${CMAKE_COMMAND} --build ${WORK_DIR}/consumer)
 run(${WORK_DIR}/consumer/consumer)
+if(EXISTS ${WORK_DIR}/consumer/nats_consumer)
+  run(${WORK_DIR}/consumer/nats_consumer)
+endif()

@@ -5,16 +5,22 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
+#include <charconv>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <chrono>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
+#include <stdexcept>
 #include <string>
+#include <string_view>
+#include <swarmsync/transport/nats/bridged_channel.hpp>
 #include <swarmsync/transport/nats/connection.hpp>
 #include <swarmsync/transport/nats/inbound_bridge.hpp>
 #include <swarmsync/transport/nats/jetstream_channel.hpp>
@@ -419,6 +425,137 @@ TEST_F(NatsChannel, ReceiverRemembersTheLastDedupMemoryMessages) {
   auto refused = sn::InboundBridge<Item>::start(nc(), address, tx, options);
   ASSERT_FALSE(refused);
   EXPECT_NE(refused.error().message.find("dedup_memory"), std::string::npos) << refused.error().message;
+}
+
+// 4b. A value the codec cannot encode (the codec throws) comes back to its sender as the very
+// object, move-only as it is, and what comes after it is published; through a bridged channel,
+// whose sender has long returned, it is counted and reported as lost, the rest delivered.
+struct Boxed {
+  std::unique_ptr<int> n;
+};
+
+struct BoxedCodec {  // 13 has no encoding
+  std::string encode(const Boxed& b) const {
+    if (*b.n == 13) throw std::runtime_error("13 has no encoding");
+    return std::to_string(*b.n);
+  }
+  swarmsync::Result<Boxed, sn::DecodeError> decode(std::string_view bytes) const {
+    int v = 0;
+    const auto [end, ec] = std::from_chars(bytes.data(), bytes.data() + bytes.size(), v);
+    if (ec != std::errc() || end != bytes.data() + bytes.size()) return sn::DecodeError{"not a number"};
+    return Boxed{std::make_unique<int>(v)};
+  }
+};
+
+TEST_F(NatsChannel, AValueThatCannotBeEncodedComesBackAsTheVeryObject) {
+  const sn::ChannelAddress address{"encode", "ToConsumer"};
+  ASSERT_TRUE(sn::declare_channel(nc(), address));
+  auto out = sn::OutboundBridge<Boxed, BoxedCodec>::create(nc(), address, sn::make_sender_identity("p"));
+  ASSERT_TRUE(out);
+  Boxed thirteen{std::make_unique<int>(13)};
+  const int* where = thirteen.n.get();
+  auto sent = out->publish(std::move(thirteen));
+  ASSERT_FALSE(sent);
+  EXPECT_EQ(sent.error().kind, sn::PublishErrorKind::encode);
+  EXPECT_EQ(sent.error().value.n.get(), where);  // the very object
+  EXPECT_NE(sent.error().cause.message.find("13 has no encoding"), std::string::npos) << sent.error().cause.message;
+  ASSERT_TRUE(out->publish(Boxed{std::make_unique<int>(14)}));
+  auto stored = sn::stream_message_count(nc(), address.core);
+  ASSERT_TRUE(stored);
+  EXPECT_EQ(*stored, 1u);
+}
+
+TEST_F(NatsChannel, ABridgedValueThatCannotBeEncodedIsCountedAndReportedLost) {
+  const sn::ChannelAddress address{"encode2", "ToConsumer"};
+  std::mutex mutex;
+  std::vector<std::string> lost;
+  sn::BridgeOptions producer;
+  producer.on_lost = [&](std::string_view why) {
+    std::lock_guard lock(mutex);
+    lost.emplace_back(why);
+  };
+  auto out = sn::bridge_channel<Boxed, BoxedCodec>(nc(), address, producer);
+  ASSERT_TRUE(out) << out.error().message;
+  sn::BridgeOptions consumer;
+  consumer.consume_here = true;
+  consumer.inbound = quick_fetch();
+  auto in = sn::bridge_channel<Boxed, BoxedCodec>(nc(), address, consumer);
+  ASSERT_TRUE(in) << in.error().message;
+  for (int n : {12, 13, 14}) ASSERT_TRUE(out->tx.send(Boxed{std::make_unique<int>(n)}));
+  for (int n : {12, 14}) {
+    auto v = take(*in->rx);
+    ASSERT_TRUE(v);
+    EXPECT_EQ(*v->n, n);
+  }
+  std::lock_guard lock(mutex);
+  ASSERT_EQ(lost.size(), 1u);
+  EXPECT_NE(lost[0].find("13 has no encoding"), std::string::npos) << lost[0];
+}
+
+// 5. The handles moved and assigned: a connection, an outbound and an inbound bridge each keep
+// working after being moved, moved onto a live one (which goes, as if destroyed), or onto itself.
+template <class T>
+T& same(T& x) {  // an alias, so that a self-assignment reads as one to the reader, not the compiler
+  return x;
+}
+
+TEST_F(NatsChannel, AConnectionMovedOrAssignedKeepsWorking) {
+  auto other = sn::connect(server.url(), fast_reconnect());
+  ASSERT_TRUE(other);
+  sn::Connection moved(std::move(*conn));
+  conn.reset();
+  ASSERT_TRUE(sn::declare_channel(moved, {"moved", "ToConsumer"}));
+  moved = std::move(*other);  // the first connection closes; the second lives on in `moved`
+  ASSERT_TRUE(sn::declare_channel(moved, {"moved2", "ToConsumer"}));
+  moved = std::move(same(moved));
+  ASSERT_TRUE(sn::declare_channel(moved, {"moved3", "ToConsumer"}));
+  conn.emplace(std::move(moved));  // for TearDown
+  auto stored = sn::stream_message_count(nc(), "moved3");
+  ASSERT_TRUE(stored);
+  EXPECT_EQ(*stored, 0u);
+}
+
+TEST_F(NatsChannel, BridgesMovedOrAssignedKeepWorking) {
+  const sn::ChannelAddress address{"handles", "ToConsumer"};
+  ASSERT_TRUE(sn::declare_channel(nc(), address));
+  auto a = sn::OutboundBridge<Item>::create(nc(), address, sn::make_sender_identity("a"));
+  auto b = sn::OutboundBridge<Item>::create(nc(), address, sn::make_sender_identity("b"));
+  ASSERT_TRUE(a && b);
+  ASSERT_TRUE(a->publish(Item{"a", 1}));
+  *b = std::move(*a);  // b now publishes as a, after a's first message
+  ASSERT_TRUE(b->publish(Item{"a", 2}));
+  *b = std::move(same(*b));
+  ASSERT_TRUE(b->publish(Item{"a", 3}));
+  sn::OutboundBridge<Item> c(std::move(*b));
+  ASSERT_TRUE(c.publish(Item{"a", 4}));
+
+  auto [tx, rx] = swarmsync::mpsc::unbounded_channel<Item>();
+  auto first = sn::InboundBridge<Item>::start(nc(), address, tx, quick_fetch());
+  ASSERT_TRUE(first);
+  auto v = take(rx);
+  ASSERT_TRUE(v);
+  EXPECT_EQ(v->n, 1);  // taken by `first`, never acknowledged
+  auto [tx2, rx2] = swarmsync::mpsc::unbounded_channel<Item>();
+  auto second = sn::InboundBridge<Item>::start(nc(), address, tx2, quick_fetch());
+  ASSERT_TRUE(second);
+  // `first` goes, as if destroyed: what it delivered and did not acknowledge is given back, and
+  // the moved-in bridge delivers (into rx2) from where the consumer is.
+  *first = std::move(*second);
+  *first = std::move(same(*first));
+  std::vector<int> got;
+  while (got.size() < 4) {
+    auto w = take(rx2);
+    ASSERT_TRUE(w) << "after " << got.size();
+    got.push_back(w->n);
+  }
+  std::sort(got.begin(), got.end());  // 1 came back after the others were delivered, or before
+  EXPECT_EQ(got, (std::vector<int>{1, 2, 3, 4}));
+  sn::InboundBridge<Item> moved(std::move(*first));
+  EXPECT_EQ(moved.ack_through(4), 4u);
+  EXPECT_TRUE(eventually([&] {
+    auto st = sn::consumer_state(nc(), address);
+    return st && st->num_ack_pending == 0 && st->num_pending == 0;
+  }));
 }
 
 // 4. A message that does not decode is counted, reported with its subject, terminated; the

@@ -45,16 +45,23 @@ int run_remote_worker(const RemoteWorkerOptions& o, const std::atomic<bool>& sto
     std::lock_guard lock(*err_mutex);
     err << "warning: " << line << "\n";
   };
-  // The worker's wiring: both of its outboxes go to FromWorkers; its inbox is its own channel.
+  // The worker's wiring: both of its outboxes go to FromWorkers through one bridge, so that what
+  // it sends goes out in the order it sent it. A job's Outcome (to the Harvester) is sent before
+  // its Finished (to the Dispatcher): with one ordered publisher, a Finished that reached the
+  // Core means its Outcome did too, even if the worker is killed between the two sends. (With a
+  // bridge each, the Finished could go out alone: the Dispatcher would free the slot, and the
+  // Harvester would wait for ever for a result no one would send again.) Its inbox is its own.
   auto shared = std::make_shared<Shared>();
-  for (auto channel : {ChannelType::ToDispatcher, ChannelType::ToHarvester}) {
-    sn::BridgeOptions bridge;
-    bridge.sender = o.name;
-    bridge = reported(std::move(bridge), "FromWorkers", warn);
-    auto ends = sn::bridge_channel<EventPayload>(*conn, {o.core, "FromWorkers"}, bridge);
-    if (!ends) return fail("--nats " + o.url + ": " + ends.error().message);
-    shared->wiring->add_channel(channel, std::move(*ends)).value();
-  }
+  sn::BridgeOptions outbox_bridge;
+  outbox_bridge.sender = o.name;
+  outbox_bridge = reported(std::move(outbox_bridge), "FromWorkers", warn);
+  auto outbox = sn::bridge_channel<EventPayload>(*conn, {o.core, "FromWorkers"}, outbox_bridge);
+  if (!outbox) return fail("--nats " + o.url + ": " + outbox.error().message);
+  for (auto channel : {ChannelType::ToDispatcher, ChannelType::ToHarvester})
+    shared->wiring
+        ->add_channel(channel, swarmsync::RemoteEnds<EventPayload>{outbox->tx, std::nullopt, outbox->where, {},
+                                                                    outbox->transport})
+        .value();
   sn::BridgeOptions inbox_bridge;
   inbox_bridge.consume_here = true;
   inbox_bridge.sender = o.name;

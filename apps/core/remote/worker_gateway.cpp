@@ -7,7 +7,9 @@ namespace core {
 std::string worker_inbox_channel(WorkerId worker) { return "Worker" + std::to_string(worker); }
 
 swarmsync::nats::BridgeOptions reported(swarmsync::nats::BridgeOptions options, const std::string& channel,
-                                        std::function<void(const std::string&)> warn) {
+                                        std::function<void(const std::string&)> warn,
+                                        std::shared_ptr<BridgeTroubles> counts) {
+  if (!counts) counts = std::make_shared<BridgeTroubles>();
   auto say = [channel, warn = std::move(warn)](std::string_view what, std::string_view why) {
     std::string line = "nats channel ";
     line += channel;
@@ -17,10 +19,20 @@ swarmsync::nats::BridgeOptions reported(swarmsync::nats::BridgeOptions options, 
     line += why;
     warn(line);
   };
-  options.on_lost = [say](std::string_view why) { say("a value was lost", why); };
-  options.on_unconfirmed = [say](std::string_view why) { say("a value not confirmed is published again", why); };
-  options.inbound.on_transport_error = [say](std::string_view why) { say("transport error", why); };
-  options.inbound.on_decode_failure = [say](std::string_view subject, std::string_view why) {
+  options.on_lost = [say, counts](std::string_view why) {
+    counts->lost.fetch_add(1, std::memory_order_relaxed);
+    say("a value was lost", why);
+  };
+  options.on_unconfirmed = [say, counts](std::string_view why) {
+    counts->published_again.fetch_add(1, std::memory_order_relaxed);
+    say("a value not confirmed is published again", why);
+  };
+  options.inbound.on_transport_error = [say, counts](std::string_view why) {
+    counts->transport_errors.fetch_add(1, std::memory_order_relaxed);
+    say("transport error", why);
+  };
+  options.inbound.on_decode_failure = [say, counts](std::string_view subject, std::string_view why) {
+    counts->undecodable.fetch_add(1, std::memory_order_relaxed);
     std::string what = "a message on ";
     what += subject;
     what += " did not decode and was dropped";
@@ -38,7 +50,9 @@ swarmsync::Result<mpsc::UnboundedSender<RunJob>, swarmsync::nats::NatsError> Wor
   options.consume_here = false;
   options.sender = "core-gateway";
   const std::string channel = worker_inbox_channel(worker);
-  options = reported(std::move(options), channel, [logger = logger_](const std::string& line) { logger->warn("{}", line); });
+  options = reported(
+      std::move(options), channel, [logger = logger_](const std::string& line) { logger->warn("{}", line); },
+      troubles_);
   auto ends = swarmsync::nats::bridge_channel<RunJob>(conn_, {core_, channel}, options);
   if (!ends) return std::move(ends).error();
   auto tx = ends->tx;

@@ -16,6 +16,8 @@
 // state and outlive its instances; a worker registering again keeps its bridge. A message the
 // gateway forwarded is handled, and so acknowledged at its next `ctx.recv`.
 
+#include <atomic>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
@@ -28,18 +30,29 @@
 
 namespace core {
 
+/// The troubles of the bridges that report to it (see `reported`), counted. Relaxed counts: each
+/// is read on its own, for a summary or a metric.
+struct BridgeTroubles {
+  std::atomic<std::uint64_t> published_again{0};   ///< values not confirmed, published again
+  std::atomic<std::uint64_t> lost{0};              ///< values that could not be published
+  std::atomic<std::uint64_t> undecodable{0};       ///< messages that did not decode, dropped
+  std::atomic<std::uint64_t> transport_errors{0};  ///< fetches and acks that failed
+};
+
 /// `options` with every trouble of the bridge reported through `warn`, in a line naming
-/// `channel`: values lost or published again, messages that did not decode, fetches and acks
-/// that failed. `warn` is called on the bridges' threads.
+/// `channel`, and counted in `counts` (if given): values lost or published again, messages that
+/// did not decode, fetches and acks that failed. Called on the bridges' threads.
 swarmsync::nats::BridgeOptions reported(swarmsync::nats::BridgeOptions options, const std::string& channel,
-                                        std::function<void(const std::string&)> warn);
+                                        std::function<void(const std::string&)> warn,
+                                        std::shared_ptr<BridgeTroubles> counts = nullptr);
 
 /// The gateway's bridges to remote workers' inboxes, kept across its instances. Thread-safe.
 class WorkerGatewayState {
  public:
   /// `logger` hears of the bridges' troubles (see `reported`).
-  WorkerGatewayState(swarmsync::nats::Connection& conn, std::string core, std::shared_ptr<spdlog::logger> logger)
-      : conn_(conn), core_(std::move(core)), logger_(std::move(logger)) {}
+  WorkerGatewayState(swarmsync::nats::Connection& conn, std::string core, std::shared_ptr<spdlog::logger> logger,
+                     std::shared_ptr<BridgeTroubles> troubles = nullptr)
+      : conn_(conn), core_(std::move(core)), logger_(std::move(logger)), troubles_(std::move(troubles)) {}
 
   /// A sender whose values go to `worker`'s JetStream inbox (the bridge made on first use); an
   /// error says why it could not be made.
@@ -54,6 +67,7 @@ class WorkerGatewayState {
   swarmsync::nats::Connection& conn_;
   const std::string core_;
   std::shared_ptr<spdlog::logger> logger_;
+  std::shared_ptr<BridgeTroubles> troubles_;
   mutable std::mutex mutex_;
   std::map<WorkerId, swarmsync::nats::BridgedEnds<RunJob>> inboxes_;
 };

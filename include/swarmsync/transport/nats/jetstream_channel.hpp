@@ -16,6 +16,15 @@
 // channel's subject, explicit acknowledgement, redelivery of what is not acknowledged after
 // `ack_wait`.
 //
+// Durability. The server acknowledges a publish (the PubAck the outbound bridge waits for) once
+// the message is written to its file store; the operating system writes that to disk in its own
+// time, and nats-server forces a sync every `sync_interval` of its configuration (2 minutes by
+// default in 2.9, the server version Debian 12 ships). So a nats-server killed and restarted
+// loses nothing it acknowledged (the data is in the OS's page cache; tested), while a power loss
+// or a crash of the machine may lose what was acknowledged within the last interval. Where that
+// matters, set a short `sync_interval` in the server's `jetstream {}` block, or run a replicated
+// cluster (a message is then acknowledged once a majority of servers have it).
+//
 // Backpressure across processes: MaxAckPending, not a stream limit. A bounded channel of
 // capacity N gets a consumer with MaxAckPending = N: the server hands out at most N messages that
 // are delivered and not yet acknowledged, and the inbound bridge acknowledges only what the
