@@ -31,11 +31,17 @@ export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1"
 export ASAN_OPTIONS="detect_leaks=1 abort_on_error=1"
 export UBSAN_OPTIONS="print_stacktrace=1 halt_on_error=1"
 
+# No debug information (a quarter of the build time with g++, more with the sanitizers'
+# instrumentation: sanitizer stacks still name their functions), -O2 for the release suite and
+# -O1 for the sanitizers (as they recommend; their reports are as good).
+release=(-DCMAKE_BUILD_TYPE=Release "-DCMAKE_CXX_FLAGS_RELEASE=-O2 -DNDEBUG")
+sanitized=(-DCMAKE_BUILD_TYPE=Release "-DCMAKE_CXX_FLAGS_RELEASE=-O1 -DNDEBUG" -DSWARMSYNC_SANITIZER_LINE_TABLES=OFF)
+
 # The release suite also builds the benchmark programs and runs a smoke of them (bench.smoke).
-run_suite test g++ -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSWARMSYNC_WARNINGS_AS_ERRORS=ON -DSWARMSYNC_BUILD_BENCHMARKS=ON
+run_suite test g++ "${release[@]}" -DSWARMSYNC_WARNINGS_AS_ERRORS=ON -DSWARMSYNC_BUILD_BENCHMARKS=ON
 if [ "$quick" -eq 0 ]; then
-  run_suite tsan clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSWARMSYNC_SANITIZE=thread
-  run_suite asan clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSWARMSYNC_SANITIZE=address -DSWARMSYNC_WARNINGS_AS_ERRORS=ON
+  run_suite tsan clang++ "${sanitized[@]}" -DSWARMSYNC_SANITIZE=thread
+  run_suite asan clang++ "${sanitized[@]}" -DSWARMSYNC_SANITIZE=address -DSWARMSYNC_WARNINGS_AS_ERRORS=ON
   # The parsers of outside input, fuzzed for a bounded time from their committed corpora.
   echo "== fuzz"
   bash scripts/fuzz.sh 30
