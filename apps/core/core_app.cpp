@@ -544,6 +544,7 @@ Summary run_core(std::vector<JobSpec> jobs, const CoreOptions& options) {
   summary.unexpected_results = parts.harvester->unexpected();
   summary.workers_lost = parts.dispatcher->workers_lost();
   summary.workers_back = parts.dispatcher->workers_back();
+  summary.workers_unreachable = parts.dispatcher->unreachable_workers();
 #if SWARMSYNC_CORE_WITH_NATS
   if (conn) {
     Summary::Nats n;
@@ -595,6 +596,11 @@ std::string to_text(const Summary& s) {
   for (const auto& [name, n] : s.service_restarts) out << " [" << name << " " << n << "]";
   out << ", " << s.workers_lost << " worker(s) lost";
   if (s.workers_back) out << " (" << s.workers_back << " back)";
+  if (!s.workers_unreachable.empty()) {
+    out << " [unreachable at the end:";
+    for (const auto id : s.workers_unreachable) out << " " << id;
+    out << "]";
+  }
   out << ", " << s.swaps << " swap(s)";
   if (s.swaps) out << " (took " << ms(s.swap_took) << ")";
   out << ", " << s.unexpected_results << " late result(s) ignored\n";
@@ -653,7 +659,9 @@ std::string to_json(const Summary& s) {
       << ",\"recurring_runs_failed\":" << s.recurring_runs_failed
       << ",\"no_live_worker\":" << (s.no_live_worker ? "true" : "false")
       << ",\"unexpected_results\":" << s.unexpected_results
-      << ",\"workers_lost\":" << s.workers_lost << ",\"workers_back\":" << s.workers_back << ",\"restarts\":" << s.restarts << ",\"swaps\":" << s.swaps
+      << ",\"workers_lost\":" << s.workers_lost << ",\"workers_back\":" << s.workers_back << ",\"workers_unreachable\":[";
+  for (std::size_t i = 0; i < s.workers_unreachable.size(); ++i) out << (i ? "," : "") << s.workers_unreachable[i];
+  out << "],\"restarts\":" << s.restarts << ",\"swaps\":" << s.swaps
       << ",\"swap_took_ns\":" << ns(s.swap_took) << ",\"seconds\":" << s.seconds
       << ",\"jobs_per_second\":" << s.jobs_per_second
       << ",\"latency_ns\":{\"submitted_to_ready\":{\"p50\":" << ns(s.to_ready_p50) << ",\"p99\":" << ns(s.to_ready_p99)

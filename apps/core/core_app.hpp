@@ -92,6 +92,7 @@ struct Summary {
   std::vector<std::string> faults_not_applied;  ///< faults asked for that did not happen, and why
   std::uint64_t workers_lost = 0;
   std::uint64_t workers_back = 0;  ///< lost workers heard from again and reachable again
+  std::vector<WorkerId> workers_unreachable;  ///< lost and not back when the run stopped, by id
   /// With --nats: the connection's outages and the bridges' troubles over the run.
   struct Nats {
     std::uint64_t disconnects = 0;

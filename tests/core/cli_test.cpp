@@ -244,7 +244,7 @@ TEST(CoreCli, TheJsonSummaryHasItsFields) {
   EXPECT_EQ(j["submitted"], 300);
   EXPECT_EQ(j["done"].get<int>() + j["failed"].get<int>(), 300);
   EXPECT_EQ(j["unaccounted"], 0);
-  for (const char* field : {"retried", "jobs_per_second", "seconds", "restarts", "workers_lost", "workers_back", "swaps"})
+  for (const char* field : {"retried", "jobs_per_second", "seconds", "restarts", "workers_lost", "workers_back", "workers_unreachable", "swaps"})
     EXPECT_TRUE(j.contains(field)) << field;
   EXPECT_TRUE(j["nats"].is_null());  // only with --nats
   for (const char* hop : {"submitted_to_ready", "ready_to_started", "started_to_finished", "total"})
@@ -261,7 +261,8 @@ TEST(CoreCli, FaultsAskedForAreSurvived) {
   ASSERT_EQ(o.status, 0) << o.err << o.out;
   const auto j = nlohmann::json::parse(o.out);
   EXPECT_EQ(j["unaccounted"], 0);
-  EXPECT_EQ(j["workers_lost"], 1);
+  EXPECT_EQ(j["workers_unreachable"], nlohmann::json::array({1})) << o.out;
+  EXPECT_EQ(j["workers_lost"].get<int>() - j["workers_back"].get<int>(), 1) << o.out;
   EXPECT_EQ(j["service_restarts"]["scheduler"], 2);
   EXPECT_EQ(j["swaps"], 1);
 }

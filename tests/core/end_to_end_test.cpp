@@ -64,7 +64,11 @@ TEST(CoreEndToEnd, AKilledWorkerAndACrashingSchedulerLoseNothing) {
   options.heartbeat_timeout = std::chrono::milliseconds(150);
   const auto s = run_core(workload(10'000), options);
   expect_all_accounted(s, 10'000, options.max_retries);
-  EXPECT_EQ(s.workers_lost, 1u);
+  // The killed worker is lost for good. A live worker whose heartbeats were held up (a loaded
+  // machine, a sanitizer build) may be lost too, and is then back at its next heartbeat.
+  EXPECT_EQ(s.workers_unreachable, std::vector<WorkerId>{2}) << to_text(s);
+  EXPECT_GE(s.workers_lost, 1u);
+  EXPECT_EQ(s.workers_lost - s.workers_back, 1u) << to_text(s);
   ASSERT_EQ(s.service_restarts.size(), 1u);
   EXPECT_EQ(s.service_restarts[0].first, "scheduler");
   EXPECT_EQ(s.service_restarts[0].second, 3u);

@@ -137,7 +137,8 @@ TEST(CoreFaults, FaultsApplyOnAWorkloadOfRecurringJobsOnly) {
   options.swap_dispatcher = true;
   const auto s = run_core(std::move(jobs), options);
   expect_balanced(s);
-  EXPECT_EQ(s.workers_lost, 1u) << to_text(s);
+  EXPECT_EQ(s.workers_unreachable, std::vector<WorkerId>{2}) << to_text(s);
+  EXPECT_EQ(s.workers_lost - s.workers_back, 1u) << to_text(s);
   EXPECT_EQ(restarts_of(s, "scheduler"), 2u) << to_text(s);
   EXPECT_EQ(s.swaps, 1u) << to_text(s);
   EXPECT_TRUE(s.faults_not_applied.empty()) << to_text(s);
@@ -195,7 +196,8 @@ TEST(CoreFaults, WithNoLiveWorkerTheRunWarnsThenStopsWithItsJobsLeft) {
   EXPECT_TRUE(s.no_live_worker);
   EXPECT_EQ(s.stop_reason.rfind("no live worker for ", 0), 0u) << s.stop_reason;
   EXPECT_GT(s.left_total, 0u);
-  EXPECT_EQ(s.workers_lost, 1u);
+  EXPECT_EQ(s.workers_lost, 1u);  // the only worker: nothing can make it late but its death
+  EXPECT_EQ(s.workers_unreachable, std::vector<WorkerId>{1});
   EXPECT_NE(log.str().find("core: no live worker; "), std::string::npos) << log.str();
   EXPECT_TRUE(warned_on_progress);
 }

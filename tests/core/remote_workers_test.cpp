@@ -147,6 +147,7 @@ TEST_F(CoreOverNats, AWorkerKilledMidRunHasItsJobsRunElsewhere) {
   EXPECT_EQ(j["done"], 6000);
   EXPECT_EQ(j["unaccounted"], 0);
   EXPECT_GE(j["workers_lost"], 1) << out;  // more if a heartbeat of the survivor came late (it is then back)
+  EXPECT_EQ(j["workers_unreachable"].size(), 1u) << out;  // the doomed one, for good
   survivor->signal(SIGTERM);
   EXPECT_EQ(survivor->wait(), 0);
 }

@@ -10,6 +10,13 @@ std::size_t DispatcherState::reachable_workers() const noexcept {
   return n;
 }
 
+std::vector<WorkerId> DispatcherState::unreachable_workers() const {
+  std::vector<WorkerId> ids;
+  for (const auto& [id, w] : workers_)
+    if (!w.reachable) ids.push_back(id);
+  return ids;
+}
+
 unsigned DispatcherState::free_slots() const noexcept {
   unsigned n = 0;
   for (const auto& entry : workers_) n += entry.second.free_slots();

@@ -64,6 +64,8 @@ class DispatcherState {
   std::size_t workers() const noexcept { return workers_.size(); }
   /// Workers that are reachable now.
   std::size_t reachable_workers() const noexcept;
+  /// The workers not reachable now (lost and not heard from since), by id.
+  std::vector<WorkerId> unreachable_workers() const;
   /// Free slots over the reachable workers.
   unsigned free_slots() const noexcept;
   /// Jobs placed on workers and not finished.
