@@ -11,8 +11,10 @@
 #include <boost/asio/steady_timer.hpp>
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 namespace {
 
@@ -284,6 +286,110 @@ TEST(Broadcast, ValuesLeftInTheRingAreDestroyedWithTheChannel) {
     EXPECT_EQ(rx.try_recv().value().id, 6);
   }
   EXPECT_EQ(swarmsync::test::Counted::alive.load(), 0);
+}
+
+// Values lost before reaching the channel (a transport's gap) are reported in their place.
+TEST(Broadcast, AReportOfMissedValuesReachesEveryReceiverInItsPlace) {
+  auto [tx_end, rx1_end] = broadcast::channel<int>(16);
+  auto& tx = tx_end;
+  auto& rx1 = rx1_end;
+  auto rx2 = tx.subscribe();
+  tx.send(1).value();
+  EXPECT_EQ(tx.report_missed(5), 2u);
+  tx.send(2).value();
+  EXPECT_EQ(rx1.len(), 3u);
+  for (auto* rx : {&rx1, &rx2}) {
+    EXPECT_EQ(rx->try_recv().value(), 1);
+    EXPECT_EQ(rx->try_recv().error(), lagged(5));
+    EXPECT_EQ(rx->try_recv().value(), 2);
+    EXPECT_EQ(rx->try_recv().error(), empty);
+  }
+  EXPECT_EQ(tx.lagged_count(), 10u);  // 5 for each receiver
+  EXPECT_EQ(tx.sent_count(), 2u);     // a report is not a value
+}
+
+TEST(Broadcast, AReportWithNobodyToTellOrNothingMissedStoresNothing) {
+  auto [tx_end, rx_end] = broadcast::channel<int>(4);
+  auto& tx = tx_end;
+  auto& rx = rx_end;
+  EXPECT_EQ(tx.report_missed(0), 0u);
+  EXPECT_TRUE(rx.is_empty());
+  { auto drop = std::move(rx); }
+  EXPECT_EQ(tx.report_missed(3), 0u);
+  auto late = tx.subscribe();
+  tx.send(7).value();
+  EXPECT_EQ(late.try_recv().value(), 7);  // no report before the value
+  EXPECT_EQ(late.try_recv().error(), empty);
+}
+
+TEST(Broadcast, AWaitingReceiverWakesOnAReportOfMissedValues) {
+  asio::io_context ioc;
+  auto [tx_end, rx_end] = broadcast::channel<int>(4);
+  auto& tx = tx_end;
+  auto& rx = rx_end;
+  std::optional<RecvError> err;
+  asio::co_spawn(ioc, [&]() -> asio::awaitable<void> { err = (co_await rx.recv()).error(); }, asio::detached);
+  ioc.poll();  // the receiver parks
+  EXPECT_FALSE(err);
+  std::thread reporter([&] { EXPECT_EQ(tx.report_missed(9), 1u); });
+  reporter.join();
+  ioc.run();
+  ASSERT_TRUE(err);
+  EXPECT_EQ(*err, lagged(9));
+}
+
+// A receiver that falls a whole ring behind counts a report as one of the places it missed, as it
+// does a value; the reports it does read say exactly what they carry.
+TEST(Broadcast, AReceiverLaggingPastAReportCountsItsPlace) {
+  auto [tx_end, rx_end] = broadcast::channel<int>(2);
+  auto& tx = tx_end;
+  auto& rx = rx_end;
+  tx.report_missed(100);
+  tx.send(1).value();
+  tx.send(2).value();
+  EXPECT_EQ(rx.try_recv().error(), lagged(1));  // the report's place, overwritten
+  EXPECT_EQ(rx.try_recv().value(), 1);
+  tx.report_missed(4);
+  EXPECT_EQ(rx.try_recv().value(), 2);
+  EXPECT_EQ(rx.try_recv().error(), lagged(4));
+}
+
+// Senders and reporters at once, from several threads: each receiver that keeps up accounts for
+// every value and every value reported missed, exactly.
+TEST(Broadcast, ReportsRacingSendsAddUpExactly) {
+  constexpr int threads = 4, rounds = 20'000;
+  auto [tx_end, rx_end] = broadcast::channel<int>(1 << 17);  // room for everything: no ring lag
+  auto& tx = tx_end;
+  auto& rx = rx_end;
+  std::vector<std::thread> writers;
+  for (int t = 0; t < threads; ++t)
+    writers.emplace_back([&tx, t] {
+      for (int i = 0; i < rounds; ++i) {
+        if ((i + t) % 3 == 0) tx.report_missed(2);
+        else tx.send(1).value();
+      }
+    });
+  std::uint64_t values = 0, missed = 0, seen = 0;
+  const std::uint64_t expected = static_cast<std::uint64_t>(threads) * rounds;
+  while (seen < expected) {
+    auto r = rx.try_recv();
+    if (r) {
+      values += static_cast<std::uint64_t>(*r);
+      ++seen;
+    } else if (r.error().kind == RecvError::lagged) {
+      missed += r.error().skipped;
+      ++seen;
+    } else {
+      std::this_thread::yield();
+    }
+  }
+  for (auto& w : writers) w.join();
+  std::uint64_t reports = 0;
+  for (int t = 0; t < threads; ++t)
+    for (int i = 0; i < rounds; ++i) reports += (i + t) % 3 == 0 ? 1 : 0;
+  EXPECT_EQ(missed, 2 * reports);
+  EXPECT_EQ(values, expected - reports);
+  EXPECT_EQ(rx.try_recv().error(), empty);
 }
 
 }  // namespace

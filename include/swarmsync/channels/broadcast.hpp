@@ -20,6 +20,8 @@
 // Lagging. A send never waits for a receiver. A receiver that falls more than `capacity()` values
 // behind gets `RecvError{lagged, n}` once, with `n` the number of values it missed, and then
 // resumes at the oldest value the channel still holds. A receiver that keeps up never lags.
+// A transport feeding the channel from elsewhere reports values lost on the way with
+// `Sender::report_missed(n)`: every receiver gets `RecvError{lagged, n}` at that place in the order.
 //
 // Receivers. When the last receiver is destroyed, the values the channel holds are destroyed at
 // once; sends fail (`SendError`) until a new receiver subscribes.
@@ -125,6 +127,20 @@ class Sender {
     shared_->ring.write(std::forward<U>(value));
     shared_->waiters.wake_all();
     return Result<std::size_t, SendError<T>>(in_place_value, receivers);
+  }
+
+  /// Tells every current receiver that `n` values meant for this channel were lost before they
+  /// reached it (a transport that found a gap upstream): each receiver gets `RecvError{lagged, n}`
+  /// at this point of the order, between the values sent before and after. Returns how many
+  /// receivers will be told; with none, or with `n == 0`, nothing is stored and 0 is returned. The
+  /// report takes a place in the ring as a value would (a receiver that lags past it counts it
+  /// among the values it missed); `sent_count()` does not count it. Never waits for a receiver.
+  std::size_t report_missed(std::uint64_t n) const {
+    const std::size_t receivers = shared_ && n != 0 ? shared_->receivers.load(std::memory_order_seq_cst) : 0;
+    if (receivers == 0) return 0;
+    shared_->ring.write_missed(n);
+    shared_->waiters.wake_all();
+    return receivers;
   }
 
   /// A new receiver that sees every value sent after this call.
@@ -257,8 +273,9 @@ class Receiver {
   /// A new receiver of the same channel that sees the values sent after this call.
   Receiver resubscribe() const { return Receiver(shared_); }
 
-  /// Number of values sent that this receiver has not received yet (may exceed the capacity,
-  /// in which case the next receive reports a lag).
+  /// Number of values sent that this receiver has not received yet, each report of
+  /// `Sender::report_missed` counting as one (may exceed the capacity, in which case the next
+  /// receive reports a lag).
   std::size_t len() const noexcept {
     const std::uint64_t tail = shared_->ring.tail();
     return tail > next_ ? static_cast<std::size_t>(tail - next_) : 0;

@@ -20,6 +20,11 @@
 // that value, as tokio's does when a clone panics: the exception is how that receiver learns of
 // the value it did not get, and a value whose copy always throws cannot stall it.
 //
+// Reported losses. `write_missed(n)` claims a position like a send and publishes it as a hole
+// carrying `n`: a receiver that reads it gets `lagged` with `n` skipped, in its place in the
+// order. A transport uses it to tell receivers of values that were lost before they reached the
+// ring (see channels/broadcast.hpp, `Sender::report_missed`).
+//
 // Clearing. When the last receiver leaves, `clear()` writes a hole over every slot, as that many
 // sends would, so the values are destroyed at once (as tokio drops a value every receiver is done
 // with) rather than when overwritten or when the channel goes.
@@ -87,6 +92,10 @@ class BroadcastRing {
     return write_with([&](void* storage) { ::new (storage) T(std::forward<U>(value)); });
   }
 
+  /// Publishes, at the next position, the report that `n` values were lost before reaching the
+  /// ring: a reader gets `lagged` with `n` skipped there. Returns the position.
+  std::uint64_t write_missed(std::uint64_t n) { return write_with(nullptr, n); }
+
   /// Destroys every value the ring holds by writing a hole over each slot, as `capacity()` sends
   /// would (used when the last receiver leaves: nobody can read them any more).
   void clear() {
@@ -95,9 +104,9 @@ class BroadcastRing {
 
  private:
   // Claims the next position and fills its slot with `fill(storage)`, or leaves a hole when
-  // `fill` is null or throws (then rethrows).
+  // `fill` is null or throws (then rethrows); a hole carries `missed` (0: none reported).
   template <class Fill>
-  std::uint64_t write_with(Fill fill) {
+  std::uint64_t write_with(Fill fill, std::uint64_t missed = 0) {
     const std::uint64_t pos = tail_.fetch_add(1, std::memory_order_seq_cst);
     Slot& slot = slots_[pos & mask_];
     const std::uint64_t previous = pos >= capacity_ ? published(pos - capacity_) : 0;
@@ -109,6 +118,7 @@ class BroadcastRing {
     while (slot.readers.load(std::memory_order_seq_cst) != 0) backoff.pause();
     if (slot.filled) slot.value()->~T();
     slot.filled = false;
+    slot.missed = missed;  // published with `seq` below, as the value is
     struct Publish {  // runs on both paths: a claimed position always ends published
       Slot& slot;
       std::uint64_t seq;
@@ -128,8 +138,9 @@ class BroadcastRing {
  public:
 
   /// Tries to copy position `pos` into `out`. On `lagged`, `pos` already moved on: `out_skipped`
-  /// tells how many positions were lost and `pos` is the oldest position the ring may still hold.
-  /// Holes (sends that threw) are skipped. If copying the value throws, the pin is released, `pos`
+  /// tells how many positions were lost and `pos` is the oldest position the ring may still hold,
+  /// or, at a report of values lost before the ring (`write_missed`), how many it reports and `pos`
+  /// is just past it. Holes (sends that threw) are skipped. If copying the value throws, the pin is released, `pos`
   /// has moved past it, and the exception propagates.
   Read read(std::uint64_t& pos, std::optional<T>& out, std::uint64_t& out_skipped) {
     for (;;) {
@@ -144,8 +155,12 @@ class BroadcastRing {
             Slot& slot;
             ~Unpin() { slot.readers.fetch_sub(1, std::memory_order_release); }
           } unpin{slot};
-          if (!slot.filled) {  // a hole: nothing was sent there
+          if (!slot.filled) {  // a hole: nothing was sent there, or a report of values lost before
             ++pos;
+            if (slot.missed != 0) {
+              out_skipped = slot.missed;
+              return Read::lagged;
+            }
             continue;
           }
           ++pos;
@@ -176,7 +191,8 @@ class BroadcastRing {
   struct alignas(64) Slot {
     std::atomic<std::uint64_t> seq{0};
     std::atomic<std::uint32_t> readers{0};
-    bool filled = false;  // holds a value (not a hole); written only by the slot's writer
+    bool filled = false;       // holds a value (not a hole); written only by the slot's writer
+    std::uint64_t missed = 0;  // in a hole: values reported lost there (write_missed); same writer
     alignas(T) unsigned char storage[sizeof(T)];
     T* value() noexcept { return std::launder(reinterpret_cast<T*>(storage)); }
   };
