@@ -11,7 +11,9 @@
 #include <gtest/gtest.h>
 
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 #include <variant>
 
 namespace app {
@@ -235,6 +237,38 @@ TEST(ServiceChannels, EverySubscriberGetsEveryEvent) {
     EXPECT_EQ(rx->try_recv().value(), 2);
   }
   EXPECT_EQ(ServiceChannels<int>(100).capacity(), 128u);
+}
+
+// Built from a transport's RemoteBroadcast, sends go to the transport, which delivers (here: a
+// hand-made transport that loops back into the local ring, as NATS delivers to every process);
+// an event it refuses sends to no one here; the transport lives as long as the channels.
+TEST(ServiceChannels, ThroughATransportSendsGoToTheTransport) {
+  auto [local, first] = broadcast::channel<int>(8);
+  auto published = std::make_shared<std::vector<int>>();
+  auto alive = std::make_shared<int>(0);
+  std::weak_ptr<int> watch = alive;
+  RemoteBroadcast<int> remote{local, [published, local = local](int&& e) -> std::optional<int> {
+                                if (e < 0) return e;  // refused: given back
+                                published->push_back(e);
+                                (void)local.send(e);
+                                return std::nullopt;
+                              },
+                              "loopback", alive};
+  alive.reset();
+  {
+    ServiceChannels<int> channels(std::move(remote));
+    EXPECT_EQ(channels.where(), "loopback");
+    EXPECT_EQ(ServiceChannels<int>().where(), "in-process");
+    auto rx = channels.subscribe_to_core_event();
+    EXPECT_EQ(channels.send_event_to_all_services(1), 2u);  // rx and `first`, in this process
+    EXPECT_EQ(channels.send_event_to_all_services(-1), 0u);
+    EXPECT_EQ(channels.send_event_to_all_services(2), 2u);
+    EXPECT_EQ(*published, (std::vector<int>{1, 2}));
+    EXPECT_EQ(rx.try_recv().value(), 1);
+    EXPECT_EQ(rx.try_recv().value(), 2);
+    EXPECT_FALSE(watch.expired());
+  }
+  EXPECT_TRUE(watch.expired());
 }
 
 // The seed's usage pattern: services take their ends from the shared wiring on startup and

@@ -22,6 +22,7 @@
 #include <cstddef>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
 namespace swarmsync {
@@ -40,6 +41,9 @@ struct SharedResource {
   /// How to build one.
   struct Options {
     std::size_t event_capacity = ServiceChannels<Event>::default_capacity;
+    /// Set, the core events cross processes through a transport (service_channels.hpp), with its
+    /// own capacity; `event_capacity` is then unused.
+    std::optional<RemoteBroadcast<Event>> remote_events;
     PulsePeriods pulse_periods{};
     std::shared_ptr<spdlog::logger> logger;  ///< null: a logger that discards everything
     Config config{};
@@ -47,7 +51,8 @@ struct SharedResource {
 
   SharedResource() : SharedResource(Options{}) {}
   explicit SharedResource(Options options)
-      : channels(std::make_shared<ServiceChannels<Event>>(options.event_capacity)),
+      : channels(options.remote_events ? std::make_shared<ServiceChannels<Event>>(std::move(*options.remote_events))
+                                       : std::make_shared<ServiceChannels<Event>>(options.event_capacity)),
         wiring(std::make_shared<ServiceWiring<ChannelType, Payload>>()),
         pulses(std::make_shared<Pulses>(options.pulse_periods)),
         logger(options.logger ? std::move(options.logger)
