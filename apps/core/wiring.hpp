@@ -106,6 +106,7 @@ struct Register {
 struct Heartbeat {
   WorkerId worker = 0;
   unsigned in_flight = 0;
+  unsigned capacity = 0;  ///< its slots, as in its Register: a Core that missed that can take it on
 };
 /// A worker finished a job, well or not, and has a free slot again (worker -> Dispatcher).
 /// `placement` is the job's, as the worker received it.

@@ -132,6 +132,25 @@ TEST_F(CoreOverNats, TheCoreRunsItsJobsOnWorkersInOtherProcesses) {
   }
 }
 
+// A worker registers once, with the run under way when it starts; the next run of the same core
+// never gets that registration, and takes the worker on from its heartbeat (which carries its
+// capacity) instead of stopping with no live worker.
+TEST_F(CoreOverNats, AWorkerThatOutlivesARunServesTheNext) {
+  auto w = worker("stays", "4");
+  for (int run = 0; run < 2; ++run) {
+    Program core({"run", "--nats", server.url(), "--workers", "0", "--count", "300", "--json"});
+    const int status = core.wait(60s);
+    const std::string out = core.output();
+    ASSERT_EQ(status, 0) << "run " << run << ": " << out;
+    const auto j = nlohmann::json::parse(out);
+    EXPECT_EQ(j["done"], 300) << "run " << run;
+    EXPECT_EQ(j["unaccounted"], 0) << "run " << run;
+    EXPECT_FALSE(j["no_live_worker"].get<bool>()) << "run " << run;
+  }
+  w->signal(SIGTERM);
+  EXPECT_EQ(w->wait(), 0);
+}
+
 TEST_F(CoreOverNats, AWorkerKilledMidRunHasItsJobsRunElsewhere) {
   auto doomed = worker("doomed", "8");
   auto survivor = worker("survivor");

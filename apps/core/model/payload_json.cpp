@@ -342,6 +342,7 @@ void to_json(json& j, const Heartbeat& m) {
   j = json::object();
   j["worker"] = m.worker;
   j["in_flight"] = m.in_flight;
+  j["capacity"] = m.capacity;
 }
 
 void from_json(const json& j, Heartbeat& m) {
@@ -349,6 +350,7 @@ void from_json(const json& j, Heartbeat& m) {
   Heartbeat out;
   out.worker = f.integer<WorkerId>("worker");
   out.in_flight = f.integer<unsigned>("in_flight");
+  out.capacity = f.integer<unsigned>("capacity");
   m = out;
 }
 

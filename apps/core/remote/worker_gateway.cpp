@@ -60,6 +60,11 @@ swarmsync::Result<mpsc::UnboundedSender<RunJob>, swarmsync::nats::NatsError> Wor
   return R(swarmsync::in_place_value, std::move(tx));
 }
 
+bool WorkerGatewayState::knows(WorkerId worker) const {
+  std::lock_guard lock(mutex_);
+  return inboxes_.count(worker) != 0;
+}
+
 std::size_t WorkerGatewayState::remote_workers() const {
   std::lock_guard lock(mutex_);
   return inboxes_.size();
@@ -84,7 +89,21 @@ asio::awaitable<void> run(Context& ctx, std::shared_ptr<WorkerGatewayState> stat
       ctx.shared()->logger->info("{}: remote worker {} registered with capacity {}", ctx.name(), r->worker,
                                  r->capacity);
       dispatcher.send(std::move(*msg)).value();
-    } else if (std::holds_alternative<Heartbeat>(*msg) || std::holds_alternative<Finished>(*msg)) {
+    } else if (auto* h = std::get_if<Heartbeat>(&*msg)) {
+      if (!state->knows(h->worker) && h->capacity > 0) {
+        // Registered with an earlier run of this core: taken on from its heartbeat.
+        if (auto worker_inbox = state->inbox_of(h->worker)) {
+          ctx.shared()->logger->info("{}: remote worker {} heard from without a registration in this run (it outlived "
+                                     "an earlier one); registered with capacity {}",
+                                     ctx.name(), h->worker, h->capacity);
+          dispatcher.send(Register{h->worker, h->capacity, std::move(*worker_inbox)}).value();
+        } else {
+          ctx.shared()->logger->error("{}: worker {} not taken on: no inbox ({})", ctx.name(), h->worker,
+                                      worker_inbox.error().message);
+        }
+      }
+      dispatcher.send(std::move(*msg)).value();
+    } else if (std::holds_alternative<Finished>(*msg)) {
       dispatcher.send(std::move(*msg)).value();
     } else if (std::holds_alternative<Outcome>(*msg)) {
       harvester.send(std::move(*msg)).value();

@@ -13,7 +13,10 @@
 // `Register` arrives without an inbox (an in-process channel cannot cross a process): the
 // gateway gives it one whose values go out, through an outbound bridge, on the worker's own
 // JetStream channel `Worker<id>`, which the worker consumes. The bridges live in the gateway's
-// state and outlive its instances; a worker registering again keeps its bridge. A message the
+// state and outlive its instances; a worker registering again keeps its bridge. A worker that
+// outlived an earlier run of the same core registered with that run; this run first hears its
+// heartbeat, which carries its capacity: the gateway registers it then, as if it had registered
+// (its jobs of the earlier run, if any, finish as results this run does not expect). A message the
 // gateway forwarded is handled, and so acknowledged at its next `ctx.recv`.
 
 #include <atomic>
@@ -58,6 +61,8 @@ class WorkerGatewayState {
   /// error says why it could not be made.
   swarmsync::Result<mpsc::UnboundedSender<RunJob>, swarmsync::nats::NatsError> inbox_of(WorkerId worker);
 
+  /// True once `worker` has an inbox bridge here (it registered, or was taken on from a heartbeat).
+  bool knows(WorkerId worker) const;
   /// The core's name: the JetStream stream and subjects are named after it.
   const std::string& core() const noexcept { return core_; }
   /// Registrations forwarded so far.

@@ -124,7 +124,7 @@ asio::awaitable<void> work(std::shared_ptr<WorkerState> w) {
         co_await sleep_for(w, next_beat - Clock::now());
       }
       if (const auto now = Clock::now(); now >= next_beat) {
-        (void)w->dispatcher.send(Heartbeat{o.id, w->running});
+        (void)w->dispatcher.send(Heartbeat{o.id, w->running, o.capacity});
         next_beat = now + o.heartbeat;
       }
     }

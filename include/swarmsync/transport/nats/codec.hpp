@@ -9,6 +9,8 @@
 //     auto job = codec.decode(bytes);                       // Result<Job, DecodeError>
 //     if (!job) log(job.error().message);                   // bad bytes: an error value, no throw
 //
+//     swarmsync::nats::MsgPackCodec<Job> binary;             // the same to_json/from_json, as MessagePack
+//
 // A codec `C` for `T` (the `Codec` concept) has `std::string encode(const T&)` and
 // `Result<T, DecodeError> decode(std::string_view)`. `decode` never throws: bytes that are not a
 // `T` come back as a `DecodeError`; the inbound bridge counts such a message, reports it with its
@@ -56,6 +58,32 @@ struct JsonCodec {
   Result<T, DecodeError> decode(std::string_view bytes) const {
     nlohmann::json j = nlohmann::json::parse(bytes, nullptr, /*allow_exceptions=*/false);
     if (j.is_discarded()) return Result<T, DecodeError>(in_place_error, DecodeError{"not valid JSON"});
+    try {
+      return Result<T, DecodeError>(in_place_value, j.template get<T>());
+    } catch (const std::exception& e) {
+      return Result<T, DecodeError>(in_place_error, DecodeError{e.what()});
+    }
+  }
+};
+
+/// A binary codec: the JSON value of `T` (the same `to_json`/`from_json` as `JsonCodec`) written
+/// as MessagePack (nlohmann's `to_msgpack`/`from_msgpack`): numbers take their size, not their
+/// digits, and nothing is escaped. Both sides of a channel must use the same codec. Stateless.
+template <class T>
+struct MsgPackCodec {
+  /// The MessagePack bytes of `value`. Throws what nlohmann::json throws (e.g. invalid UTF-8).
+  std::string encode(const T& value) const {
+    std::string bytes;
+    nlohmann::json::to_msgpack(nlohmann::json(value), bytes);
+    return bytes;
+  }
+
+  /// The `T` in `bytes`, or why not (not MessagePack, trailing bytes, or another shape). Never
+  /// throws.
+  Result<T, DecodeError> decode(std::string_view bytes) const {
+    nlohmann::json j = nlohmann::json::from_msgpack(bytes.begin(), bytes.end(), /*strict=*/true,
+                                                    /*allow_exceptions=*/false);
+    if (j.is_discarded()) return Result<T, DecodeError>(in_place_error, DecodeError{"not valid MessagePack"});
     try {
       return Result<T, DecodeError>(in_place_value, j.template get<T>());
     } catch (const std::exception& e) {
