@@ -20,10 +20,10 @@ import statistics
 import subprocess
 import sys
 
-ORDER = ["swarmsync", "tokio", "asio", "moodycamel"]
+ORDER = ["swarmsync", "tokio", "asio", "moodycamel", "cnats"]
 
 # Metrics where lower is better; every other metric is a rate, higher is better.
-LOWER_IS_BETTER = {"rt_p50_ns", "rt_p99_ns", "bytes_per_msg", "bytes_per_slot", "bytes_per_subscriber"}
+LOWER_IS_BETTER = {"rt_p50_ns", "rt_p99_ns", "hop_p50_ns", "hop_p99_ns", "bytes_per_msg", "bytes_per_slot", "bytes_per_subscriber"}
 
 UNITS = {
     "mmsg_per_s": "M msg/s",
@@ -36,6 +36,10 @@ UNITS = {
     "bytes_per_slot": "heap bytes per slot",
     "bytes_per_subscriber": "heap bytes per subscriber",
     "jobs_per_s": "jobs/s",
+    "jobs_per_s_in_process": "jobs/s, the same jobs on in-process workers",
+    "msg_per_s": "msg/s",
+    "hop_p50_ns": "send to receive p50, ns",
+    "hop_p99_ns": "send to receive p99, ns",
 }
 
 
@@ -119,7 +123,8 @@ def build_tables(results, impls):
                 for p in peers:
                     theirs = by_impl[p].get("metrics", {}).get(m)
                     if ours and theirs and m != "lagged_pct" and m != "round_trips_per_s":
-                        row.append(f"{advantage(m, ours['median'], theirs['median']):.2f}x")
+                        a = advantage(m, ours['median'], theirs['median'])
+                        row.append(f"{a:.2f}x" if a >= 0.1 else f"{a:.2g}x")  # 0.0027x, not 0.00x
                     else:
                         row.append("")
             out.append("| " + " | ".join(row) + " |")
@@ -169,7 +174,7 @@ def draw_chart(results, impls, path):
         ("ping-pong round trip, ns (lower is better)", None, ["pingpong"]),
     ]
     fig, axes = plt.subplots(len(panels), 1, figsize=(12, 13))
-    colors = {"swarmsync": "#1f77b4", "tokio": "#d62728", "asio": "#2ca02c", "moodycamel": "#7f7f7f"}
+    colors = {"swarmsync": "#1f77b4", "tokio": "#d62728", "asio": "#2ca02c", "moodycamel": "#7f7f7f", "cnats": "#9467bd"}
     for ax, (title, metric, cases) in zip(axes, panels):
         if metric is None:  # ping-pong: p50 and p99 as groups
             groups = [("p50", "rt_p50_ns"), ("p99", "rt_p99_ns")]
@@ -228,6 +233,7 @@ def main():
         "swarmsync": os.path.join(args.bin_dir, "swarmsync-bench"),
         "asio": os.path.join(args.bin_dir, "asio-peer"),
         "moodycamel": os.path.join(args.bin_dir, "moodycamel-peer"),
+        "cnats": os.path.join(args.bin_dir, "cnats-peer"),
         "tokio": args.tokio,
     }
     scale, runs = (0.01, 1) if args.quick else (1.0, args.runs)

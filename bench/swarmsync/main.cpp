@@ -12,6 +12,9 @@
 
 #include "bench.hpp"
 #include "core_app.hpp"
+#if SWARMSYNC_CORE_WITH_NATS
+#include "nats_cases.hpp"
+#endif
 #include "heap_bytes.hpp"
 #include "io_pool.hpp"
 #include "model/workload.hpp"
@@ -247,5 +250,8 @@ int main(int argc, char** argv) {
   cases.push_back({"memory_mpsc", memory_mpsc});
   cases.push_back({"memory_broadcast", memory_broadcast});
   cases.push_back({"core_jobs", core_jobs});
+#if SWARMSYNC_CORE_WITH_NATS
+  for (auto& c : bench::nats::swarmsync_cases()) cases.push_back(std::move(c));
+#endif
   return bench::run(argc, argv, "swarmsync", cases);
 }

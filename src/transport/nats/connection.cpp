@@ -83,6 +83,7 @@ Result<Connection, NatsError> connect(const std::string& url, const ConnectOptio
   if (s == NATS_OK) s = natsOptions_SetMaxReconnect(guard.opts, options.max_reconnect);
   if (s == NATS_OK) s = natsOptions_SetReconnectWait(guard.opts, options.reconnect_wait.count());
   if (s == NATS_OK) s = natsOptions_SetReconnectBufSize(guard.opts, options.reconnect_buffer_bytes);
+  if (s == NATS_OK) s = natsOptions_SetSendAsap(guard.opts, options.send_asap);
   if (s == NATS_OK) s = natsOptions_SetDisconnectedCB(guard.opts, &Connection::State::on_disconnected, state.get());
   if (s == NATS_OK) s = natsOptions_SetReconnectedCB(guard.opts, &Connection::State::on_reconnected, state.get());
   if (s == NATS_OK) s = natsOptions_SetClosedCB(guard.opts, &Connection::State::on_closed, state.get());

@@ -35,18 +35,22 @@ std::optional<MsgId> parse_msg_id(std::string_view id) {
   return out;
 }
 
-// cnats before 3.10 overflows the heap in natsSubscription_Fetch (its `_fetch`, fixed upstream
-// by nats-io/nats.c#749, in v3.10.0): when messages are already queued on the subscription at the
-// start of a fetch (left over from an earlier pull request, as happens around a reconnection,
-// when the pull requests buffered during the outage are all served at once), it takes `c` of
-// them, then loops until `count == batch - c` instead of `count == batch`, so with 2c > batch it
-// writes past its array of `batch` entries while more messages come. Seen here with 3.4.1 and
-// valgrind ("invalid write ... 0 bytes after a block of size 512 alloc'd" in _fetch) after a
-// server restart. With a batch of 1 that path is never taken (c is 0, or 1 and the fetch is
-// complete), so on those versions the bridge fetches one message at a time.
-int safe_fetch_batch(int wanted) {
-  constexpr std::uint32_t fixed_in = 0x030A00;  // 3.10.0
-  return nats_GetVersionNumber() < fixed_in ? 1 : wanted;
+// Pulling. The bridge makes its pull requests itself rather than through cnats's
+// natsSubscription_Fetch: cnats before 3.10 overflows the heap there (its `_fetch`, fixed by
+// nats-io/nats.c#749) when messages left over from an earlier pull request are queued at the
+// start of a fetch (as around a reconnection), so with those versions a fetch could only ask for
+// one message at a time, a round trip per message. Here a plain subscription on an inbox of the
+// bridge's own receives what the consumer delivers; a request to the consumer's
+// `$JS.API.CONSUMER.MSG.NEXT` subject asks for up to `fetch_batch` messages within
+// `fetch_timeout`, and the next is sent once the previous is used up, expired (the server's 408
+// status) or found nothing (404). A message arriving late for an earlier request is simply
+// handled: nothing is lost or dropped by overlapping requests.
+
+// True for a message the consumer delivered (its reply subject is the ack subject), false for a
+// status message of the server about a pull request.
+bool delivered_by_consumer(natsMsg* msg) {
+  const char* reply = natsMsg_GetReply(msg);
+  return reply != nullptr && std::string_view(reply).rfind("$JS.ACK.", 0) == 0;
 }
 
 std::uint64_t stream_sequence_of(natsMsg* msg) {
@@ -69,8 +73,11 @@ struct InboundCore::Impl {
 
   InboundOptions options;
   std::unique_ptr<InboundSink> sink;  // the fetch thread's only
-  natsSubscription* sub = nullptr;
+  natsConnection* nc = nullptr;
+  natsInbox* inbox = nullptr;         // where the consumer delivers to this bridge
+  natsSubscription* sub = nullptr;    // on `inbox`
   std::string subject;
+  std::string next_subject;  // $JS.API.CONSUMER.MSG.NEXT.<stream>.<durable>
 
   // Guards `held`, `delivered` and `acknowledged` (delivered - acknowledged == held.size()).
   // Held across a push into the local channel, which never blocks, so that `ack_through` never
@@ -110,6 +117,12 @@ struct InboundCore::Impl {
 
   std::jthread thread;  // last: started once everything above exists, joined first
 
+  // Acknowledges (+ACK), gives back (-NAK) or terminates (+TERM) a delivered message: published
+  // to its ack subject, as cnats's natsMsg_Ack would for a message of its own subscriptions.
+  natsStatus answer(natsMsg* msg, const char* how) const {
+    return natsConnection_PublishString(nc, natsMsg_GetReply(msg), how);
+  }
+
   void sleep_for(std::stop_token& st, std::chrono::milliseconds d) {
     std::unique_lock lock(sleep_mutex);
     sleep_cv.wait_for(lock, st, d, [] { return false; });
@@ -123,32 +136,79 @@ struct InboundCore::Impl {
 
   void run(std::stop_token st) {
     const std::chrono::milliseconds pause = std::min(options.fetch_timeout, std::chrono::milliseconds(100));
-    const int batch = safe_fetch_batch(options.fetch_batch);
+    const auto expires = std::chrono::duration_cast<std::chrono::nanoseconds>(options.fetch_timeout);
+    const std::string request =
+        "{\"batch\":" + std::to_string(options.fetch_batch) + ",\"expires\":" + std::to_string(expires.count()) + "}";
+    // The wait for one message: the request's life and a margin for the server's 408 to arrive.
+    const std::int64_t wait_ms = options.fetch_timeout.count() + 100;
+    int outstanding = 0;  // messages the last pull request may still bring
     while (!st.stop_requested() && !local_closed.load(std::memory_order_relaxed)) {
-      natsMsgList list{nullptr, 0};
-      jsErrCode jerr = static_cast<jsErrCode>(0);
-      const natsStatus s = natsSubscription_Fetch(&list, sub, batch, options.fetch_timeout.count(), &jerr);
-      fetches.fetch_add(1, std::memory_order_relaxed);
-      if (s != NATS_OK) {
-        natsMsgList_Destroy(&list);
-        if (s != NATS_TIMEOUT) {
-          report(NatsError::from_status("fetch " + subject, s, jerr).message);
+      if (outstanding <= 0) {
+        const natsStatus s = natsConnection_PublishRequest(nc, next_subject.c_str(), inbox, request.data(),
+                                                           static_cast<int>(request.size()));
+        fetches.fetch_add(1, std::memory_order_relaxed);
+        if (s != NATS_OK) {
+          report(NatsError::from_status("pull request on " + subject, s).message);
           sleep_for(st, pause);
-        }
-        continue;
-      }
-      last_error.clear();
-      for (int i = 0; i < list.Count; ++i) {
-        natsMsg* msg = list.Msgs[i];
-        list.Msgs[i] = nullptr;  // ours now; the list's destruction skips it
-        if (st.stop_requested() || local_closed.load(std::memory_order_relaxed)) {
-          not_pushed.push_back(msg);
           continue;
         }
-        handle(msg, st);
+        outstanding = options.fetch_batch;
       }
-      natsMsgList_Destroy(&list);
+      natsMsg* msg = nullptr;
+      const natsStatus s = natsSubscription_NextMsg(&msg, sub, wait_ms);
+      if (s == NATS_TIMEOUT) {
+        outstanding = 0;  // the request expired without a word (lost in an outage): ask again
+        continue;
+      }
+      if (s != NATS_OK) {
+        report(NatsError::from_status("fetch " + subject, s).message);
+        outstanding = 0;
+        sleep_for(st, pause);
+        continue;
+      }
+      if (!delivered_by_consumer(msg)) {
+        end_of_pull(msg);
+        outstanding = 0;
+        continue;
+      }
+      --outstanding;
+      last_error.clear();
+      if (st.stop_requested() || local_closed.load(std::memory_order_relaxed)) {
+        not_pushed.push_back(msg);
+        continue;
+      }
+      handle(msg, st);
     }
+    // The last request may still bring messages until it expires: they are taken here to be
+    // given back. Left pending, it would take the messages given back itself, to an inbox
+    // nobody reads, and they would come back only after AckWait.
+    while (outstanding > 0) {
+      natsMsg* msg = nullptr;
+      if (natsSubscription_NextMsg(&msg, sub, wait_ms) != NATS_OK) break;
+      if (!delivered_by_consumer(msg)) {
+        natsMsg_Destroy(msg);
+        break;
+      }
+      not_pushed.push_back(msg);
+      --outstanding;
+    }
+  }
+
+  // A status of the server about a pull request: it expired (408) or found nothing (404), which
+  // is the normal end of an idle pull; anything else (409: the consumer is gone, too many
+  // waiting requests...) is reported.
+  void end_of_pull(natsMsg* msg) {
+    const char* status = nullptr;
+    const char* description = nullptr;
+    (void)natsMsgHeader_Get(msg, "Status", &status);
+    (void)natsMsgHeader_Get(msg, "Description", &description);
+    const std::string code = status != nullptr ? status : "";
+    if (code != "404" && code != "408") {
+      std::string what = "pull request on " + subject + ": status " + (code.empty() ? "?" : code);
+      if (description != nullptr) what += std::string(" (") + description + ")";
+      report(std::move(what));
+    }
+    natsMsg_Destroy(msg);
   }
 
   void handle(natsMsg* msg, std::stop_token& st) {
@@ -173,7 +233,7 @@ struct InboundCore::Impl {
                                 static_cast<std::size_t>(std::max(natsMsg_GetDataLength(msg), 0)));
     if (auto error = sink->decode(data)) {
       decode_failures.fetch_add(1, std::memory_order_relaxed);
-      const natsStatus ts = natsMsg_Term(msg, nullptr);
+      const natsStatus ts = answer(msg, "+TERM");
       if (seen != nullptr) remember(*seen, identity, id->sequence, sseq);
       const std::string subj = natsMsg_GetSubject(msg) != nullptr ? natsMsg_GetSubject(msg) : "";
       natsMsg_Destroy(msg);
@@ -225,7 +285,7 @@ struct InboundCore::Impl {
   // the nak does not reach the server, AckWait still brings it back. The server redelivers in
   // the order of the naks: they go oldest delivery first.
   void give_back(natsMsg* msg) {
-    (void)natsMsg_Nak(msg, nullptr);
+    (void)answer(msg, "-NAK");
     given_back.fetch_add(1, std::memory_order_relaxed);
     natsMsg_Destroy(msg);
   }
@@ -247,7 +307,7 @@ struct InboundCore::Impl {
       }
     }
     duplicates.fetch_add(1, std::memory_order_relaxed);
-    const natsStatus s = natsMsg_Ack(msg, nullptr);
+    const natsStatus s = answer(msg, "+ACK");
     if (s != NATS_OK) ack_failures.fetch_add(1, std::memory_order_relaxed);
     natsMsg_Destroy(msg);
   }
@@ -268,14 +328,20 @@ Result<std::unique_ptr<InboundCore>, NatsError> InboundCore::start(Connection& c
   jsOptions jo;
   jsOptions_Init(&jo);
   jo.Wait = conn.jetstream_wait().count();
-  jsSubOptions so;
-  jsSubOptions_Init(&so);
-  so.Stream = stream.c_str();
-  so.Consumer = durable.c_str();  // bind to the declared consumer: the library neither creates nor deletes it
+  // The declared consumer must exist: the bridge neither creates nor deletes it.
+  jsConsumerInfo* info = nullptr;
   jsErrCode jerr = static_cast<jsErrCode>(0);
-  const natsStatus s =
-      js_PullSubscribe(&impl->sub, conn.jetstream(), impl->subject.c_str(), durable.c_str(), &jo, &so, &jerr);
+  natsStatus s = js_GetConsumerInfo(&info, conn.jetstream(), stream.c_str(), durable.c_str(), &jo, &jerr);
   if (s != NATS_OK) return NatsError::from_status("inbound bridge: bind to " + durable, s, jerr);
+  jsConsumerInfo_Destroy(info);
+  impl->nc = conn.native();
+  impl->next_subject = "$JS.API.CONSUMER.MSG.NEXT." + stream + "." + durable;
+  s = natsInbox_Create(&impl->inbox);
+  if (s == NATS_OK) s = natsConnection_SubscribeSync(&impl->sub, impl->nc, impl->inbox);
+  if (s != NATS_OK) {
+    natsInbox_Destroy(impl->inbox);
+    return NatsError::from_status("inbound bridge: subscribe for " + durable, s);
+  }
   Impl* raw = impl.get();
   impl->thread = std::jthread([raw](std::stop_token st) { raw->run(st); });
   return Result<std::unique_ptr<InboundCore>, NatsError>(
@@ -288,6 +354,15 @@ InboundCore::~InboundCore() {
   if (!impl_) return;
   impl_->thread.request_stop();
   if (impl_->thread.joinable()) impl_->thread.join();
+  if (impl_->sub != nullptr) {
+    // Delivered to the inbox and not read yet: given back with the rest (a message still on its
+    // way when the subscription closes comes back after AckWait).
+    for (natsMsg* msg = nullptr; natsSubscription_NextMsg(&msg, impl_->sub, 1) == NATS_OK; msg = nullptr) {
+      if (delivered_by_consumer(msg)) impl_->not_pushed.push_back(msg);
+      else natsMsg_Destroy(msg);
+    }
+    (void)natsSubscription_Unsubscribe(impl_->sub);
+  }
   {
     // What the consumer did not acknowledge goes back to the server, oldest first, so that the
     // next bridge gets it at once and in the order it was delivered here.
@@ -297,9 +372,8 @@ InboundCore::~InboundCore() {
     for (natsMsg* msg : impl_->not_pushed) impl_->give_back(msg);
     impl_->not_pushed.clear();
   }
-  // Destroying (not unsubscribing) a subscription bound to an existing consumer leaves the
-  // durable consumer on the server.
-  natsSubscription_Destroy(impl_->sub);
+  natsSubscription_Destroy(impl_->sub);  // the durable consumer stays on the server
+  natsInbox_Destroy(impl_->inbox);
 }
 
 std::uint64_t InboundCore::ack_through(std::uint64_t n) {
@@ -312,7 +386,7 @@ std::uint64_t InboundCore::ack_through(std::uint64_t n) {
     while (s.acknowledged < target) {
       Impl::Held h = s.held.front();
       s.held.pop_front();
-      const natsStatus st = natsMsg_Ack(h.msg, nullptr);
+      const natsStatus st = s.answer(h.msg, "+ACK");
       if (st != NATS_OK) {
         s.ack_failures.fetch_add(1, std::memory_order_relaxed);
         if (failure.empty()) failure = NatsError::from_status("ack on " + s.subject, st).message;

@@ -43,6 +43,10 @@ struct ConnectOptions {
   std::chrono::milliseconds reconnect_wait{250};    ///< pause between attempts to one server
   int reconnect_buffer_bytes = 8 * 1024 * 1024;     ///< what may be buffered while disconnected
   std::chrono::milliseconds jetstream_wait{5000};   ///< default wait for JetStream API replies
+  /// Write each publish (a pull request, an ack) to the socket at once instead of leaving it to
+  /// cnats's flusher thread, which sends buffered data after a short wait: the bridges' traffic
+  /// is request and reply, one message waiting for the other. Off, cnats batches writes.
+  bool send_asap = true;
 };
 
 /// An open connection and its JetStream context. Move-only.

@@ -15,8 +15,8 @@
 //       bridge.ack_through(++handled);                           // now it may leave the stream
 //     }
 //
-// Delivery and order. A thread of the bridge's own fetches from the consumer (cnats's fetch
-// blocks) and pushes each decoded value into the local channel in the order JetStream delivers
+// Delivery and order. A thread of the bridge's own pulls from the consumer (pull requests of up
+// to `fetch_batch` messages, delivered to an inbox of its own) and pushes each decoded value into the local channel in the order JetStream delivers
 // them, which for one sender is its publish order (see outbound_bridge.hpp) except for redeliveries:
 // a message redelivered after AckWait comes after whatever was delivered meanwhile. Into a bounded
 // local channel it pushes with `try_send`, waiting (polling every millisecond) while it is full;
@@ -66,7 +66,8 @@
 //
 // Thread safety. `ack_through` and `stats` may be called from any thread at any time. The
 // callbacks are called on the bridge's thread. The destructor stops the thread (it waits for the
-// fetch in progress, at most `fetch_timeout`) and joins it; the `Connection` must outlive the
+// pull request in progress to end, about `fetch_timeout` at most, so that the request cannot take
+// the messages given back) and joins it; the `Connection` must outlive the
 // bridge. A moved-from bridge may only be destroyed or assigned to.
 
 #include <chrono>
@@ -92,9 +93,8 @@ namespace swarmsync::nats {
 /// How the inbound bridge fetches and whom it tells.
 struct InboundOptions {
   std::chrono::milliseconds fetch_timeout{250};  ///< the longest one fetch waits (and so a stop)
-  /// Messages asked for per fetch (>= 1). With cnats older than 3.10 the bridge fetches one at
-  /// a time whatever this says: their natsSubscription_Fetch overflows its array when a batch
-  /// starts with messages left over from an earlier request (nats-io/nats.c#749).
+  /// Messages asked for per pull request (>= 1); the next request goes out once these came, or
+  /// the request expired.
   int fetch_batch = 64;
   /// How many delivered messages (sender identity and sequence) are remembered to recognise a
   /// duplicate (>= 1); about 64 bytes each.
@@ -114,7 +114,7 @@ struct InboundStats {
   std::uint64_t duplicates_dropped = 0;      ///< already delivered by this bridge: acked and dropped
   std::uint64_t redelivered_while_held = 0;  ///< redelivered while held unacknowledged: not delivered again
   std::uint64_t decode_failures = 0;         ///< did not decode: terminated
-  std::uint64_t fetches = 0;                 ///< fetch calls that returned
+  std::uint64_t fetches = 0;                 ///< pull requests sent
   std::uint64_t ack_failures = 0;            ///< acks cnats could not send (the server will redeliver)
   std::uint64_t given_back = 0;              ///< never to be acknowledged here: negatively acknowledged
   std::uint64_t unacknowledged() const noexcept { return delivered - acknowledged; }
