@@ -23,6 +23,7 @@
 #include <thread>
 #include <vector>
 
+#include "transport/boxed_codec.hpp"
 #include "transport/nats_server.hpp"
 
 namespace {
@@ -305,21 +306,9 @@ TEST_F(NatsBroadcast, AMessageThatDoesNotDecodeIsCountedAndNamed) {
   EXPECT_EQ(reports[0].rfind(subject + ": not valid JSON", 0), 0u) << reports[0];
 }
 
-struct Boxed {  // copyable, as a broadcast's values are; the int's address tells the very object
-  std::shared_ptr<int> n;
-};
-struct BoxedCodec {  // 13 has no encoding
-  std::string encode(const Boxed& b) const {
-    if (*b.n == 13) throw std::runtime_error("13 has no encoding");
-    return std::to_string(*b.n);
-  }
-  swarmsync::Result<Boxed, sn::DecodeError> decode(std::string_view bytes) const {
-    int v = 0;
-    const auto [end, ec] = std::from_chars(bytes.data(), bytes.data() + bytes.size(), v);
-    if (ec != std::errc() || end != bytes.data() + bytes.size()) return sn::DecodeError{"not a number"};
-    return Boxed{std::make_shared<int>(v)};
-  }
-};
+// Copyable, as a broadcast's values are; the int's address tells the very object.
+using Boxed = swarmsync::test::Boxed<std::shared_ptr<int>>;
+using BoxedCodec = swarmsync::test::ThirteenHasNoEncoding<Boxed>;
 
 // Refused values come back as the very object, counted; they take no place in
 // the sequence, so receivers see no gap for them.

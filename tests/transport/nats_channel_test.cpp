@@ -28,6 +28,7 @@
 #include <thread>
 #include <vector>
 
+#include "transport/boxed_codec.hpp"
 #include "transport/nats_server.hpp"
 
 namespace {
@@ -430,22 +431,8 @@ TEST_F(NatsChannel, ReceiverRemembersTheLastDedupMemoryMessages) {
 // 4b. A value the codec cannot encode (the codec throws) comes back to its sender as the very
 // object, move-only as it is, and what comes after it is published; through a bridged channel,
 // whose sender has long returned, it is counted and reported as lost, the rest delivered.
-struct Boxed {
-  std::unique_ptr<int> n;
-};
-
-struct BoxedCodec {  // 13 has no encoding
-  std::string encode(const Boxed& b) const {
-    if (*b.n == 13) throw std::runtime_error("13 has no encoding");
-    return std::to_string(*b.n);
-  }
-  swarmsync::Result<Boxed, sn::DecodeError> decode(std::string_view bytes) const {
-    int v = 0;
-    const auto [end, ec] = std::from_chars(bytes.data(), bytes.data() + bytes.size(), v);
-    if (ec != std::errc() || end != bytes.data() + bytes.size()) return sn::DecodeError{"not a number"};
-    return Boxed{std::make_unique<int>(v)};
-  }
-};
+using Boxed = swarmsync::test::Boxed<std::unique_ptr<int>>;  // move-only
+using BoxedCodec = swarmsync::test::ThirteenHasNoEncoding<Boxed>;
 
 TEST_F(NatsChannel, AValueThatCannotBeEncodedComesBackAsTheVeryObject) {
   const sn::ChannelAddress address{"encode", "ToConsumer"};
