@@ -151,10 +151,4 @@ const std::string& BroadcastLink::subject() const noexcept { return state_->subj
 const std::string& BroadcastLink::identity() const noexcept { return state_->identity; }
 const std::shared_ptr<BroadcastStats>& BroadcastLink::stats() const noexcept { return state_->stats; }
 
-std::uint64_t BroadcastLink::client_dropped() const noexcept {
-  std::int64_t dropped = 0;
-  if (natsSubscription_GetDropped(state_->sub, &dropped) != NATS_OK || dropped < 0) return 0;
-  return static_cast<std::uint64_t>(dropped);
-}
-
 }  // namespace swarmsync::nats::detail

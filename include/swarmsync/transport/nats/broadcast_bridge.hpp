@@ -127,8 +127,6 @@ class BroadcastLink {
   const std::string& identity() const noexcept;
   // The counters; shared so that they can be read after the link is gone.
   const std::shared_ptr<BroadcastStats>& stats() const noexcept;
-  // Messages cnats dropped for this subscription (its pending limits).
-  std::uint64_t client_dropped() const noexcept;
 
   struct State;  // shared with cnats's callbacks; see broadcast_bridge.cpp
 
