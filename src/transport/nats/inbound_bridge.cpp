@@ -139,9 +139,12 @@ struct InboundCore::Impl {
     const auto expires = std::chrono::duration_cast<std::chrono::nanoseconds>(options.fetch_timeout);
     const std::string request =
         "{\"batch\":" + std::to_string(options.fetch_batch) + ",\"expires\":" + std::to_string(expires.count()) + "}";
-    // The wait for one message: the request's life and a margin for the server's 408 to arrive.
-    const std::int64_t wait_ms = options.fetch_timeout.count() + 100;
+    // The wait for one message: the request's life and a margin for the server's 408 to arrive
+    // (wide: a request the client gave up on while the server still holds it would take messages
+    // for an inbox that no longer waits for them).
+    const std::int64_t wait_ms = options.fetch_timeout.count() + 1000;
     int outstanding = 0;  // messages the last pull request may still bring
+    auto last_request_at = std::chrono::steady_clock::now();
     while (!st.stop_requested() && !local_closed.load(std::memory_order_relaxed)) {
       if (outstanding <= 0) {
         const natsStatus s = natsConnection_PublishRequest(nc, next_subject.c_str(), inbox, request.data(),
@@ -153,6 +156,7 @@ struct InboundCore::Impl {
           continue;
         }
         outstanding = options.fetch_batch;
+        last_request_at = std::chrono::steady_clock::now();
       }
       natsMsg* msg = nullptr;
       const natsStatus s = natsSubscription_NextMsg(&msg, sub, wait_ms);
@@ -182,9 +186,11 @@ struct InboundCore::Impl {
     // The last request may still bring messages until it expires: they are taken here to be
     // given back. Left pending, it would take the messages given back itself, to an inbox
     // nobody reads, and they would come back only after AckWait.
+    const auto request_over = last_request_at + std::chrono::milliseconds(wait_ms);
     while (outstanding > 0) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(request_over - std::chrono::steady_clock::now());
       natsMsg* msg = nullptr;
-      if (natsSubscription_NextMsg(&msg, sub, wait_ms) != NATS_OK) break;
+      if (left.count() <= 0 || natsSubscription_NextMsg(&msg, sub, left.count()) != NATS_OK) break;
       if (!delivered_by_consumer(msg)) {
         natsMsg_Destroy(msg);
         break;

@@ -66,9 +66,9 @@
 //
 // Thread safety. `ack_through` and `stats` may be called from any thread at any time. The
 // callbacks are called on the bridge's thread. The destructor stops the thread (it waits for the
-// pull request in progress to end, about `fetch_timeout` at most, so that the request cannot take
-// the messages given back) and joins it; the `Connection` must outlive the
-// bridge. A moved-from bridge may only be destroyed or assigned to.
+// pull request in progress to end, about `fetch_timeout`, a second more if the server's word of
+// its end is lost, so that the request cannot take the messages given back) and joins it; the
+// `Connection` must outlive the bridge. A moved-from bridge may only be destroyed or assigned to.
 
 #include <chrono>
 #include <cstddef>
