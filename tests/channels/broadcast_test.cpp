@@ -145,34 +145,32 @@ TEST(Broadcast, LaggedReceiverOfAClosedChannelStillGetsTheRest) {
   EXPECT_EQ(rx.try_recv().error(), closed);
 }
 
-TEST(Broadcast, WaitingReceiverWakesOnSend) {
+// What an awaited recv() completes with when `wake` runs on another thread while it is parked.
+template <class Wake>
+std::optional<Result<int, RecvError>> recv_woken_by(broadcast::Receiver<int>& rx, Wake wake) {
   asio::io_context ioc;
-  auto [tx_end, rx_end] = broadcast::channel<int>(4);
-  auto& tx = tx_end;
-  auto& rx = rx_end;
-  int got = -1;
-  asio::co_spawn(ioc, [&]() -> asio::awaitable<void> { got = (co_await rx.recv()).value(); }, asio::detached);
+  std::optional<Result<int, RecvError>> got;
+  asio::co_spawn(ioc, [&]() -> asio::awaitable<void> { got.emplace(co_await rx.recv()); }, asio::detached);
   ioc.poll();  // the receiver parks
-  EXPECT_EQ(got, -1);
-  std::thread sender([&] { tx.send(42).value(); });
-  sender.join();
+  EXPECT_FALSE(got) << "completed before it was woken";
+  std::thread waker(std::move(wake));
+  waker.join();
   ioc.run();
-  EXPECT_EQ(got, 42);
+  return got;
+}
+
+TEST(Broadcast, WaitingReceiverWakesOnSend) {
+  auto [tx, rx] = broadcast::channel<int>(4);
+  const auto got = recv_woken_by(rx, [&tx = tx] { tx.send(42).value(); });
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->value(), 42);
 }
 
 TEST(Broadcast, WaitingReceiverWakesWhenTheLastSenderLeaves) {
-  asio::io_context ioc;
-  auto [tx_end, rx_end] = broadcast::channel<int>(4);
-  auto& tx = tx_end;
-  auto& rx = rx_end;
-  std::optional<RecvError> err;
-  asio::co_spawn(ioc, [&]() -> asio::awaitable<void> { err = (co_await rx.recv()).error(); }, asio::detached);
-  ioc.poll();
-  std::thread leaver([t = std::move(tx)]() mutable { auto drop = std::move(t); });
-  leaver.join();
-  ioc.run();
-  ASSERT_TRUE(err);
-  EXPECT_EQ(*err, closed);
+  auto [tx, rx] = broadcast::channel<int>(4);
+  const auto got = recv_woken_by(rx, [t = std::move(tx)]() mutable { auto drop = std::move(t); });
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->error(), closed);
 }
 
 TEST(Broadcast, CapacityIsRoundedUpToAPowerOfTwo) {
@@ -323,19 +321,10 @@ TEST(Broadcast, AReportWithNobodyToTellOrNothingMissedStoresNothing) {
 }
 
 TEST(Broadcast, AWaitingReceiverWakesOnAReportOfMissedValues) {
-  asio::io_context ioc;
-  auto [tx_end, rx_end] = broadcast::channel<int>(4);
-  auto& tx = tx_end;
-  auto& rx = rx_end;
-  std::optional<RecvError> err;
-  asio::co_spawn(ioc, [&]() -> asio::awaitable<void> { err = (co_await rx.recv()).error(); }, asio::detached);
-  ioc.poll();  // the receiver parks
-  EXPECT_FALSE(err);
-  std::thread reporter([&] { EXPECT_EQ(tx.report_missed(9), 1u); });
-  reporter.join();
-  ioc.run();
-  ASSERT_TRUE(err);
-  EXPECT_EQ(*err, lagged(9));
+  auto [tx, rx] = broadcast::channel<int>(4);
+  const auto got = recv_woken_by(rx, [&tx = tx] { EXPECT_EQ(tx.report_missed(9), 1u); });
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->error(), lagged(9));
 }
 
 // A receiver that falls a whole ring behind counts a report as one of the places it missed, as it

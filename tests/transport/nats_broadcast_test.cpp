@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <charconv>
+#include <stdexcept>
 #include <chrono>
 #include <condition_variable>
 #include <map>
@@ -23,6 +24,7 @@
 #include <thread>
 #include <vector>
 
+#include "support/eventually.hpp"
 #include "transport/boxed_codec.hpp"
 #include "transport/nats_server.hpp"
 
@@ -39,15 +41,7 @@ struct Event {
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Event, from, n)
 
-template <class Pred>
-bool eventually(Pred pred, std::chrono::seconds guard = hang_guard) {
-  const auto deadline = Clock::now() + guard;
-  while (Clock::now() < deadline) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  }
-  return pred();
-}
+using swarmsync::test::eventually;
 
 // What a subscriber got: the values, and the lags in their places (as -n in `order`).
 struct Seen {
@@ -304,6 +298,56 @@ TEST_F(NatsBroadcast, AMessageThatDoesNotDecodeIsCountedAndNamed) {
   std::lock_guard lock(mutex);
   ASSERT_EQ(reports.size(), 1u);
   EXPECT_EQ(reports[0].rfind(subject + ": not valid JSON", 0), 0u) << reports[0];
+}
+
+// A value whose copy and move throw once it is armed; the codec arms 13 as it decodes it, so it
+// throws on its way into the ring (or out of the codec): on cnats's thread, where nothing may be
+// thrown into C code.
+struct Fragile {
+  int n = 0;
+  bool armed = false;
+  explicit Fragile(int v) : n(v) {}
+  Fragile(const Fragile& o) : n(o.n), armed(o.armed) {
+    if (armed) throw std::runtime_error("copy of an armed value");
+  }
+  Fragile(Fragile&& o) : Fragile(static_cast<const Fragile&>(o)) {}
+  Fragile& operator=(const Fragile&) = default;
+};
+struct FragileCodec {
+  std::string encode(const Fragile& f) const { return std::to_string(f.n); }
+  swarmsync::Result<Fragile, sn::DecodeError> decode(std::string_view bytes) const {
+    int v = 0;
+    (void)std::from_chars(bytes.data(), bytes.data() + bytes.size(), v);
+    swarmsync::Result<Fragile, sn::DecodeError> r(swarmsync::in_place_value, Fragile(v));
+    r->armed = v == 13;
+    return r;
+  }
+};
+
+TEST_F(NatsBroadcast, AValueWhoseCopyThrowsIsCountedAndReportedAsMissed) {
+  auto conn = connect();
+  std::mutex mutex;
+  std::vector<std::string> reports;
+  sn::BroadcastOptions options;
+  options.on_undecodable = [&](std::string_view, std::string_view why) {
+    std::lock_guard lock(mutex);
+    reports.emplace_back(why);
+  };
+  auto ends = sn::bridge_broadcast<Fragile, FragileCodec>(conn, {.core = "fragile"}, options);
+  ASSERT_TRUE(ends);
+  auto rx = ends->local.subscribe();
+  for (int n : {12, 13, 14}) ASSERT_FALSE(ends->publish(Fragile(n)));
+  std::vector<long long> order;  // n of each value, -missed for each lag
+  ASSERT_TRUE(eventually([&] {
+    if (auto r = rx.try_recv()) order.push_back(r->n);
+    else if (r.error().kind == RecvError::lagged) order.push_back(-static_cast<long long>(r.error().skipped));
+    return !order.empty() && order.back() == 14;
+  }));
+  EXPECT_EQ(order, (std::vector<long long>{12, -1, 14}));
+  EXPECT_EQ(ends->stats->undecodable.load(), 1u);
+  std::lock_guard lock(mutex);
+  ASSERT_EQ(reports.size(), 1u);
+  EXPECT_NE(reports[0].find("could not be stored: copy of an armed value"), std::string::npos) << reports[0];
 }
 
 // Copyable, as a broadcast's values are; the int's address tells the very object.

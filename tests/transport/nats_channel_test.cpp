@@ -28,6 +28,7 @@
 #include <thread>
 #include <vector>
 
+#include "support/eventually.hpp"
 #include "transport/boxed_codec.hpp"
 #include "transport/nats_server.hpp"
 
@@ -55,16 +56,7 @@ std::optional<T> take(swarmsync::mpsc::Receiver<T>& rx, std::chrono::seconds gua
   return std::nullopt;
 }
 
-// Waits until `pred()` holds; false if the guard passed first.
-template <class Pred>
-bool eventually(Pred pred, std::chrono::seconds guard = hang_guard) {
-  const auto deadline = Clock::now() + guard;
-  while (Clock::now() < deadline) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  return pred();
-}
+using swarmsync::test::eventually;
 
 sn::ConnectOptions fast_reconnect() {
   sn::ConnectOptions o;
@@ -196,6 +188,8 @@ TEST_F(NatsChannel, OneSenderTwoThousandInOrder) {
   }
   EXPECT_EQ(in->stats().delivered, static_cast<std::uint64_t>(count));
   EXPECT_EQ(in->stats().duplicates_dropped, 0u);
+  // A pull request brings up to fetch_batch (64) messages: far fewer requests than messages.
+  EXPECT_LT(in->stats().fetches, static_cast<std::uint64_t>(count / 10)) << in->stats().fetches << " pull requests";
 }
 
 // 1b. Two senders publishing at once: each one's values arrive in its order, all of them.

@@ -22,6 +22,7 @@
 #include <thread>
 #include <vector>
 
+#include "support/eventually.hpp"
 #include "transport/nats_server.hpp"
 
 namespace app {
@@ -44,15 +45,7 @@ using Clock = std::chrono::steady_clock;
 
 const sn::ChannelAddress numbers{.core = "wiringtest", .channel = "Numbers"};
 
-template <class Pred>
-bool eventually(Pred pred, std::chrono::seconds guard = 20s) {
-  const auto deadline = Clock::now() + guard;
-  while (Clock::now() < deadline) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(5ms);
-  }
-  return pred();
-}
+using swarmsync::test::eventually;
 
 // The next value of a local channel, polling; nothing after the hang guard.
 std::optional<std::uint64_t> take(mpsc::Receiver<std::uint64_t>& rx) {

@@ -39,8 +39,10 @@
 // bridge heard from a sender (it may have subscribed after them). A message without the headers
 // (published by another client) is delivered without gap tracking.
 //
-// Bad messages. A message that does not decode is counted (`undecodable()`), reported to
-// `on_undecodable` with its subject and the codec's reason, and dropped; nothing is thrown.
+// Bad messages. A message that does not decode is counted (`undecodable`), reported to
+// `on_undecodable` with its subject and the codec's reason, and dropped; so is a value whose copy
+// or move throws on its way into the local ring, and subscribers then get `Lagged(1)` in its
+// place. Nothing is thrown.
 //
 // Lifetime. The ends keep the bridge alive through `transport`. When it goes, the subscription
 // is closed and the destructor returns after cnats's last call into it. The `Connection` must
@@ -162,12 +164,19 @@ class BroadcastBridge {
     return {};
   }
 
-  // On cnats's thread: one message into the local ring, or the decoder's reason.
+  // On cnats's thread: one message into the local ring, or why not. Nothing may be thrown into
+  // cnats (C code): a value whose copy or move throws on the way into the ring is lost here, and
+  // every subscriber is told so in its place.
   std::optional<std::string> deliver(std::string_view bytes) {
-    auto value = codec_.decode(bytes);
-    if (!value) return std::move(value).error().message;
-    (void)local_.send(std::move(*value));  // nobody subscribed here: nobody to tell
-    return std::nullopt;
+    try {
+      auto value = codec_.decode(bytes);
+      if (!value) return std::move(value).error().message;
+      (void)local_.send(std::move(*value));  // nobody subscribed here: nobody to tell
+      return std::nullopt;
+    } catch (const std::exception& e) {
+      (void)local_.report_missed(1);
+      return std::string("the value could not be stored: ") + e.what();
+    }
   }
 
   void report_missed(std::uint64_t n) { (void)local_.report_missed(n); }
