@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sets everything up, then builds and runs the whole test suite three times: a g++ release build
 # and clang with AddressSanitizer and UndefinedBehaviorSanitizer, both with warnings as errors,
-# and clang with ThreadSanitizer; then fuzzes the Core's parsers for 30 s each (scripts/fuzz.sh).
+# and clang with ThreadSanitizer; then fuzzes the Core's parsers for 20 s each (scripts/fuzz.sh).
 # The sanitizer builds use clang: it compiles this code in well under half the time g++ takes
 # with sanitizers, and g++ has the release build's warnings.
 # `--quick` runs only the first.
@@ -44,6 +44,6 @@ if [ "$quick" -eq 0 ]; then
   run_suite asan clang++ "${sanitized[@]}" -DSWARMSYNC_SANITIZE=address -DSWARMSYNC_WARNINGS_AS_ERRORS=ON
   # The parsers of outside input, fuzzed for a bounded time from their committed corpora.
   echo "== fuzz"
-  bash scripts/fuzz.sh 30
+  bash scripts/fuzz.sh 20
 fi
 echo "== all test builds passed"

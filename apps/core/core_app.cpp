@@ -15,6 +15,7 @@
 #include <swarmsync/runtime/supervisor.hpp>
 #include <thread>
 
+#include "placement.hpp"
 #include "services/dispatcher.hpp"
 #include "services/harvester.hpp"
 #include "services/hibernator.hpp"
@@ -27,6 +28,7 @@
 #include <swarmsync/transport/nats/bridged_channel.hpp>
 
 #include "model/payload_json.hpp"
+#include "remote/nodes.hpp"
 #include "remote/worker_gateway.hpp"
 #endif
 
@@ -36,12 +38,50 @@ namespace {
 using Supervisor = swarmsync::Supervisor<Shared>;
 using Nanos = std::chrono::nanoseconds;
 
-constexpr ChannelType kChannels[] = {ChannelType::Submissions, ChannelType::ToHibernator,
-                                     ChannelType::ToScheduler, ChannelType::ToDispatcher,
-                                     ChannelType::ToHarvester, ChannelType::HarvesterToArchive};
+constexpr auto kChannels = kServiceChannels;
 
-void add_channels(Shared& shared) {
-  for (auto c : kChannels) shared.wiring->add_channel(c).value();
+// What a process's bridges need: the connection, the core's name, the base of the senders'
+// identities, and where their troubles are counted. Without NATS, nothing.
+struct NatsSide {
+#if SWARMSYNC_CORE_WITH_NATS
+  swarmsync::nats::Connection* conn = nullptr;
+  std::string core;
+  std::string sender = "core";
+  std::shared_ptr<BridgeTroubles> troubles;
+#endif
+};
+
+// The wiring of a process placed as `placement`: each channel in-process, bridged over
+// JetStream (placement.hpp's `route`) or absent; FromWorkers where the Dispatcher runs, with
+// NATS. Returns why a bridge could not be made, or nothing.
+std::string add_channels(Shared& shared, const Placement& placement, const NatsSide& nats = {}) {
+  std::vector<ChannelType> channels(kChannels.begin(), kChannels.end());
+#if SWARMSYNC_CORE_WITH_NATS
+  if (nats.conn) channels.push_back(ChannelType::FromWorkers);
+#endif
+  for (auto c : channels) {
+    const Route r = route(c, placement);
+    if (r == Route::absent) continue;
+    if (r == Route::local) {
+      shared.wiring->add_channel(c).value();
+      continue;
+    }
+#if SWARMSYNC_CORE_WITH_NATS
+    if (!nats.conn) return "channel " + std::string(to_string(c)) + " crosses processes, and there is no NATS";
+    swarmsync::nats::BridgeOptions bridge;
+    bridge.consume_here = r == Route::inbound;
+    bridge.sender = nats.sender;
+    bridge = reported(
+        std::move(bridge), std::string(to_string(c)),
+        [logger = shared.logger](const std::string& line) { logger->warn("{}", line); }, nats.troubles);
+    auto ends = swarmsync::nats::bridge_channel<EventPayload>(*nats.conn, {nats.core, std::string(to_string(c))}, bridge);
+    if (!ends) return ends.error().message;
+    shared.wiring->add_channel(c, std::move(*ends)).value();
+#else
+    return "channel " + std::string(to_string(c)) + " crosses processes: this build has no NATS transport";
+#endif
+  }
+  return {};
 }
 
 // The states that outlive service instances, and the faults to inject.
@@ -153,7 +193,8 @@ class FaultPlan {
   std::string swap_error_;
 };
 
-void declare_services(Supervisor& supervisor, Parts& parts, const CoreOptions& options) {
+void declare_services(Supervisor& supervisor, Parts& parts, const CoreOptions& options,
+                      const Placement& placement = {}) {
   using swarmsync::RestartPolicy;
   auto crash_scheduler = [&parts](const EventPayload&) {
     if (parts.scheduler_crashes.exchange(false)) {
@@ -164,41 +205,47 @@ void declare_services(Supervisor& supervisor, Parts& parts, const CoreOptions& o
   HibernatorOptions hibernator_options;
   hibernator_options.clock_speed = options.cron_speed;
   const HarvesterOptions harvester_options{options.max_retries, options.retry_backoff, options.retry_backoff_max};
-  supervisor
-      .add_service({.name = "receiver",
+  if (placement.here("receiver"))
+    supervisor
+        .add_service({.name = "receiver",
                     .main = receiver(parts.receiver),
                     .produces = {ChannelType::ToScheduler, ChannelType::ToHibernator},
                     .consumes = {ChannelType::Submissions}})
       .value();
-  supervisor
-      .add_service({.name = "hibernator",
+  if (placement.here("hibernator"))
+    supervisor
+        .add_service({.name = "hibernator",
                     .main = hibernator(parts.hibernator, hibernator_options),
                     .produces = {ChannelType::ToScheduler},
                     .consumes = {ChannelType::ToHibernator}})
       .value();
-  supervisor
-      .add_service({.name = "scheduler",
+  if (placement.here("scheduler"))
+    supervisor
+        .add_service({.name = "scheduler",
                     .main = scheduler(parts.scheduler, crash_scheduler),
                     .produces = {ChannelType::ToDispatcher},
                     .consumes = {ChannelType::ToScheduler}})
       .value();
-  supervisor
-      .add_service({.name = "dispatcher",
+  if (placement.here("dispatcher"))
+    supervisor
+        .add_service({.name = "dispatcher",
                     .main = dispatcher(parts.dispatcher, dispatcher_options(options)),
                     .produces = {ChannelType::ToScheduler, ChannelType::ToHarvester},
                     .consumes = {ChannelType::ToDispatcher}})
       .value();
-  supervisor
-      .add_service({.name = "harvester",
+  if (placement.here("harvester"))
+    supervisor
+        .add_service({.name = "harvester",
                     .main = harvester(parts.harvester, harvester_options),
                     .produces = {ChannelType::ToHibernator, ChannelType::ToScheduler, ChannelType::HarvesterToArchive},
                     .consumes = {ChannelType::ToHarvester}})
       .value();
-  supervisor
-      .add_service(
-          {.name = "task-archive", .main = task_archive(parts.archive), .consumes = {ChannelType::HarvesterToArchive}})
+  if (placement.here("task-archive"))
+    supervisor
+        .add_service(
+            {.name = "task-archive", .main = task_archive(parts.archive), .consumes = {ChannelType::HarvesterToArchive}})
       .value();
-  supervisor.add_service({.name = "logger", .main = logger(parts.logger)}).value();
+  if (placement.here("logger")) supervisor.add_service({.name = "logger", .main = logger(parts.logger)}).value();
 #if SWARMSYNC_CORE_WITH_NATS
   if (parts.gateway)
     supervisor
@@ -209,14 +256,16 @@ void declare_services(Supervisor& supervisor, Parts& parts, const CoreOptions& o
         .value();
 #endif
   // The workers and the job source are outside the Core: they appear as producers of these.
-  supervisor
-      .add_service({.name = "submitter",
+  if (placement.here("submitter"))
+    supervisor
+        .add_service({.name = "submitter",
                     .main = [](Context&) -> asio::awaitable<void> { co_return; },
                     .restart = RestartPolicy::temporary,
                     .produces = {ChannelType::Submissions}})
       .value();
-  supervisor
-      .add_service({.name = "workers",
+  if (placement.here("workers"))
+    supervisor
+        .add_service({.name = "workers",
                     .main = [](Context&) -> asio::awaitable<void> { co_return; },
                     .restart = RestartPolicy::temporary,
                     .produces = {ChannelType::ToDispatcher, ChannelType::ToHarvester}})
@@ -360,7 +409,7 @@ std::string ms(Nanos d) {
 
 swarmsync::BootReport core_wiring() {
   auto shared = std::make_shared<Shared>();
-  add_channels(*shared);
+  add_channels(*shared, Placement{});
   asio::io_context ioc;
   Supervisor supervisor(ioc.get_executor(), shared);
   Parts parts;
@@ -368,11 +417,14 @@ swarmsync::BootReport core_wiring() {
   return supervisor.check_wiring();
 }
 
-Summary run_core(std::vector<JobSpec> jobs, const CoreOptions& options) {
+Summary run_core(std::vector<JobSpec> jobs, const CoreOptions& options_in) {
   Summary summary;
+  CoreOptions options = options_in;
+  Placement placement;
 #if SWARMSYNC_CORE_WITH_NATS
   // Workers in other processes: the connection outlives the wiring's bridges (declared first).
   std::optional<swarmsync::nats::Connection> conn;
+  std::vector<NodeInfo> nodes;  // the other processes of this core, as they answered at boot
   if (!options.nats_url.empty()) {
     swarmsync::nats::ConnectOptions connect_options;
     connect_options.name = "swarmsync-core " + options.core_name;
@@ -382,6 +434,47 @@ Summary run_core(std::vector<JobSpec> jobs, const CoreOptions& options) {
       return summary;
     }
     conn.emplace(std::move(*connected));
+    // The nodes of this core run their services; this process runs the rest.
+    auto answers = ask_nodes(*conn, options.core_name, options.node_discovery);
+    if (!answers) {
+      summary.error = "--nats " + options.nats_url + ": " + answers.error().message;
+      return summary;
+    }
+    std::map<std::string, std::string> runs_in;  // service -> node
+    for (const auto& node : *answers) {
+      if (node.kind == "run") {
+        summary.error = "core '" + options.core_name + "' already has a running `swarmsync-core run` (" + node.name +
+                        "); give this one another --core";
+        return summary;
+      }
+      for (const auto& service : node.services) {
+        if (auto [it, fresh] = runs_in.emplace(service, node.name); !fresh) {
+          summary.error = "the " + service + " of core '" + options.core_name + "' runs in two nodes, " + it->second +
+                          " and " + node.name + ": stop one";
+          return summary;
+        }
+        placement.elsewhere.insert(service);
+        summary.elsewhere.emplace_back(service, node.name);
+      }
+      nodes.push_back(node);
+    }
+    auto needs_here = [&](const char* service, const std::string& what) {
+      if (placement.here(service)) return true;
+      summary.error = what + ": the " + service + " runs in node " + runs_in.at(service) + ", not here";
+      return false;
+    };
+    if (options.kill_worker && !needs_here("dispatcher", "--kill-worker")) return summary;
+    if (options.swap_dispatcher && !needs_here("dispatcher", "--swap-dispatcher")) return summary;
+    if (options.crash_scheduler && !needs_here("scheduler", "--crash-scheduler")) return summary;
+    if (!placement.here("dispatcher")) {
+      // Local workers register with a local Dispatcher only.
+      if (options.local_workers_required && options.workers > 0) {
+        summary.error = "--workers " + std::to_string(options.workers) + ": the dispatcher runs in node " +
+                        runs_in.at("dispatcher") + "; workers join it as `swarmsync-core worker` processes";
+        return summary;
+      }
+      options.workers = 0;
+    }
   }
 #else
   if (!options.nats_url.empty()) {
@@ -392,31 +485,48 @@ Summary run_core(std::vector<JobSpec> jobs, const CoreOptions& options) {
   Shared::Options resource;
   resource.logger = options.logger;
   auto shared = std::make_shared<Shared>(std::move(resource));
-  add_channels(*shared);
   asio::io_context ioc(static_cast<int>(std::max(1u, options.threads)));
   Parts parts;
+  NatsSide nats;
 #if SWARMSYNC_CORE_WITH_NATS
   auto troubles = std::make_shared<BridgeTroubles>();
   if (conn) {
-    swarmsync::nats::BridgeOptions from_workers;
-    from_workers.consume_here = true;
-    from_workers.sender = "core";
-    from_workers = reported(
-        std::move(from_workers), "FromWorkers",
-        [logger = shared->logger](const std::string& line) { logger->warn("{}", line); }, troubles);
-    auto ends = swarmsync::nats::bridge_channel<EventPayload>(*conn, {options.core_name, "FromWorkers"}, from_workers);
-    if (!ends) {
-      summary.error = "--nats " + options.nats_url + ": " + ends.error().message;
-      return summary;
-    }
-    shared->wiring->add_channel(ChannelType::FromWorkers, std::move(*ends)).value();
-    parts.gateway = std::make_shared<WorkerGatewayState>(*conn, options.core_name, shared->logger, troubles);
+    nats.conn = &*conn;
+    nats.core = options.core_name;
+    nats.sender = "core";
+    nats.troubles = troubles;
+    if (placement.here("dispatcher"))
+      parts.gateway = std::make_shared<WorkerGatewayState>(*conn, options.core_name, shared->logger, troubles);
+    // Each run numbers its jobs apart (a random base), so that what a node still finishes of an
+    // earlier run is not taken for this run's.
+    std::random_device entropy;
+    const JobId base = (static_cast<JobId>(entropy() & 0x7fffffffu) + 1) << 32;
+    parts.receiver->next_id.store(base);
+    parts.archive->accept_ids(base, base + std::max<std::size_t>(jobs.size(), 1) - 1);
   }
 #endif
+  if (auto error = add_channels(*shared, placement, nats); !error.empty()) {
+    summary.error = "--nats " + options.nats_url + ": " + error;
+    return summary;
+  }
   Supervisor supervisor(ioc.get_executor(), shared,
                         {.intensity = {std::max(10u, options.crash_scheduler * 2 + 5), std::chrono::seconds(10)},
                          .backoff = {std::chrono::milliseconds(1), std::chrono::milliseconds(10)}});
-  declare_services(supervisor, parts, options);
+  declare_services(supervisor, parts, options, placement);
+#if SWARMSYNC_CORE_WITH_NATS
+  // This process answers the nodes too: one that starts later finds the services run here.
+  std::optional<NodeResponder> responder;
+  if (conn) {
+    NodeInfo self{"run", "run", {}, {}};
+    for (const auto& service : supervisor.snapshot().services) self.services.push_back(service.name);
+    auto started = NodeResponder::start(*conn, options.core_name, [text = to_json(self)] { return text; });
+    if (!started) {
+      summary.error = "--nats " + options.nats_url + ": " + started.error().message;
+      return summary;
+    }
+    responder.emplace(std::move(*started));
+  }
+#endif
 
   summary.submitted = jobs.size();
   std::size_t finite = 0;       // jobs that end
@@ -463,6 +573,26 @@ Summary run_core(std::vector<JobSpec> jobs, const CoreOptions& options) {
   const bool ends_by_itself = !recurring;
   auto nudge = shared->wiring->get_tx(ChannelType::ToScheduler).value();
   FaultPlan faults(options, parts, supervisor, controls, nudge);
+  // The nodes' counters, summed: asked for every 250 ms while the run goes on, and at the end.
+  std::map<std::string, std::uint64_t> remote;
+#if SWARMSYNC_CORE_WITH_NATS
+  auto last_asked = start;
+  auto ask_counters = [&] {
+    if (nodes.empty()) return;
+    auto answers = ask_nodes(*conn, options.core_name, std::chrono::milliseconds(200), nodes.size());
+    if (!answers) return;
+    std::map<std::string, std::uint64_t> sum;
+    for (const auto& node : *answers)
+      if (node.kind == "node")
+        for (const auto& [key, value] : node.counters) sum[key] += value;
+    remote = std::move(sum);
+  };
+  ask_counters();
+#endif
+  auto reachable_workers = [&]() -> std::size_t {
+    if (placement.here("dispatcher")) return parts.dispatcher->reachable_now.load(std::memory_order_relaxed);
+    return remote["reachable_workers"];
+  };
   std::optional<std::chrono::steady_clock::time_point> no_worker_since;
   bool no_worker_warned = false;
   auto last_progress = start;
@@ -476,14 +606,20 @@ Summary run_core(std::vector<JobSpec> jobs, const CoreOptions& options) {
     p.recurring_runs = c.recurring_runs_done + c.recurring_runs_failed;
     p.elapsed = now - start;
     p.duration = duration;
-    p.live_workers = parts.dispatcher->reachable_now.load(std::memory_order_relaxed);
+    p.live_workers = reachable_workers();
     p.no_live_worker = no_worker_warned;
     return p;
   };
   while (supervisor.finished().wait_for(std::chrono::milliseconds(2)) != std::future_status::ready) {
     const auto now = std::chrono::steady_clock::now();
+#if SWARMSYNC_CORE_WITH_NATS
+    if (now - last_asked >= std::chrono::milliseconds(250)) {
+      ask_counters();
+      last_asked = now;
+    }
+#endif
     const auto counts = parts.archive->counts();
-    const std::size_t settled_runs = counts.finite_runs + parts.hibernator->runs_never_due.load();
+    const std::size_t settled_runs = counts.finite_runs + parts.hibernator->runs_never_due.load() + remote["runs_never_due"];
     const bool jobs_wait = recurring || settled_runs < finite_runs;
     // Faults fire at fractions of the finite jobs' runs, or of the duration when no job ends.
     double fraction = 0.0;
@@ -493,7 +629,7 @@ Summary run_core(std::vector<JobSpec> jobs, const CoreOptions& options) {
 
     // With no worker to run them, jobs wait for ever: say so, and end a run that would end by
     // itself.
-    if (jobs_wait && parts.dispatcher->reachable_now.load(std::memory_order_relaxed) == 0) {
+    if (jobs_wait && reachable_workers() == 0) {
       if (!no_worker_since) no_worker_since = now;
       const std::size_t waiting = finite - counts.jobs_done - counts.jobs_failed + (summary.submitted - finite);
       if (!no_worker_warned && now - *no_worker_since >= options.heartbeat_timeout) {
@@ -521,6 +657,9 @@ Summary run_core(std::vector<JobSpec> jobs, const CoreOptions& options) {
   }
   const auto report = supervisor.finished().get();
   const auto end = std::chrono::steady_clock::now();
+#if SWARMSYNC_CORE_WITH_NATS
+  ask_counters();
+#endif
   for (auto& c : controls) c->kill();
   guard.reset();
   ioc.stop();
@@ -540,9 +679,20 @@ Summary run_core(std::vector<JobSpec> jobs, const CoreOptions& options) {
   }
   summary.recurring_jobs = summary.submitted - finite;
   account(summary, records, parts, *shared);
-  summary.retried = parts.harvester->retried();
-  summary.unexpected_results = parts.harvester->unexpected();
-  summary.workers_lost = parts.dispatcher->workers_lost();
+  if (!placement.whole()) {
+    // Jobs not found here are in a node's service or in a JetStream channel between processes.
+    const std::size_t found = summary.done + summary.failed + summary.left_total;
+    if (const std::size_t away = summary.submitted - std::min(summary.submitted, found); away > 0) {
+      summary.left.emplace_back("other processes", away);
+      summary.left_total += away;
+    }
+    summary.unaccounted = 0;
+  }
+  summary.archived_twice = parts.archive->duplicates();
+  summary.earlier_runs_records = parts.archive->foreign();
+  summary.retried = parts.harvester->retried() + remote["retried"];
+  summary.unexpected_results = parts.harvester->unexpected() + remote["unexpected"];
+  summary.workers_lost = parts.dispatcher->workers_lost() + remote["workers_lost"];
   summary.workers_back = parts.dispatcher->workers_back();
   summary.workers_unreachable = parts.dispatcher->unreachable_workers();
 #if SWARMSYNC_CORE_WITH_NATS
@@ -569,6 +719,7 @@ Summary run_core(std::vector<JobSpec> jobs, const CoreOptions& options) {
   summary.total_p99 = percentile(total, 99);
   summary.stop_reason = report.reason;
   summary.error = report.error;
+  summary.restarts = remote["restarts"];
   for (const auto& s : report.services) {
     summary.restarts += s.restarts;
     summary.swaps += s.swaps;
@@ -577,6 +728,115 @@ Summary run_core(std::vector<JobSpec> jobs, const CoreOptions& options) {
   if (options.keep_records) summary.records = records;
   return summary;
 }
+
+#if SWARMSYNC_CORE_WITH_NATS
+int run_node(const NodeOptions& options, std::ostream& out, std::ostream& err, const std::atomic<bool>* stop) {
+  const std::string who = "node " + options.name;
+  auto fail = [&](const std::string& why, int code = 1) {
+    err << "error: " << who << ": " << why << "\n";
+    return code;
+  };
+  if (options.services.empty()) return fail("no service to run", 2);
+  swarmsync::nats::ConnectOptions connect_options;
+  connect_options.name = "swarmsync-core " + who;
+  auto conn = swarmsync::nats::connect(options.nats_url, connect_options);
+  if (!conn) return fail("--nats " + options.nats_url + ": " + conn.error().message);
+  // A service runs in one process of a core: two would split its channel's messages.
+  auto answers = ask_nodes(*conn, options.core_name, options.node_discovery);
+  if (!answers) return fail("--nats " + options.nats_url + ": " + answers.error().message);
+  for (const auto& other : *answers) {
+    if (other.name == options.name && other.kind == "node")
+      return fail("another node of core '" + options.core_name + "' is named " + options.name + "; give another --name", 2);
+    for (const auto& service : other.services)
+      if (options.services.count(service))
+        return fail("the " + service + " of core '" + options.core_name + "' already runs in " +
+                        (other.kind == "run" ? std::string("the `swarmsync-core run` process") : "node " + other.name),
+                    2);
+  }
+
+  Placement placement;
+  placement.only = options.services;
+  Shared::Options resource;
+  resource.logger = options.logger;
+  auto shared = std::make_shared<Shared>(std::move(resource));
+  asio::io_context ioc(static_cast<int>(std::max(1u, options.threads)));
+  Parts parts;
+  auto troubles = std::make_shared<BridgeTroubles>();
+  NatsSide nats{&*conn, options.core_name, options.name, troubles};
+  if (placement.here("dispatcher"))
+    parts.gateway = std::make_shared<WorkerGatewayState>(*conn, options.core_name, shared->logger, troubles);
+  if (auto error = add_channels(*shared, placement, nats); !error.empty())
+    return fail("--nats " + options.nats_url + ": " + error);
+  CoreOptions as_core;
+  as_core.max_retries = options.max_retries;
+  as_core.retry_backoff = options.retry_backoff;
+  as_core.retry_backoff_max = options.retry_backoff_max;
+  as_core.cron_speed = options.cron_speed;
+  as_core.heartbeat = options.heartbeat;
+  as_core.heartbeat_timeout = options.heartbeat_timeout;
+  Supervisor supervisor(ioc.get_executor(), shared,
+                        {.intensity = {10, std::chrono::seconds(10)},
+                         .backoff = {std::chrono::milliseconds(1), std::chrono::milliseconds(10)}});
+  declare_services(supervisor, parts, as_core, placement);
+  if (auto started = supervisor.start(); !started) return fail("the wiring check failed:\n" + started.error().table());
+  supervisor.handle_signals();
+
+  // What the run's process asks for: the services and their counters (relaxed atomics and the
+  // supervisor's snapshot, safe from cnats's thread).
+  auto describe = [&options, &parts, &supervisor] {
+    NodeInfo self{options.name, "node", {options.services.begin(), options.services.end()}, {}};
+    auto& c = self.counters;
+    if (options.services.count("dispatcher")) {
+      c["reachable_workers"] = parts.dispatcher->reachable_now.load(std::memory_order_relaxed);
+      c["workers_lost"] = parts.dispatcher->lost_now.load(std::memory_order_relaxed);
+    }
+    if (options.services.count("harvester")) {
+      c["retried"] = parts.harvester->retried();
+      c["unexpected"] = parts.harvester->unexpected();
+    }
+    if (options.services.count("hibernator")) c["runs_never_due"] = parts.hibernator->runs_never_due.load();
+    std::uint64_t restarts = 0;
+    for (const auto& service : supervisor.snapshot().services) restarts += service.restarts;
+    c["restarts"] = restarts;
+    return to_json(self);
+  };
+  std::optional<NodeResponder> responder;
+  if (auto started_responder = NodeResponder::start(*conn, options.core_name, describe); started_responder) {
+    responder.emplace(std::move(*started_responder));
+  } else {
+    err << "error: " << who << ": " << started_responder.error().message << "\n";
+    supervisor.request_shutdown("could not answer the other processes");
+  }
+
+  auto guard = asio::make_work_guard(ioc);
+  std::vector<std::thread> threads;
+  for (unsigned i = 0; i < std::max(1u, options.threads); ++i) threads.emplace_back([&] { ioc.run(); });
+  {
+    std::string list;
+    for (const auto& service : options.services) list += (list.empty() ? "" : ", ") + service;
+    out << who << ": running " << list << " of core " << options.core_name << " (SIGINT or SIGTERM stops it)"
+        << std::endl;
+  }
+  while (supervisor.finished().wait_for(std::chrono::milliseconds(20)) != std::future_status::ready)
+    if (stop && stop->load()) supervisor.request_shutdown("asked to stop");
+  const auto report = supervisor.finished().get();
+  responder.reset();  // answers no more
+  guard.reset();
+  ioc.stop();
+  for (auto& t : threads) t.join();
+  std::uint64_t restarts = 0;
+  for (const auto& service : report.services) restarts += service.restarts;
+  out << who << ": stopped (" << report.reason << "); " << restarts << " restart(s)";
+  if (!report.error.empty()) out << "; error: " << report.error;
+  out << std::endl;
+  return report.error.empty() ? 0 : 1;
+}
+#else
+int run_node(const NodeOptions&, std::ostream&, std::ostream& err, const std::atomic<bool>*) {
+  err << "error: this build has no NATS transport (SWARMSYNC_WITH_NATS=OFF)\n";
+  return 1;
+}
+#endif
 
 std::string to_text(const Summary& s) {
   std::ostringstream out;
@@ -605,6 +865,15 @@ std::string to_text(const Summary& s) {
   if (s.swaps) out << " (took " << ms(s.swap_took) << ")";
   out << ", " << s.unexpected_results << " late result(s) ignored\n";
   for (const auto& note : s.faults_not_applied) out << "fault not applied as asked: " << note << "\n";
+  if (!s.elsewhere.empty()) {
+    out << "services in other processes:";
+    for (std::size_t i = 0; i < s.elsewhere.size(); ++i)
+      out << (i ? ", " : " ") << s.elsewhere[i].first << " (node " << s.elsewhere[i].second << ")";
+    out << "\n";
+  }
+  if (s.archived_twice || s.earlier_runs_records)
+    out << "archive: " << s.archived_twice << " record(s) of a job run already archived, " << s.earlier_runs_records
+        << " of an earlier run, dropped\n";
   if (s.nats)
     out << "nats: " << s.nats->disconnects << " disconnect(s), " << s.nats->reconnects << " reconnect(s), "
         << s.nats->published_again << " value(s) published again, " << s.nats->lost << " lost, "
@@ -661,7 +930,11 @@ std::string to_json(const Summary& s) {
       << ",\"unexpected_results\":" << s.unexpected_results
       << ",\"workers_lost\":" << s.workers_lost << ",\"workers_back\":" << s.workers_back << ",\"workers_unreachable\":[";
   for (std::size_t i = 0; i < s.workers_unreachable.size(); ++i) out << (i ? "," : "") << s.workers_unreachable[i];
-  out << "],\"restarts\":" << s.restarts << ",\"swaps\":" << s.swaps
+  out << "],\"elsewhere\":{";
+  for (std::size_t i = 0; i < s.elsewhere.size(); ++i)
+    out << (i ? "," : "") << quote(s.elsewhere[i].first) << ":" << quote(s.elsewhere[i].second);
+  out << "},\"archived_twice\":" << s.archived_twice << ",\"earlier_runs_records\":" << s.earlier_runs_records;
+  out << ",\"restarts\":" << s.restarts << ",\"swaps\":" << s.swaps
       << ",\"swap_took_ns\":" << ns(s.swap_took) << ",\"seconds\":" << s.seconds
       << ",\"jobs_per_second\":" << s.jobs_per_second
       << ",\"latency_ns\":{\"submitted_to_ready\":{\"p50\":" << ns(s.to_ready_p50) << ",\"p99\":" << ns(s.to_ready_p99)

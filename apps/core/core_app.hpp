@@ -11,7 +11,10 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <iosfwd>
+#include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <swarmsync/runtime/boot_report.hpp>
 #include <vector>
@@ -64,7 +67,38 @@ struct CoreOptions {
   /// nats://127.0.0.1:4222; empty: in-process workers only. They join the `workers` local ones.
   std::string nats_url;
   std::string core_name = "core";  ///< names the JetStream stream (`SWARMSYNC_<core>`) and subjects
+  /// With `nats_url`: how long to wait for the nodes (`run_node`) of this core to answer before
+  /// booting. Every service no node runs runs here; those a node runs do not.
+  std::chrono::milliseconds node_discovery{300};
+  /// The local `workers` were asked for explicitly: an error if the Dispatcher runs in a node
+  /// (local workers register with a local Dispatcher only). Otherwise none are started then.
+  bool local_workers_required = false;
 };
+
+/// A part of the Core in its own process (`swarmsync-core node`): the services named, over NATS.
+struct NodeOptions {
+  std::string nats_url;
+  std::string core_name = "core";
+  std::string name = "node";         ///< names the process in the other processes' reports
+  std::set<std::string> services;    ///< from kNodeServices (placement.hpp)
+  unsigned max_retries = 3;          ///< the Harvester's, as `CoreOptions`
+  std::chrono::milliseconds retry_backoff{10};
+  std::chrono::milliseconds retry_backoff_max{1000};
+  double cron_speed = 1.0;           ///< the Hibernator's
+  std::chrono::milliseconds heartbeat{50};  ///< the Dispatcher's silence rule, as `CoreOptions`
+  std::chrono::milliseconds heartbeat_timeout{std::chrono::seconds(2)};
+  std::chrono::milliseconds node_discovery{300};
+  unsigned threads = 2;
+  std::shared_ptr<spdlog::logger> logger;  ///< where the services log; null: nowhere
+};
+
+/// Runs the services of `options` until SIGINT or SIGTERM (or `stop` becomes true), taking
+/// their channels' ends over NATS; the rest of the Core runs in other processes. Writes one line
+/// to `out` once it runs and one when it stopped; errors (the server unreachable, a service
+/// already run by another process, a failed boot) go to `err`. Returns 0 after a clean stop, 1
+/// on an error, 2 when a service is already run elsewhere.
+int run_node(const NodeOptions& options, std::ostream& out, std::ostream& err,
+             const std::atomic<bool>* stop = nullptr);
 
 /// A finite job that failed: its last failed run after every retry.
 struct FailedJob {
@@ -137,8 +171,16 @@ struct Summary {
   /// (waiting for their time), `never_due` (cron jobs with no firing time left), `scheduler`
   /// (queued), `dispatcher` (waiting for a free slot), `workers` (placed on a worker, result not
   /// in). A job in several places (a cron job with its next run armed while a run is out) counts
-  /// once, in the place furthest along.
+  /// once, in the place furthest along. With services in other processes (`elsewhere`), a job
+  /// found in none of this process's places is counted in `other processes`: in a node's service
+  /// or in a JetStream channel between processes (a node keeps it, and finishes it after the run
+  /// stopped; the next run does not count it, as `earlier_runs_records`).
   std::vector<std::pair<std::string, std::size_t>> left;
+  /// Services that ran in other processes (`run_node`), with the process's name.
+  std::vector<std::pair<std::string, std::string>> elsewhere;
+  std::size_t archived_twice = 0;  ///< records of a job run already archived, dropped
+  /// Records of jobs of an earlier run (finished by a node after that run stopped), dropped.
+  std::size_t earlier_runs_records = 0;
   std::vector<ArchiveRecord> records;  ///< with `keep_records`
   std::vector<FailedJob> failed_jobs;  ///< every failed finite job, in the order they were submitted
 };
@@ -146,7 +188,10 @@ struct Summary {
 /// Runs `jobs` on the Core until every finite job is done or failed (a cron job with `runs` once
 /// every run is; it failed if one of them did) and every fault asked for happened, the duration
 /// passes, a signal arrives, no worker is left to run the jobs waiting (`no_worker_stop`, when no
-/// job recurs) or a failure brings the Core down.
+/// job recurs) or a failure brings the Core down. With `nats_url`, it first asks which nodes of
+/// its core are up (`run_node`, for `node_discovery`): the services they run are not run here
+/// (placement.hpp), and their counters join the summary; an error if another run of the core is
+/// up, if two nodes run one service, or if an option needs a service that runs elsewhere.
 Summary run_core(std::vector<JobSpec> jobs, const CoreOptions& options);
 
 /// The Core's boot diagnostics, without running it.

@@ -2,6 +2,7 @@
 //
 //   swarmsync-core run [--count N | --jobs FILE|-] [--workers W] [--duration 90s] [--json] [faults]
 //   swarmsync-core run --nats URL [--workers 0] ...   (with workers in other processes)
+//   swarmsync-core node --nats URL --services scheduler,dispatcher [--name N]   (a part of the Core)
 //   swarmsync-core worker --nats URL --name W [--capacity C] [--speed S]
 //   swarmsync-core wiring [--dot | --json]
 //   swarmsync-core --version
@@ -30,6 +31,7 @@
 #include "core_app.hpp"
 #include "model/job_file.hpp"
 #include "model/workload.hpp"
+#include "placement.hpp"
 #include "remote/remote_worker.hpp"
 
 namespace {
@@ -158,6 +160,28 @@ int main(int argc, char** argv) {
   worker->add_option("--speed", worker_speed, "a job takes its work divided by this, 0.01 to 100")->type_name("X");
   worker->add_option("--failure-rate", worker_failure_rate, "chance that an attempt fails, 0 to 1")->type_name("X");
 
+  auto* node = app.add_subcommand("node", "run some of the Core's services in this process, for a Core over NATS");
+  core::NodeOptions node_options;
+  std::string node_services, node_retries = "3", node_backoff = "10", node_threads = "2", node_cron_speed = "1";
+  node->add_option("--nats", node_options.nats_url, "the NATS server of the Core, e.g. nats://127.0.0.1:4222")
+      ->type_name("URL")
+      ->required();
+  node->add_option("--services", node_services,
+                   "the services this process runs, comma-separated: hibernator, scheduler, dispatcher, harvester")
+      ->type_name("LIST")
+      ->required();
+  node->add_option("--name", node_options.name, "the node's name in the other processes' reports")->type_name("NAME");
+  node->add_option("--core", node_options.core_name, "the Core's name on NATS")->type_name("NAME");
+  node->add_option("--max-retries", node_retries, "the Harvester's retries of a failed job, 0 to 100")->type_name("N");
+  node->add_option("--retry-backoff", node_backoff,
+                   "the Harvester's milliseconds before a first retry, doubled for each further one, 0 to 1000")
+      ->type_name("N");
+  node->add_option("--cron-speed", node_cron_speed, "the Hibernator's cron clock speed, 1 to 1000000")->type_name("X");
+  node->add_option("--threads", node_threads, "threads running the services, 1 to 64")->type_name("N");
+  std::string node_log_level = "warn";
+  node->add_option("--log-level", node_log_level, "the least severe log lines written to standard error")
+      ->type_name("LEVEL");
+
   auto* wiring = app.add_subcommand("wiring", "print the boot diagnostics of the Core's wiring");
   bool dot = false, wiring_json = false;
   wiring->add_flag("--dot", dot, "as a Graphviz DOT graph");
@@ -165,8 +189,8 @@ int main(int argc, char** argv) {
 
   // A first word that is no flag must name a subcommand (CLI11 would only say one is required).
   if (argc > 1 && argv[1][0] != '-' && std::string_view(argv[1]) != "run" && std::string_view(argv[1]) != "wiring" &&
-      std::string_view(argv[1]) != "worker") {
-    std::cerr << "error: unknown subcommand '" << argv[1] << "'; expected run, worker or wiring (see --help)\n";
+      std::string_view(argv[1]) != "worker" && std::string_view(argv[1]) != "node") {
+    std::cerr << "error: unknown subcommand '" << argv[1] << "'; expected run, node, worker or wiring (see --help)\n";
     return 2;
   }
   try {
@@ -193,6 +217,38 @@ int main(int argc, char** argv) {
     std::cerr << "error: this build has no NATS transport (SWARMSYNC_WITH_NATS=OFF)\n";
     return 1;
 #endif
+  }
+
+  if (*node) {
+    auto services = core::parse_services(node_services);
+    if (!services) return std::cerr << "error: " << services.error().message << "\n", 2;
+    node_options.services = std::move(*services);
+    if (node_options.name.empty() ||
+        node_options.name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") !=
+            std::string::npos)
+      return std::cerr << "error: --name '" << node_options.name << "': letters, digits, '_' and '-' only, not empty\n", 2;
+    const auto retries_n = core::cli::parse_whole("--max-retries", node_retries, 0, 100);
+    if (!retries_n) return std::cerr << "error: " << retries_n.error().message << "\n", 2;
+    const auto backoff_n = core::cli::parse_whole("--retry-backoff", node_backoff, 0, 1000);
+    if (!backoff_n) return std::cerr << "error: " << backoff_n.error().message << "\n", 2;
+    const auto threads_n = core::cli::parse_whole("--threads", node_threads, 1, 64);
+    if (!threads_n) return std::cerr << "error: " << threads_n.error().message << "\n", 2;
+    const auto speed = core::cli::parse_decimal("--cron-speed", node_cron_speed, 1, 1e6);
+    if (!speed) return std::cerr << "error: " << speed.error().message << "\n", 2;
+    node_options.max_retries = static_cast<unsigned>(*retries_n);
+    node_options.retry_backoff = std::chrono::milliseconds(*backoff_n);
+    node_options.threads = static_cast<unsigned>(*threads_n);
+    node_options.cron_speed = *speed;
+    core::cli::LogOptions node_log;
+    node_log.level = spdlog::level::from_str(node_log_level);
+    if (node_log.level == spdlog::level::off && node_log_level != "off")
+      return std::cerr << "error: --log-level: '" << node_log_level
+                       << "' is not a level; expected trace, debug, info, warn, error or off\n",
+             2;
+    auto node_logger = core::cli::make_logger(node_log);
+    if (!node_logger) return std::cerr << "error: " << node_logger.error().message << "\n", 2;
+    node_options.logger = *node_logger;
+    return core::run_node(node_options, std::cout, std::cerr);
   }
 
   if (*wiring) {
@@ -222,6 +278,7 @@ int main(int argc, char** argv) {
     *f->value = *value;
   }
   options.workers = static_cast<unsigned>(workers);
+  options.local_workers_required = run->count("--workers") > 0;
   options.worker_capacity = static_cast<unsigned>(capacity);
   options.max_retries = static_cast<unsigned>(retries);
   options.threads = static_cast<unsigned>(threads);

@@ -111,7 +111,7 @@ TEST(CoreCli, BadFlagValuesAreNamedWithWhatIsAccepted) {
        "--delayed-share, --cron-share and --bounded-cron-share add up to 1.2"},
       {"run --kill-worker 1 --workers 1 --count 50", "--kill-worker 1 would leave no worker to run the jobs"},
       {"run --kill-worker 3 --workers 2", "--kill-worker 3 names no worker (there are 2)"},
-      {"bogus", "unknown subcommand 'bogus'; expected run, worker or wiring"},
+      {"bogus", "unknown subcommand 'bogus'; expected run, node, worker or wiring"},
       {"run --threads 1e3", "--threads: '1e3' is not a whole number; expected 1 to 64"},
       {"run --workers abc", "--workers: 'abc' is not a whole number; expected 0 to 256"},
       {"run --workers 0", "--workers 0: no worker would run the jobs; give --workers 1 or more, or --nats"},

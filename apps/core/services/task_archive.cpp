@@ -10,6 +10,10 @@ namespace core {
 bool TaskArchiveStore::add(ArchiveRecord record) {
   std::lock_guard lock(mutex_);
   const auto key = std::make_pair(record.job.id, record.job.run);
+  if (record.job.id < first_id_ || record.job.id > last_id_) {
+    ++foreign_;
+    return false;
+  }
   if (index_.count(key)) {
     ++duplicates_;
     return false;
@@ -32,6 +36,22 @@ bool TaskArchiveStore::add(ArchiveRecord record) {
   }
   records_.push_back(std::move(record));
   return true;
+}
+
+void TaskArchiveStore::accept_ids(JobId first, JobId last) {
+  std::lock_guard lock(mutex_);
+  first_id_ = first;
+  last_id_ = last;
+}
+
+bool TaskArchiveStore::accepts(JobId job) const {
+  std::lock_guard lock(mutex_);
+  return job >= first_id_ && job <= last_id_;
+}
+
+std::size_t TaskArchiveStore::foreign() const {
+  std::lock_guard lock(mutex_);
+  return foreign_;
 }
 
 TaskArchiveStore::Counts TaskArchiveStore::counts() const {
@@ -110,8 +130,11 @@ asio::awaitable<void> run(Context& ctx, std::shared_ptr<TaskArchiveStore> store,
     if (auto* a = std::get_if<Archive>(&*msg)) {
       const JobId job = a->record.job.id;
       const std::uint64_t run_no = a->record.job.run;
-      if (!store->add(std::move(a->record)))
-        log.warn("{}: job {} run {} was already archived: the second record is dropped", ctx.name(), job, run_no);
+      const bool ours = store->accepts(job);
+      if (!store->add(std::move(a->record))) {
+        if (ours) log.warn("{}: job {} run {} was already archived: the second record is dropped", ctx.name(), job, run_no);
+        else log.debug("{}: job {} run {} is of an earlier run: its record is dropped", ctx.name(), job, run_no);
+      }
     } else {
       log.warn("{}: ignored a message that is not for the TaskArchive", ctx.name());
     }

@@ -23,8 +23,17 @@ namespace core {
 /// The archived outcomes. Thread-safe: every member may be called from any thread.
 class TaskArchiveStore {
  public:
-  /// Keeps `record`; returns false (and counts a duplicate) if its (job, run) is already kept.
+  /// Keeps `record`; returns false (and counts a duplicate) if its (job, run) is already kept,
+  /// or (and counts it as foreign) if its job's id is outside the accepted ones.
   bool add(ArchiveRecord record);
+  /// Only jobs numbered `first` to `last` are kept from now on (every id by default): a Core
+  /// whose services run in several processes numbers each run's jobs apart, and a record of an
+  /// earlier run (a job a node finished after that run stopped) is not this run's.
+  void accept_ids(JobId first, JobId last);
+  /// True if records of `job` are kept (see accept_ids).
+  bool accepts(JobId job) const;
+  /// Records dropped because their job was not one of the accepted ids.
+  std::size_t foreign() const;
 
   /// Job runs kept, those that succeeded, those that failed, and records dropped as duplicates.
   std::size_t size() const;
@@ -63,6 +72,9 @@ class TaskArchiveStore {
   std::map<std::pair<JobId, std::uint64_t>, std::size_t> index_;  // (job, run) -> position in records_
   std::size_t done_ = 0;
   std::size_t duplicates_ = 0;
+  std::size_t foreign_ = 0;
+  JobId first_id_ = 0;
+  JobId last_id_ = ~JobId{0};
   Counts counts_;
   std::map<JobId, std::pair<unsigned, unsigned>> partial_;  // cron jobs with runs: runs kept, failed ones
 };

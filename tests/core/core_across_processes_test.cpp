@@ -1,0 +1,222 @@
+// The Core split across processes over a real nats-server: nodes (`swarmsync-core node`) running
+// some of its services, workers in their own processes, and `swarmsync-core run` running the
+// rest. Deadlines are hang guards only.
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <signal.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "placement.hpp"
+#include "support/program.hpp"
+#include "transport/nats_server.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using core::ChannelType;
+using core::Placement;
+using core::Route;
+
+TEST(Placement, AWholeCoreHasEveryChannelInProcess) {
+  const Placement whole;
+  EXPECT_TRUE(whole.whole());
+  for (auto c : core::kServiceChannels) EXPECT_EQ(core::route(c, whole), Route::local) << to_string(c);
+  // The door of remote workers always crosses processes.
+  EXPECT_EQ(core::route(ChannelType::FromWorkers, whole), Route::inbound);
+}
+
+TEST(Placement, TheRunAndANodeSeeEachChannelFromItsTwoSides) {
+  Placement run;
+  run.elsewhere = {"scheduler", "dispatcher"};
+  Placement node;
+  node.only = std::set<std::string>{"scheduler", "dispatcher"};
+  EXPECT_FALSE(node.whole());
+  struct Row {
+    ChannelType channel;
+    Route at_run, at_node;
+  };
+  const Row rows[] = {
+      {ChannelType::Submissions, Route::local, Route::absent},
+      {ChannelType::ToHibernator, Route::local, Route::absent},
+      {ChannelType::ToScheduler, Route::outbound, Route::inbound},  // Receiver, Hibernator, Harvester send to it
+      {ChannelType::ToDispatcher, Route::absent, Route::local},     // Scheduler and workers are with it
+      {ChannelType::ToHarvester, Route::inbound, Route::outbound},
+      {ChannelType::HarvesterToArchive, Route::local, Route::absent},
+      {ChannelType::FromWorkers, Route::absent, Route::inbound},  // the gateway goes with the Dispatcher
+  };
+  for (const auto& row : rows) {
+    EXPECT_EQ(core::route(row.channel, run), row.at_run) << to_string(row.channel);
+    EXPECT_EQ(core::route(row.channel, node), row.at_node) << to_string(row.channel);
+  }
+  EXPECT_TRUE(node.here("workers"));
+  EXPECT_FALSE(node.here("receiver"));
+  EXPECT_FALSE(run.here("worker-gateway"));
+  EXPECT_TRUE(run.here("submitter"));
+}
+
+TEST(Placement, ServicesAreParsedAndBadOnesNamed) {
+  auto ok = core::parse_services("Scheduler, dispatcher");
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(*ok, (std::set<std::string>{"dispatcher", "scheduler"}));
+  struct Case {
+    const char* list;
+    const char* message;
+  };
+  const Case cases[] = {
+      {"", "--services: an empty name in ''"},
+      {"scheduler,", "--services: an empty name in 'scheduler,'"},
+      {"receiver", "--services: 'receiver' is not a service a node can run; expected hibernator, scheduler, "
+                   "dispatcher, harvester (the receiver, task-archive and logger stay with `run`)"},
+      {"harvester,Harvester", "--services: 'harvester' is named twice"},
+  };
+  for (const auto& c : cases) {
+    auto r = core::parse_services(c.list);
+    ASSERT_FALSE(r) << c.list;
+    EXPECT_NE(r.error().message.find(c.message), std::string::npos) << r.error().message;
+  }
+}
+
+#if SWARMSYNC_CORE_WITH_NATS
+
+using swarmsync::test::Program;
+
+class CoreAcrossProcesses : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (auto why = server.start()) GTEST_SKIP() << *why;
+  }
+  // A node running `services`, once it says it runs.
+  std::unique_ptr<Program> node(const std::string& name, const std::string& services) {
+    auto p = std::make_unique<Program>(
+        std::vector<std::string>{"node", "--nats", server.url(), "--name", name, "--services", services}, true);
+    EXPECT_TRUE(p->wait_for_output("node " + name + ": running")) << p->output();
+    return p;
+  }
+  std::unique_ptr<Program> worker(const std::string& name) {
+    return std::make_unique<Program>(std::vector<std::string>{"worker", "--nats", server.url(), "--name", name});
+  }
+  static void stop(std::unique_ptr<Program>& p, const std::string& says) {
+    p->signal(SIGTERM);
+    EXPECT_EQ(p->wait(), 0);
+    EXPECT_NE(p->output().find(says), std::string::npos) << p->output();
+  }
+  swarmsync::test::NatsServer server;
+};
+
+// The Core in three processes (the run, the Scheduler with the Dispatcher, the Harvester with the
+// Hibernator) and four worker processes: every job is done after its retries, none archived twice.
+// Under the sanitizers, which slow every process several times, a fifth of the jobs.
+TEST_F(CoreAcrossProcesses, ThreeProcessesAndFourWorkersRunEveryJob) {
+#ifdef SWARMSYNC_SANITIZED
+  const int count = 2000;
+#else
+  const int count = 10000;
+#endif
+  auto a = node("a", "scheduler,dispatcher");
+  auto b = node("b", "harvester,hibernator");
+  std::vector<std::unique_ptr<Program>> workers;
+  for (const char* name : {"w1", "w2", "w3", "w4"}) workers.push_back(worker(name));
+  Program run({"run", "--nats", server.url(), "--count", std::to_string(count), "--json"});
+  const int status = run.wait(300s);
+  const std::string out = run.output();
+  ASSERT_EQ(status, 0) << out;
+  const auto j = nlohmann::json::parse(out);
+  EXPECT_EQ(j["submitted"], count);
+  EXPECT_EQ(j["done"], count) << out;  // a generated job fails its first attempt only: each is done
+  EXPECT_EQ(j["left_total"], 0) << out;
+  EXPECT_EQ(j["unaccounted"], 0) << out;
+  EXPECT_GT(j["retried"], 0) << "the Harvester's counters come from node b: " << out;
+  EXPECT_EQ(j["archived_twice"], 0) << out;
+  EXPECT_EQ(j["earlier_runs_records"], 0);
+  // A late result is of a job placed again after its worker was found silent (a heartbeat late
+  // under load): it ran twice, and counted once, as the archive's count of twice says.
+  if (j["workers_lost"] == 0) {
+    EXPECT_EQ(j["unexpected_results"], 0) << out;
+  }
+  EXPECT_EQ(j["nats"]["lost"], 0) << out;
+  EXPECT_EQ(j["nats"]["undecodable"], 0) << out;
+  const auto elsewhere = j["elsewhere"];
+  EXPECT_EQ(elsewhere.size(), 4u) << out;
+  EXPECT_EQ(elsewhere.value("scheduler", ""), "a");
+  EXPECT_EQ(elsewhere.value("dispatcher", ""), "a");
+  EXPECT_EQ(elsewhere.value("harvester", ""), "b");
+  EXPECT_EQ(elsewhere.value("hibernator", ""), "b");
+  for (auto& w : workers) {
+    w->signal(SIGTERM);
+    EXPECT_EQ(w->wait(), 0);
+  }
+  stop(a, "node a: stopped");
+  stop(b, "node b: stopped");
+}
+
+// Nodes outlive a run. A run stopped early leaves jobs in them, which they finish afterwards; the
+// next run numbers its jobs apart and counts only its own (the earlier run's records are dropped
+// as such).
+TEST_F(CoreAcrossProcesses, NodesServeTheNextRunAndItCountsOnlyItsOwnJobs) {
+  auto a = node("a", "scheduler,dispatcher,harvester");
+  auto w = worker("w1");
+  Program first({"run", "--nats", server.url(), "--count", "1500", "--duration", "300ms", "--json"});
+  ASSERT_EQ(first.wait(120s), 0) << first.output();
+  const auto j1 = nlohmann::json::parse(first.output());
+  EXPECT_EQ(j1["unaccounted"], 0);
+  EXPECT_GT(j1["left_total"], 0) << "the first run stopped before its jobs were done";
+  EXPECT_EQ(j1["done"].get<int>() + j1["failed"].get<int>() + j1["left_total"].get<int>(), 1500);
+
+  Program second({"run", "--nats", server.url(), "--count", "300", "--json"});
+  ASSERT_EQ(second.wait(180s), 0) << second.output();
+  const auto j2 = nlohmann::json::parse(second.output());
+  EXPECT_EQ(j2["done"], 300) << second.output();
+  EXPECT_EQ(j2["unaccounted"], 0);
+  EXPECT_EQ(j2["archived_twice"], 0);
+  w->signal(SIGTERM);
+  EXPECT_EQ(w->wait(), 0);
+  stop(a, "node a: stopped");
+}
+
+// A service runs in one process of a core: a second node, or a run asked for what only the
+// service's own process can do, is refused with a message naming both.
+TEST_F(CoreAcrossProcesses, ConflictsAndFaultsOfServicesElsewhereAreRefused) {
+  auto a = node("a", "scheduler,dispatcher");
+  struct Case {
+    std::vector<std::string> args;
+    int status;
+    std::string message;
+  };
+  const std::string url = server.url();
+  const Case cases[] = {
+      {{"node", "--nats", url, "--name", "b", "--services", "hibernator,scheduler"}, 2,
+       "error: node b: the scheduler of core 'core' already runs in node a"},
+      {{"node", "--nats", url, "--name", "a", "--services", "harvester"}, 2,
+       "error: node a: another node of core 'core' is named a; give another --name"},
+      {{"node", "--nats", url, "--services", "receiver"}, 2, "error: --services: 'receiver' is not a service"},
+      {{"node", "--nats", url, "--name", "a b", "--services", "harvester"}, 2, "error: --name 'a b'"},
+      {{"node", "--nats", url, "--services", "harvester", "--max-retries", "101"}, 2,
+       "error: --max-retries: '101' is out of range"},
+      {{"node", "--nats", "nats://127.0.0.1:1", "--services", "harvester"}, 1,
+       "error: node node: --nats nats://127.0.0.1:1: connect nats://127.0.0.1:1: No server available"},
+      {{"node", "--nats", url}, 2, "--services is required"},
+      {{"run", "--nats", url, "--workers", "2", "--count", "10"}, 1,
+       "error: --workers 2: the dispatcher runs in node a; workers join it as `swarmsync-core worker` processes"},
+      {{"run", "--nats", url, "--crash-scheduler", "1", "--count", "10"}, 1,
+       "error: --crash-scheduler: the scheduler runs in node a, not here"},
+      {{"run", "--nats", url, "--swap-dispatcher", "--count", "10"}, 1,
+       "error: --swap-dispatcher: the dispatcher runs in node a, not here"},
+  };
+  for (const auto& c : cases) {
+    Program p(c.args, true);
+    EXPECT_EQ(p.wait(60s), c.status) << c.args[0] << " " << c.args.back();
+    const auto text = p.output();
+    EXPECT_NE(text.find(c.message), std::string::npos) << text;
+    EXPECT_EQ(text.find("jobs: "), std::string::npos) << "a summary of a run that never started: " << text;
+  }
+  stop(a, "node a: stopped");
+}
+
+#endif
+
+}  // namespace
