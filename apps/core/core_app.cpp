@@ -25,9 +25,11 @@
 #include "services/task_archive.hpp"
 #include "workers/simulated_worker.hpp"
 #if SWARMSYNC_CORE_WITH_NATS
+#include <swarmsync/transport/nats/ack_fence.hpp>
 #include <swarmsync/transport/nats/bridged_channel.hpp>
 
 #include "model/payload_json.hpp"
+#include "remote/harvester_journal.hpp"
 #include "remote/nodes.hpp"
 #include "remote/worker_gateway.hpp"
 #endif
@@ -48,6 +50,10 @@ struct NatsSide {
   std::string core;
   std::string sender = "core";
   std::shared_ptr<BridgeTroubles> troubles;
+  // One for every bridge of the process: a message is acknowledged once what its handling sent
+  // is published (ack_fence.hpp), so a process killed in between loses nothing.
+  std::shared_ptr<swarmsync::nats::AckFence> fence = std::make_shared<swarmsync::nats::AckFence>();
+  std::chrono::milliseconds ack_wait{std::chrono::seconds(30)};
 #endif
 };
 
@@ -71,6 +77,8 @@ std::string add_channels(Shared& shared, const Placement& placement, const NatsS
     swarmsync::nats::BridgeOptions bridge;
     bridge.consume_here = r == Route::inbound;
     bridge.sender = nats.sender;
+    bridge.fence = nats.fence;
+    bridge.consumer.ack_wait = nats.ack_wait;
     bridge = reported(
         std::move(bridge), std::string(to_string(c)),
         [logger = shared.logger](const std::string& line) { logger->warn("{}", line); }, nats.troubles);
@@ -495,8 +503,10 @@ Summary run_core(std::vector<JobSpec> jobs, const CoreOptions& options_in) {
     nats.core = options.core_name;
     nats.sender = "core";
     nats.troubles = troubles;
+    nats.ack_wait = options.ack_wait;
     if (placement.here("dispatcher"))
-      parts.gateway = std::make_shared<WorkerGatewayState>(*conn, options.core_name, shared->logger, troubles);
+      parts.gateway =
+          std::make_shared<WorkerGatewayState>(*conn, options.core_name, shared->logger, troubles, nats.fence);
     // Each run numbers its jobs apart (a random base), so that what a node still finishes of an
     // earlier run is not taken for this run's.
     std::random_device entropy;
@@ -573,21 +583,31 @@ Summary run_core(std::vector<JobSpec> jobs, const CoreOptions& options_in) {
   const bool ends_by_itself = !recurring;
   auto nudge = shared->wiring->get_tx(ChannelType::ToScheduler).value();
   FaultPlan faults(options, parts, supervisor, controls, nudge);
-  // The nodes' counters, summed: asked for every 250 ms while the run goes on, and at the end.
+  // The nodes' counters: asked for every 250 ms while the run goes on, and at the end; each
+  // node's last answer is kept (a node that does not answer in time keeps its earlier counts),
+  // and `remote` sums them. A node silent for 2 s counts no reachable worker.
   std::map<std::string, std::uint64_t> remote;
 #if SWARMSYNC_CORE_WITH_NATS
+  struct Heard {
+    std::map<std::string, std::uint64_t> counters;
+    std::chrono::steady_clock::time_point at;
+  };
+  std::map<std::string, Heard> heard;  // by node
   auto last_asked = start;
-  auto ask_counters = [&] {
+  auto ask_counters = [&](std::chrono::milliseconds wait) {
     if (nodes.empty()) return;
-    auto answers = ask_nodes(*conn, options.core_name, std::chrono::milliseconds(200), nodes.size());
+    auto answers = ask_nodes(*conn, options.core_name, wait, nodes.size());
     if (!answers) return;
+    const auto now = std::chrono::steady_clock::now();
+    for (auto& node : *answers)
+      if (node.kind == "node") heard[node.name] = Heard{std::move(node.counters), now};
     std::map<std::string, std::uint64_t> sum;
-    for (const auto& node : *answers)
-      if (node.kind == "node")
-        for (const auto& [key, value] : node.counters) sum[key] += value;
+    for (const auto& [name, h] : heard)
+      for (const auto& [key, value] : h.counters)
+        if (key != "reachable_workers" || now - h.at < std::chrono::seconds(2)) sum[key] += value;
     remote = std::move(sum);
   };
-  ask_counters();
+  ask_counters(std::chrono::milliseconds(200));
 #endif
   auto reachable_workers = [&]() -> std::size_t {
     if (placement.here("dispatcher")) return parts.dispatcher->reachable_now.load(std::memory_order_relaxed);
@@ -614,7 +634,7 @@ Summary run_core(std::vector<JobSpec> jobs, const CoreOptions& options_in) {
     const auto now = std::chrono::steady_clock::now();
 #if SWARMSYNC_CORE_WITH_NATS
     if (now - last_asked >= std::chrono::milliseconds(250)) {
-      ask_counters();
+      ask_counters(std::chrono::milliseconds(200));
       last_asked = now;
     }
 #endif
@@ -658,7 +678,7 @@ Summary run_core(std::vector<JobSpec> jobs, const CoreOptions& options_in) {
   const auto report = supervisor.finished().get();
   const auto end = std::chrono::steady_clock::now();
 #if SWARMSYNC_CORE_WITH_NATS
-  ask_counters();
+  ask_counters(std::chrono::seconds(2));  // the final counts: every node, given time
 #endif
   for (auto& c : controls) c->kill();
   guard.reset();
@@ -762,9 +782,26 @@ int run_node(const NodeOptions& options, std::ostream& out, std::ostream& err, c
   asio::io_context ioc(static_cast<int>(std::max(1u, options.threads)));
   Parts parts;
   auto troubles = std::make_shared<BridgeTroubles>();
-  NatsSide nats{&*conn, options.core_name, options.name, troubles};
+  NatsSide nats;
+  nats.conn = &*conn;
+  nats.core = options.core_name;
+  nats.sender = options.name;
+  nats.troubles = troubles;
+  nats.ack_wait = options.ack_wait;
   if (placement.here("dispatcher"))
-    parts.gateway = std::make_shared<WorkerGatewayState>(*conn, options.core_name, shared->logger, troubles);
+    parts.gateway =
+        std::make_shared<WorkerGatewayState>(*conn, options.core_name, shared->logger, troubles, nats.fence);
+  // The Harvester's expectations outlive this process: a Harvester killed with them is
+  // followed by one that takes them on.
+  std::shared_ptr<KvHarvesterJournal> journal;
+  if (placement.here("harvester")) {
+    auto opened = KvHarvesterJournal::open(*conn, options.core_name, shared->logger, nats.fence);
+    if (!opened) return fail("--nats " + options.nats_url + ": " + opened.error().message);
+    journal = std::move(*opened);
+    if (const auto taken = parts.harvester->keep_in(journal); taken > 0)
+      out << who << ": the harvester takes on " << taken << " expectation(s) kept in " << journal->bucket()
+          << std::endl;
+  }
   if (auto error = add_channels(*shared, placement, nats); !error.empty())
     return fail("--nats " + options.nats_url + ": " + error);
   CoreOptions as_core;

@@ -73,6 +73,9 @@ struct CoreOptions {
   /// The local `workers` were asked for explicitly: an error if the Dispatcher runs in a node
   /// (local workers register with a local Dispatcher only). Otherwise none are started then.
   bool local_workers_required = false;
+  /// With `nats_url`: how long a message taken by a process that died waits in JetStream before
+  /// it is delivered again (the consumers' AckWait). The same in every process of a core.
+  std::chrono::milliseconds ack_wait{std::chrono::seconds(30)};
 };
 
 /// A part of the Core in its own process (`swarmsync-core node`): the services named, over NATS.
@@ -88,6 +91,7 @@ struct NodeOptions {
   std::chrono::milliseconds heartbeat{50};  ///< the Dispatcher's silence rule, as `CoreOptions`
   std::chrono::milliseconds heartbeat_timeout{std::chrono::seconds(2)};
   std::chrono::milliseconds node_discovery{300};
+  std::chrono::milliseconds ack_wait{std::chrono::seconds(30)};  ///< as `CoreOptions::ack_wait`
   unsigned threads = 2;
   std::shared_ptr<spdlog::logger> logger;  ///< where the services log; null: nowhere
 };

@@ -145,6 +145,11 @@ int main(int argc, char** argv) {
       ->type_name("URL");
   run->add_option("--core", options.core_name, "the Core's name on NATS: its stream is SWARMSYNC_<core>")
       ->type_name("NAME");
+  std::string ack_wait_text = "30s";
+  run->add_option("--ack-wait", ack_wait_text,
+                  "with --nats: how long a message taken by a process that died waits before it is delivered "
+                  "again (the same in every process of a core)")
+      ->type_name("TIME");
 
   auto* worker = app.add_subcommand("worker", "run a simulated worker in this process for a Core over NATS");
   core::RemoteWorkerOptions remote;
@@ -178,6 +183,11 @@ int main(int argc, char** argv) {
       ->type_name("N");
   node->add_option("--cron-speed", node_cron_speed, "the Hibernator's cron clock speed, 1 to 1000000")->type_name("X");
   node->add_option("--threads", node_threads, "threads running the services, 1 to 64")->type_name("N");
+  std::string node_ack_wait = "30s";
+  node->add_option("--ack-wait", node_ack_wait,
+                   "how long a message taken by a process that died waits before it is delivered again (the same "
+                   "in every process of a core)")
+      ->type_name("TIME");
   std::string node_log_level = "warn";
   node->add_option("--log-level", node_log_level, "the least severe log lines written to standard error")
       ->type_name("LEVEL");
@@ -239,6 +249,9 @@ int main(int argc, char** argv) {
     node_options.retry_backoff = std::chrono::milliseconds(*backoff_n);
     node_options.threads = static_cast<unsigned>(*threads_n);
     node_options.cron_speed = *speed;
+    const auto ack_wait = core::cli::parse_duration("--ack-wait", node_ack_wait);
+    if (!ack_wait) return std::cerr << "error: " << ack_wait.error().message << "\n", 2;
+    node_options.ack_wait = *ack_wait;
     core::cli::LogOptions node_log;
     node_log.level = spdlog::level::from_str(node_log_level);
     if (node_log.level == spdlog::level::off && node_log_level != "off")
@@ -342,6 +355,11 @@ int main(int argc, char** argv) {
   }
   if (options.workers == 0 && nats_url.empty())
     return bad_input("--workers 0: no worker would run the jobs; give --workers 1 or more, or --nats for remote ones");
+  if (run->count("--ack-wait")) {
+    const auto ack_wait = core::cli::parse_duration("--ack-wait", ack_wait_text);
+    if (!ack_wait) return bad_input(ack_wait.error().message);
+    options.ack_wait = *ack_wait;
+  }
   if (!nats_url.empty()) {
     options.nats_url = nats_url;
     // Remote workers may start after the Core: give them time before calling the run stalled.

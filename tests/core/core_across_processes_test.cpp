@@ -8,7 +8,9 @@
 
 #include <chrono>
 #include <memory>
+#include <iostream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "placement.hpp"
@@ -176,6 +178,54 @@ TEST_F(CoreAcrossProcesses, NodesServeTheNextRunAndItCountsOnlyItsOwnJobs) {
   w->signal(SIGTERM);
   EXPECT_EQ(w->wait(), 0);
   stop(a, "node a: stopped");
+}
+
+// The Harvester's process killed with SIGKILL mid-run and started again: its expectations are in
+// JetStream (the key-value bucket of remote/harvester_journal.hpp), what it had taken and not
+// acknowledged is delivered again after the AckWait, and what it acknowledged had its effects
+// published first (the AckFence): every job is done, each archived once.
+TEST_F(CoreAcrossProcesses, TheHarvesterKilledAndRestartedLosesNoJob) {
+#ifdef SWARMSYNC_SANITIZED
+  const int count = 1000;
+#else
+  const int count = 3000;
+#endif
+  const std::vector<std::string> quick = {"--ack-wait", "2s"};  // redelivery of what the dead one held
+  auto with = [&](std::vector<std::string> args) {
+    args.insert(args.end(), quick.begin(), quick.end());
+    return args;
+  };
+  auto a = std::make_unique<Program>(
+      with({"node", "--nats", server.url(), "--name", "a", "--services", "scheduler,dispatcher,hibernator"}), true);
+  ASSERT_TRUE(a->wait_for_output("node a: running")) << a->output();
+  auto b = std::make_unique<Program>(with({"node", "--nats", server.url(), "--name", "b", "--services", "harvester"}), true);
+  ASSERT_TRUE(b->wait_for_output("node b: running")) << b->output();
+  std::vector<std::unique_ptr<Program>> workers;
+  for (const char* name : {"w1", "w2"}) workers.push_back(worker(name));
+  Program run(with({"run", "--nats", server.url(), "--count", std::to_string(count), "--json"}));
+  std::this_thread::sleep_for(1500ms);  // the run is under way (it takes seconds)
+  ASSERT_TRUE(run.running()) << "the run ended before the Harvester could be killed: " << run.output();
+  b->signal(SIGKILL);
+  EXPECT_EQ(b->wait(), -1);
+  b = std::make_unique<Program>(with({"node", "--nats", server.url(), "--name", "b", "--services", "harvester"}), true);
+  ASSERT_TRUE(b->wait_for_output("node b: running")) << b->output();
+  const int status = run.wait(300s);
+  const std::string out = run.output();
+  ASSERT_EQ(status, 0) << out << "\nnode b: " << b->output();
+  const auto j = nlohmann::json::parse(out);
+  EXPECT_EQ(j["submitted"], count);
+  EXPECT_EQ(j["done"], count) << out << "\nnode b: " << b->output();
+  EXPECT_EQ(j["left_total"], 0) << out;
+  EXPECT_EQ(j["unaccounted"], 0) << out;
+  EXPECT_EQ(j["nats"]["lost"], 0) << out;
+  std::cout << "the restarted Harvester: " << b->output() << "archived twice, dropped: " << j["archived_twice"]
+            << ", late results ignored: " << j["unexpected_results"] << "\n";
+  for (auto& w : workers) {
+    w->signal(SIGTERM);
+    EXPECT_EQ(w->wait(), 0);
+  }
+  stop(a, "node a: stopped");
+  stop(b, "node b: stopped");
 }
 
 // A service runs in one process of a core: a second node, or a run asked for what only the

@@ -240,9 +240,9 @@ TEST(Harvester, AResultOfAPlacementTakenBackIsIgnoredByItsNumber) {
 TEST(Harvester, ALateResultAfterForgetIsIgnoredAndCounted) {
   HarvesterRig rig;
   auto in = rig.inbox();
-  const Job j = job(9);
+  const Job j = job(9, 0, 0, 1);  // placement 1, as the Dispatcher numbers them
   in.send(Expect{j, 2}).value();
-  in.send(Forget{j.id, j.run, 2}).value();
+  in.send(Forget{j.id, j.run, 2, j.placement}).value();
   in.send(outcome(j, 2, true)).value();  // the lost worker answers after all
   rig.run();
   EXPECT_TRUE(rig.archived().empty());
@@ -306,3 +306,86 @@ TEST(Harvester, ARestartedHarvesterKeepsItsExpectations) {
 }
 
 }  // namespace
+
+// Across processes a result can overtake its Expect (the Expect delivered again after the
+// Harvester's process died): the result waits for it, and is handled once it comes.
+TEST(Harvester, AResultBeforeItsExpectIsHandledWhenTheExpectComes) {
+  HarvesterRig rig;
+  auto in = rig.inbox();
+  const Job j = job(21, 0, 0, 4);
+  in.send(outcome(j, 2, true)).value();
+  rig.run();
+  EXPECT_TRUE(rig.archived().empty());
+  EXPECT_EQ(rig.state->early(), 1u);
+  EXPECT_EQ(rig.state->unexpected(), 0u);
+  in.send(Expect{j, 2}).value();
+  rig.run();
+  auto records = rig.archived();
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_EQ(records[0].job.id, 21u);
+  EXPECT_EQ(rig.state->early(), 0u);
+  EXPECT_EQ(rig.state->expected(), 0u);
+  EXPECT_EQ(rig.state->unexpected(), 0u);
+}
+
+// A late Expect (of an earlier placement, or of one already settled) changes nothing.
+TEST(Harvester, AnExpectOlderThanTheOneHeldOrOfASettledPlacementIsDropped) {
+  HarvesterRig rig;
+  auto in = rig.inbox();
+  const Job first = job(22, 0, 0, 1);
+  const Job second = job(22, 0, 0, 2);
+  in.send(Expect{second, 3}).value();
+  in.send(Expect{first, 2}).value();  // delivered again, behind the newer one
+  in.send(outcome(second, 3, true)).value();
+  in.send(Expect{second, 3}).value();  // delivered again after its result was handled
+  const Job third = job(23, 0, 0, 5);
+  in.send(Forget{third.id, third.run, 4, third.placement}).value();  // taken back before its Expect came
+  in.send(Expect{third, 4}).value();
+  in.send(outcome(third, 4, true)).value();  // the lost worker's result: late, not early
+  rig.run();
+  auto records = rig.archived();
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_EQ(records[0].job.placement, 2u);
+  EXPECT_EQ(rig.state->expected(), 0u);
+  EXPECT_EQ(rig.state->early(), 0u);
+  EXPECT_EQ(rig.state->unexpected(), 1u);
+}
+
+// A journal that records what it is told, with entries to hand out.
+struct RecordingJournal : HarvesterJournal {
+  std::vector<std::pair<JobId, WorkerId>> puts;
+  std::vector<std::pair<JobId, std::uint64_t>> deletes;
+  std::vector<Entry> kept;
+  void expected(const Job& j, WorkerId worker) override { puts.emplace_back(j.id, worker); }
+  void settled(JobId j, std::uint64_t run) override { deletes.emplace_back(j, run); }
+  std::vector<Entry> load() override { return kept; }
+};
+
+// With a journal, the expectations outlive the state: a new state takes on what the journal kept
+// and recognises the results of jobs expected by the one before it.
+TEST(Harvester, AJournalKeepsTheExpectationsForTheNextState) {
+  auto journal = std::make_shared<RecordingJournal>();
+  {
+    HarvesterRig rig;
+    EXPECT_EQ(rig.state->keep_in(journal), 0u);
+    auto in = rig.inbox();
+    in.send(Expect{job(31), 2}).value();
+    in.send(Expect{job(32), 3}).value();
+    in.send(outcome(job(31), 2, true)).value();
+    in.send(Forget{33, 0, 9, 0}).value();  // nothing expected of it: nothing to delete
+    rig.run();
+    EXPECT_EQ(journal->puts, (std::vector<std::pair<JobId, WorkerId>>{{31, 2}, {32, 3}}));
+    EXPECT_EQ(journal->deletes, (std::vector<std::pair<JobId, std::uint64_t>>{{31, 0}}));
+  }
+  journal->kept = {{job(32), 3}};
+  HarvesterRig next;
+  EXPECT_EQ(next.state->keep_in(journal), 1u);
+  EXPECT_EQ(next.state->expected(), 1u);
+  auto in = next.inbox();
+  in.send(outcome(job(32), 3, true)).value();
+  next.run();
+  auto records = next.archived();
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_EQ(records[0].job.id, 32u);
+  EXPECT_EQ(journal->deletes.back(), (std::pair<JobId, std::uint64_t>{32, 0}));
+}

@@ -62,6 +62,15 @@ class Program {
 
   void signal(int sig) { ::kill(pid_, sig); }
 
+  // True while it has not exited.
+  bool running() {
+    if (pid_ <= 0) return false;
+    if (::waitpid(pid_, &exit_status_, WNOHANG) != pid_) return true;
+    pid_ = -1;
+    exited_ = true;
+    return false;
+  }
+
   // Waits for the end; returns its exit status, -1 if killed by a signal. After `guard` it is
   // sent SIGINT (a run then prints its summary, where each job was left), after 10 s more SIGKILL.
   int wait(std::chrono::seconds guard = 120s) {

@@ -4,6 +4,7 @@
 // Deadlines here are hang guards only; no assertion depends on timing.
 
 #include <gtest/gtest.h>
+#include <nats/nats.h>
 
 #include <algorithm>
 #include <atomic>
@@ -262,6 +263,57 @@ TEST_F(NatsChannel, UnacknowledgedAreRedeliveredToTheNextBridge) {
     return st && st->num_ack_pending == 0 && st->num_pending == 0;
   }));
   EXPECT_FALSE(rx.try_recv());
+}
+
+// 2a'. A consumer that died (here: a pull by hand, never acknowledged) held 1..3; 4..6 came
+// after. With `orphans_first`, the next bridge waits for 1..3 to come due and delivers them
+// first; without, it delivers 4..6 first and 1..3 after their AckWait.
+TEST_F(NatsChannel, WhatADeadConsumerTookComesFirstWithOrphansFirst) {
+  for (const bool orphans_first : {true, false}) {
+    const sn::ChannelAddress address{"orphans", orphans_first ? "First" : "Late"};
+    sn::ConsumerOptions consumer;
+    consumer.ack_wait = std::chrono::seconds(2);
+    ASSERT_TRUE(sn::declare_channel(nc(), address, {}, consumer));
+    auto out = sn::OutboundBridge<Item>::create(nc(), address, sn::make_sender_identity("p"));
+    ASSERT_TRUE(out);
+    for (int i = 1; i <= 3; ++i) ASSERT_TRUE(out->publish(Item{"p", i}));
+    {
+      natsMsg* reply = nullptr;
+      natsInbox* inbox = nullptr;
+      natsSubscription* sub = nullptr;
+      ASSERT_EQ(natsInbox_Create(&inbox), NATS_OK);
+      ASSERT_EQ(natsConnection_SubscribeSync(&sub, nc().native(), inbox), NATS_OK);
+      const std::string next = "$JS.API.CONSUMER.MSG.NEXT." + address.stream() + "." + address.durable();
+      ASSERT_EQ(natsConnection_PublishRequestString(nc().native(), next.c_str(), inbox, "{\"batch\":3}"), NATS_OK);
+      for (int i = 0; i < 3; ++i) {
+        ASSERT_EQ(natsSubscription_NextMsg(&reply, sub, 5000), NATS_OK);
+        natsMsg_Destroy(reply);  // taken, never acknowledged: the consumer "died"
+      }
+      natsSubscription_Unsubscribe(sub);
+      natsSubscription_Destroy(sub);
+      natsInbox_Destroy(inbox);
+    }
+    for (int i = 4; i <= 6; ++i) ASSERT_TRUE(out->publish(Item{"p", i}));
+    auto options = quick_fetch();
+    options.orphans_first = orphans_first;
+    auto [tx, rx] = swarmsync::mpsc::unbounded_channel<Item>();
+    auto next = sn::InboundBridge<Item>::start(nc(), address, tx, options);
+    ASSERT_TRUE(next) << next.error().message;
+    std::vector<int> order;
+    for (int i = 0; i < 6; ++i) {
+      auto v = take(rx);
+      ASSERT_TRUE(v) << "message " << i;
+      order.push_back(v->n);
+    }
+    if (orphans_first) {
+      EXPECT_EQ(order, (std::vector<int>{1, 2, 3, 4, 5, 6}));
+      EXPECT_EQ(next->stats().orphans_at_start, 3u);
+    } else {
+      EXPECT_EQ(order, (std::vector<int>{4, 5, 6, 1, 2, 3}));
+      EXPECT_EQ(next->stats().orphans_at_start, 0u);
+    }
+    EXPECT_EQ(next->ack_through(6), 6u);
+  }
 }
 
 // 2b. A consumer slower than AckWait: the server redelivers what the bridge still holds; the

@@ -50,6 +50,7 @@ swarmsync::Result<mpsc::UnboundedSender<RunJob>, swarmsync::nats::NatsError> Wor
   options.consume_here = false;
   options.sender = "core-gateway";
   const std::string channel = worker_inbox_channel(worker);
+  options.fence = fence_;
   options = reported(
       std::move(options), channel, [logger = logger_](const std::string& line) { logger->warn("{}", line); },
       troubles_);

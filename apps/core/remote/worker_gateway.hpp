@@ -53,9 +53,15 @@ swarmsync::nats::BridgeOptions reported(swarmsync::nats::BridgeOptions options, 
 class WorkerGatewayState {
  public:
   /// `logger` hears of the bridges' troubles (see `reported`).
+  /// `fence`, if set, is the process's AckFence: the inbox bridges join it.
   WorkerGatewayState(swarmsync::nats::Connection& conn, std::string core, std::shared_ptr<spdlog::logger> logger,
-                     std::shared_ptr<BridgeTroubles> troubles = nullptr)
-      : conn_(conn), core_(std::move(core)), logger_(std::move(logger)), troubles_(std::move(troubles)) {}
+                     std::shared_ptr<BridgeTroubles> troubles = nullptr,
+                     std::shared_ptr<swarmsync::nats::AckFence> fence = nullptr)
+      : conn_(conn),
+        core_(std::move(core)),
+        logger_(std::move(logger)),
+        troubles_(std::move(troubles)),
+        fence_(std::move(fence)) {}
 
   /// A sender whose values go to `worker`'s JetStream inbox (the bridge made on first use); an
   /// error says why it could not be made.
@@ -73,6 +79,7 @@ class WorkerGatewayState {
   const std::string core_;
   std::shared_ptr<spdlog::logger> logger_;
   std::shared_ptr<BridgeTroubles> troubles_;
+  std::shared_ptr<swarmsync::nats::AckFence> fence_;
   mutable std::mutex mutex_;
   std::map<WorkerId, swarmsync::nats::BridgedEnds<RunJob>> inboxes_;
 };

@@ -10,16 +10,64 @@ std::chrono::milliseconds retry_delay(const HarvesterOptions& options, unsigned 
   return std::min(delay, options.backoff_max);
 }
 
-void HarvesterState::expect(Job job, WorkerId worker) {
+std::size_t HarvesterState::keep_in(std::shared_ptr<HarvesterJournal> journal) {
+  journal_ = std::move(journal);
+  std::size_t taken = 0;
+  if (!journal_) return taken;
+  for (auto& entry : journal_->load()) {
+    const auto key = std::make_pair(entry.job.id, entry.job.run);
+    expected_.insert_or_assign(key, Expectation{std::move(entry.job), entry.worker});
+    ++taken;
+  }
+  recount();
+  return taken;
+}
+
+std::optional<Outcome> HarvesterState::expect(Job job, WorkerId worker) {
   const auto key = std::make_pair(job.id, job.run);
+  if (auto it = expected_.find(key); it != expected_.end() && it->second.job.placement > job.placement)
+    return std::nullopt;  // a later placement is expected already
+  if (settled_.count({job.id, job.run, job.placement})) return std::nullopt;  // handled, or taken back
+  if (journal_) journal_->expected(job, worker);
+  std::optional<Outcome> early;
+  if (auto it = early_.find(key); it != early_.end() && it->second.placement == job.placement &&
+                                  it->second.worker == worker && it->second.attempt == job.attempt) {
+    early = std::move(it->second);
+    early_.erase(it);
+    early_count_.store(early_.size(), std::memory_order_relaxed);
+  }
   expected_.insert_or_assign(key, Expectation{std::move(job), worker});
   recount();
+  return early;
+}
+
+bool HarvesterState::keep_early(const Outcome& outcome) {
+  constexpr std::size_t most = 65536;
+  const auto key = std::make_pair(outcome.job, outcome.run);
+  if (expected_.count(key) || settled_.count({outcome.job, outcome.run, outcome.placement}) || early_.size() >= most)
+    return false;
+  early_.insert_or_assign(key, outcome);
+  early_count_.store(early_.size(), std::memory_order_relaxed);
+  return true;
+}
+
+void HarvesterState::remember_settled(JobId job, std::uint64_t run, std::uint64_t placement) {
+  constexpr std::size_t most = 65536;
+  if (placement == 0) return;  // not numbered by a Dispatcher (which starts at 1): nothing to tell apart
+  if (!settled_.emplace(job, run, placement).second) return;
+  settled_order_.emplace_back(job, run, placement);
+  if (settled_order_.size() > most) {
+    settled_.erase(settled_order_.front());
+    settled_order_.pop_front();
+  }
 }
 
 bool HarvesterState::forget(JobId job, std::uint64_t run, WorkerId worker, std::uint64_t placement) {
+  remember_settled(job, run, placement);  // that placement is over, whether its Expect came or not
   auto it = expected_.find({job, run});
   if (it == expected_.end() || it->second.worker != worker || it->second.job.placement != placement) return false;
   expected_.erase(it);
+  if (journal_) journal_->settled(job, run);
   recount();
   return true;
 }
@@ -31,6 +79,8 @@ std::optional<Job> HarvesterState::take(const Outcome& outcome) {
     return std::nullopt;
   Job job = std::move(it->second.job);
   expected_.erase(it);
+  remember_settled(job.id, job.run, job.placement);
+  if (journal_) journal_->settled(job.id, job.run);
   recount();
   return job;
 }
@@ -58,59 +108,69 @@ asio::awaitable<void> run(Context& ctx, std::shared_ptr<HarvesterState> state, H
     ctx.shared()->channels->send_event_to_all_services(CoreEvent{JobStatusChanged{job.id, job.run, status, attempt}});
   };
 
+  // A result: archived, retried or, matching no expectation, kept early or ignored.
+  auto handle = [&](Outcome* o) {
+    auto job = state->take(*o);
+    if (!job) {
+      if (state->keep_early(*o)) {
+        log.info("{}: a result of job {} run {} attempt {} from worker {} came before its Expect: kept for it",
+                 ctx.name(), o->job, o->run, o->attempt, o->worker);
+        return;
+      }
+      state->count_unexpected();
+      log.info("{}: ignored a result of job {} run {} attempt {} from worker {}: not expected", ctx.name(), o->job,
+               o->run, o->attempt, o->worker);
+      return;
+    }
+    const auto now = std::chrono::steady_clock::now();
+    const auto finished = o->finished == std::chrono::steady_clock::time_point{} ? now : o->finished;
+    if (o->ok || job->attempt >= options.max_retries) {
+      if (o->ok) {
+        state->count_done();
+      } else {
+        state->count_failed();
+      }
+      broadcast(*job, o->ok ? JobStatus::done : JobStatus::failed, job->attempt);
+      job->history.push_back(o->ok ? JobStatus::done : JobStatus::failed);
+      ArchiveRecord record{.job = *job,
+                           .ok = o->ok,
+                           .attempts = job->attempt + 1,
+                           .worker = o->worker,
+                           .error = o->ok ? std::string() : std::move(o->error),
+                           .submitted = job->submitted_at,
+                           .started = o->started == std::chrono::steady_clock::time_point{} ? finished : o->started,
+                           .finished = finished};
+      if (!archive.send(Archive{std::move(record)}))
+        log.error("{}: the archive is closed: the outcome of job {} run {} is lost", ctx.name(), job->id, job->run);
+    } else {
+      state->count_retried();
+      job->attempt += 1;
+      job->history.push_back(JobStatus::retrying);
+      broadcast(*job, JobStatus::retrying, job->attempt);
+      const auto delay = retry_delay(options, job->attempt);
+      bool sent = false;
+      if (delay.count() > 0) {
+        job->history.push_back(JobStatus::hibernating);
+        sent = static_cast<bool>(hibernator.send(Hibernate{*job, now + delay}));
+      } else {
+        job->ready_at = now;
+        job->history.push_back(JobStatus::ready);
+        sent = static_cast<bool>(scheduler.send(Ready{*job}));
+      }
+      if (!sent)
+        log.error("{}: the channel of retries is closed: the retry of job {} run {} is lost", ctx.name(), job->id,
+                  job->run);
+    }
+  };
+
   while (auto msg = co_await ctx.recv(inbox)) {
     if (fault) fault(*msg);
     if (auto* e = std::get_if<Expect>(&*msg)) {
-      state->expect(std::move(e->job), e->worker);
+      if (auto early = state->expect(std::move(e->job), e->worker)) handle(&*early);
     } else if (auto* f = std::get_if<Forget>(&*msg)) {
       state->forget(f->job, f->run, f->worker, f->placement);
     } else if (auto* o = std::get_if<Outcome>(&*msg)) {
-      auto job = state->take(*o);
-      if (!job) {
-        state->count_unexpected();
-        log.info("{}: ignored a result of job {} run {} attempt {} from worker {}: not expected", ctx.name(), o->job,
-                 o->run, o->attempt, o->worker);
-        continue;
-      }
-      const auto now = std::chrono::steady_clock::now();
-      const auto finished = o->finished == std::chrono::steady_clock::time_point{} ? now : o->finished;
-      if (o->ok || job->attempt >= options.max_retries) {
-        if (o->ok) {
-          state->count_done();
-        } else {
-          state->count_failed();
-        }
-        broadcast(*job, o->ok ? JobStatus::done : JobStatus::failed, job->attempt);
-        job->history.push_back(o->ok ? JobStatus::done : JobStatus::failed);
-        ArchiveRecord record{.job = *job,
-                             .ok = o->ok,
-                             .attempts = job->attempt + 1,
-                             .worker = o->worker,
-                             .error = o->ok ? std::string() : std::move(o->error),
-                             .submitted = job->submitted_at,
-                             .started = o->started == std::chrono::steady_clock::time_point{} ? finished : o->started,
-                             .finished = finished};
-        if (!archive.send(Archive{std::move(record)}))
-          log.error("{}: the archive is closed: the outcome of job {} run {} is lost", ctx.name(), job->id, job->run);
-      } else {
-        state->count_retried();
-        job->attempt += 1;
-        job->history.push_back(JobStatus::retrying);
-        broadcast(*job, JobStatus::retrying, job->attempt);
-        const auto delay = retry_delay(options, job->attempt);
-        bool sent = false;
-        if (delay.count() > 0) {
-          job->history.push_back(JobStatus::hibernating);
-          sent = static_cast<bool>(hibernator.send(Hibernate{*job, now + delay}));
-        } else {
-          job->ready_at = now;
-          job->history.push_back(JobStatus::ready);
-          sent = static_cast<bool>(scheduler.send(Ready{*job}));
-        }
-        if (!sent)
-          log.error("{}: the channel of retries is closed: the retry of job {} run {} is lost", ctx.name(), job->id,
-                    job->run);
-      }
+      handle(o);
     } else {
       log.warn("{}: ignored a message that is not for the Harvester", ctx.name());
     }

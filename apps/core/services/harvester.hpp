@@ -3,7 +3,11 @@
 // placement of which attempt of which job run (`Expect`), and takes that back when a worker is
 // lost (`Forget`). A result (`Outcome`) counts only if it matches an expectation: same job run,
 // same worker, same attempt, same placement; anything else (a late result of a placement taken
-// back, a stray attempt) is ignored and counted as unexpected.
+// back, a stray attempt) is ignored and counted as unexpected. Across processes a result can
+// overtake its Expect (the Expect delivered again after the Harvester's process died, behind
+// newer messages): a result for a job run nothing is expected of, whose placement is not
+// settled yet, is kept (in memory, at most 65,536) and handled when its Expect comes; an Expect
+// older than the placement expected, or of a placement settled, is dropped.
 //
 // A success is broadcast as `done` and archived. A failure is retried while `attempt <
 // max_retries`: broadcast as `retrying` (with the attempt about to run) and, with `attempt + 1`,
@@ -15,15 +19,19 @@
 // `ToScheduler` (`Ready`), `HarvesterToArchive` (`Archive`), and `JobStatusChanged` on the core
 // events. Its expectations
 // and counters live in a `HarvesterState` that outlives its instances, so a restarted Harvester
-// still recognises the results of jobs dispatched before the restart.
+// still recognises the results of jobs dispatched before the restart; with a `HarvesterJournal`
+// its expectations outlive its process too.
 
 #include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -42,14 +50,47 @@ struct HarvesterOptions {
 /// The delay before attempt `attempt` (1 for the first retry) under `options`.
 std::chrono::milliseconds retry_delay(const HarvesterOptions& options, unsigned attempt);
 
+/// Where a Harvester's expectations are kept beyond its process, if anywhere (remote/
+/// harvester_journal.hpp keeps them in JetStream): told of each change as the state makes it,
+/// read once when a state starts to keep its expectations there. Called from the Harvester's
+/// instance; an implementation reports its own troubles (the state goes on without it).
+class HarvesterJournal {
+ public:
+  struct Entry {
+    Job job;
+    WorkerId worker = 0;
+  };
+  virtual ~HarvesterJournal() = default;
+  /// `worker` runs `job`: kept, replacing an earlier entry of (job.id, job.run).
+  virtual void expected(const Job& job, WorkerId worker) = 0;
+  /// (job, run) is no longer expected.
+  virtual void settled(JobId job, std::uint64_t run) = 0;
+  /// Every entry kept.
+  virtual std::vector<Entry> load() = 0;
+};
+
 /// The Harvester's expectations and counters, kept across restarts. The expectations belong to the
 /// running instance; the counters may be read from any thread.
 class HarvesterState {
  public:
-  /// `worker` runs `job` (its id, run and attempt); replaces an earlier expectation of that run.
-  void expect(Job job, WorkerId worker);
+  /// Keeps the expectations in `journal` from now on, taking on those it kept (a Harvester of an
+  /// earlier process expected them). Call before an instance runs. Returns how many it took on.
+  std::size_t keep_in(std::shared_ptr<HarvesterJournal> journal);
+
+  /// `worker` runs `job` (its id, run and attempt); replaces an earlier expectation of that run
+  /// unless that one is of a later placement (this Expect then came late: it is dropped). Returns
+  /// the result that came before it (see keep_early), if any: the caller handles it now.
+  std::optional<Outcome> expect(Job job, WorkerId worker);
+  /// Keeps `outcome`, which matched no expectation, for the Expect that may come after it: a
+  /// message delivered again after its consumer's process died comes after those published
+  /// later, so a result can overtake the Expect that announced it. Kept only if no expectation of
+  /// its job run is held, its placement was not settled already (handled, or taken back), and
+  /// fewer than 65,536 are kept; returns false otherwise (the result is then late: ignore it).
+  bool keep_early(const Outcome& outcome);
+  /// Results kept for their Expect now.
+  std::size_t early() const noexcept { return early_count_.load(std::memory_order_relaxed); }
   /// Drops the expectation of (`job`, `run`) if it names `worker` and `placement`; returns true if
-  /// it did.
+  /// it did. Either way that placement is settled: an Expect of it that comes later is dropped.
   bool forget(JobId job, std::uint64_t run, WorkerId worker, std::uint64_t placement);
   /// The expected job if `outcome` matches its expectation (run, worker, attempt and placement),
   /// which is then removed; nothing otherwise, and the expectation, if any, stays.
@@ -80,7 +121,15 @@ class HarvesterState {
   };
   void recount() noexcept { expected_count_.store(expected_.size(), std::memory_order_relaxed); }
 
+  // A placement settled (its result handled, or taken back), remembered for the most recent ones.
+  void remember_settled(JobId job, std::uint64_t run, std::uint64_t placement);
+
   std::map<std::pair<JobId, std::uint64_t>, Expectation> expected_;
+  std::map<std::pair<JobId, std::uint64_t>, Outcome> early_;
+  std::set<std::tuple<JobId, std::uint64_t, std::uint64_t>> settled_;  // (job, run, placement)
+  std::deque<std::tuple<JobId, std::uint64_t, std::uint64_t>> settled_order_;
+  std::shared_ptr<HarvesterJournal> journal_;
+  std::atomic<std::size_t> early_count_{0};
   std::atomic<std::size_t> expected_count_{0};
   std::atomic<std::uint64_t> done_{0};
   std::atomic<std::uint64_t> failed_{0};

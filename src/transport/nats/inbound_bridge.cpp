@@ -101,6 +101,8 @@ struct InboundCore::Impl {
   std::vector<natsMsg*> not_pushed;
 
   // Metrics only, published nowhere else: relaxed increments and loads.
+  std::uint64_t orphans_at_start = 0;  // set before the fetch thread starts
+  std::chrono::steady_clock::time_point first_fetch_at{};
   std::atomic<std::uint64_t> duplicates{0};
   std::atomic<std::uint64_t> redelivered_held{0};
   std::atomic<std::uint64_t> decode_failures{0};
@@ -144,6 +146,8 @@ struct InboundCore::Impl {
     // for an inbox that no longer waits for them).
     const std::int64_t wait_ms = options.fetch_timeout.count() + 1000;
     int outstanding = 0;  // messages the last pull request may still bring
+    if (const auto now = std::chrono::steady_clock::now(); first_fetch_at > now)
+      sleep_for(st, std::chrono::duration_cast<std::chrono::milliseconds>(first_fetch_at - now));
     auto last_request_at = std::chrono::steady_clock::now();
     while (!st.stop_requested() && !local_closed.load(std::memory_order_relaxed)) {
       if (outstanding <= 0) {
@@ -339,6 +343,17 @@ Result<std::unique_ptr<InboundCore>, NatsError> InboundCore::start(Connection& c
   jsErrCode jerr = static_cast<jsErrCode>(0);
   natsStatus s = js_GetConsumerInfo(&info, conn.jetstream(), stream.c_str(), durable.c_str(), &jo, &jerr);
   if (s != NATS_OK) return NatsError::from_status("inbound bridge: bind to " + durable, s, jerr);
+  // Messages delivered and not acknowledged now were taken by a consumer that died (a channel
+  // has one consumer). They come due again after the AckWait; fetching before would deliver what
+  // was published after them first. With `orphans_first`, the first fetch waits until then: the
+  // server hands out what is due for redelivery before anything new, in stream order.
+  if (impl->options.orphans_first && info->NumAckPending > 0) {
+    const auto ack_wait = std::chrono::nanoseconds(info->Config ? info->Config->AckWait : 0);
+    impl->orphans_at_start = static_cast<std::uint64_t>(info->NumAckPending);
+    impl->first_fetch_at = std::chrono::steady_clock::now() +
+                           std::chrono::duration_cast<std::chrono::milliseconds>(ack_wait) +
+                           std::chrono::milliseconds(250);
+  }
   jsConsumerInfo_Destroy(info);
   impl->nc = conn.native();
   impl->next_subject = "$JS.API.CONSUMER.MSG.NEXT." + stream + "." + durable;
@@ -420,6 +435,7 @@ InboundStats InboundCore::stats() const {
   out.fetches = s.fetches.load(std::memory_order_relaxed);
   out.ack_failures = s.ack_failures.load(std::memory_order_relaxed);
   out.given_back = s.given_back.load(std::memory_order_relaxed);
+  out.orphans_at_start = s.orphans_at_start;
   return out;
 }
 

@@ -33,7 +33,11 @@
 // the next consumer gets it, wherever it runs, and may see it a second time (it does not know
 // the first process's history). A value the server refused, one the codec could not encode,
 // and one still unpublished when the channel went are counted (`lost()`) and reported to
-// `on_lost` with the reason: the local sender has long returned.
+// `on_lost` with the reason: the local sender has long returned. A service that sends on other
+// channels as it handles a message should share one `AckFence` among the bridged channels of its
+// process (`BridgeOptions::fence`): the message is then acknowledged only once what it caused
+// is published, and a process killed in between has the message delivered again rather than
+// losing what it had not published yet (ack_fence.hpp).
 //
 // Lifetime and shutdown. The ends keep the bridges alive through `transport` (the wiring keeps
 // it as long as the channel). When the last reference goes, the outbound thread publishes what
@@ -58,6 +62,7 @@
 
 #include "swarmsync/channels/mpsc.hpp"
 #include "swarmsync/channels/result.hpp"
+#include "swarmsync/transport/nats/ack_fence.hpp"
 #include "swarmsync/transport/nats/codec.hpp"
 #include "swarmsync/transport/nats/connection.hpp"
 #include "swarmsync/transport/nats/error.hpp"
@@ -75,6 +80,10 @@ struct BridgeOptions {
   ConsumerOptions consumer;
   PublishOptions publish;
   InboundOptions inbound;
+  /// Shared by every bridged channel of a process: an acknowledgement of a message received
+  /// waits until what was sent meanwhile on the outbound channels is published (ack_fence.hpp).
+  /// Null: acknowledged at once.
+  std::shared_ptr<AckFence> fence;
   std::chrono::milliseconds drain_timeout{std::chrono::seconds(5)};  ///< publishing what is left at the end
   /// A value local senders sent that could not be published, and why: refused by the server, not
   /// encodable, or still unpublished when the channel went. On the bridge's thread.
@@ -105,18 +114,21 @@ namespace detail {
 
 // The bridges of one channel and the outbound thread.
 template <class T, class C>
-class BridgedChannel {
+class BridgedChannel : public std::enable_shared_from_this<BridgedChannel<T, C>> {
  public:
-  BridgedChannel(OutboundBridge<T, C> outbound, mpsc::Receiver<T> outbox, std::chrono::milliseconds drain_timeout,
-                 std::function<void(std::string_view)> on_lost, std::function<void(std::string_view)> on_unconfirmed)
+  BridgedChannel(OutboundBridge<T, C> outbound, mpsc::Receiver<T> outbox, mpsc::UnboundedSender<T> outbox_watch,
+                 std::chrono::milliseconds drain_timeout, std::function<void(std::string_view)> on_lost,
+                 std::function<void(std::string_view)> on_unconfirmed, std::shared_ptr<AckFence> fence)
       : outbound_(std::move(outbound)),
         outbox_(std::move(outbox)),
         drain_timeout_(drain_timeout),
         on_lost_(std::move(on_lost)),
-        on_unconfirmed_(std::move(on_unconfirmed)) {
+        on_unconfirmed_(std::move(on_unconfirmed)),
+        fence_(std::move(fence)) {
+    if (fence_)
+      fence_outbox_ = fence_->add_outbox([watch = std::move(outbox_watch)] { return watch.sent_count(); });
     // The publishing loop on a context of its own: each publish blocks its thread.
-    boost::asio::co_spawn(*ioc_, outbound_.forward(outbox_, [this](PublishError<T>&& e) { publish_again(std::move(e)); }),
-                          boost::asio::detached);
+    boost::asio::co_spawn(*ioc_, publish_loop(), boost::asio::detached);
     thread_ = std::thread([this] { ioc_->run(); });
   }
   BridgedChannel(const BridgedChannel&) = delete;
@@ -133,7 +145,10 @@ class BridgedChannel {
     ioc_->stop();  // the publish in progress, if any, ends first
     thread_.join();
     ioc_.reset();  // destroys the publishing loop, parked on the outbox, while the outbox lives
-    while (outbox_.try_recv()) lose("the channel was closed before it could be published");
+    while (outbox_.try_recv()) {
+      lose("the channel was closed before it could be published");
+      settle();
+    }
     inbound_.reset();  // stops fetching; what was not acknowledged is delivered again to the next consumer
   }
 
@@ -142,15 +157,42 @@ class BridgedChannel {
     inbox_watch_.emplace(std::move(inbox_watch));
   }
 
-  // Everything the consumer received from its local channel is handled.
+  // Everything the consumer received from its local channel is handled: acknowledged at once,
+  // or with a fence once what was sent by now on the fence's outbound channels is published.
   void acknowledge() {
-    if (inbound_) inbound_->ack_through(inbox_watch_->received_count());
+    if (!inbound_) return;
+    const std::uint64_t through = inbox_watch_->received_count();
+    if (!fence_) {
+      inbound_->ack_through(through);
+      return;
+    }
+    // Weak: a channel gone before its acknowledgement was due leaves the message unacknowledged,
+    // to be delivered again.
+    fence_->after_outboxes([weak = this->weak_from_this(), through] {
+      if (auto self = weak.lock(); self && self->inbound_) self->inbound_->ack_through(through);
+    });
   }
 
   std::uint64_t lost() const noexcept { return lost_.load(std::memory_order_relaxed); }
   std::uint64_t unconfirmed() const noexcept { return unconfirmed_.load(std::memory_order_relaxed); }
 
  private:
+  // Publishes every value of the outbox, in order, and settles each with the fence.
+  boost::asio::awaitable<void> publish_loop() {
+    while (auto value = co_await outbox_.recv()) {
+      auto sent = outbound_.publish(std::move(*value));
+      if (!sent) publish_again(std::move(sent).error());
+      settle();
+    }
+  }
+
+  // A value published or lost: the acknowledgements waiting for it may be due.
+  void settle() {
+    if (!fence_outbox_) return;
+    fence_outbox_->settle();
+    fence_->poke();
+  }
+
   // A value whose publish failed: unconfirmed, it is published again (a new message id: if the
   // first was stored after all, the consumer may get it twice) until confirmed or the channel
   // goes; refused or not encodable, it is lost.
@@ -180,6 +222,8 @@ class BridgedChannel {
   std::atomic<std::uint64_t> lost_{0};
   std::atomic<std::uint64_t> unconfirmed_{0};
   std::atomic<bool> stopping_{false};
+  std::shared_ptr<AckFence> fence_;
+  std::shared_ptr<AckFence::Outbox> fence_outbox_;  // this channel's progress, for the fence
   std::optional<InboundBridge<T, C>> inbound_;
   std::optional<mpsc::UnboundedSender<T>> inbox_watch_;  // reads how many values the consumer took
   std::thread thread_;
@@ -200,9 +244,9 @@ Result<BridgedEnds<T>, NatsError> bridge_channel(Connection& conn, const Channel
                                                options.publish, codec);
   if (!outbound) return std::move(outbound).error();
   auto [tx, outbox] = mpsc::unbounded_channel<T>();
-  auto bridged = std::make_shared<detail::BridgedChannel<T, C>>(std::move(*outbound), std::move(outbox),
-                                                                options.drain_timeout, std::move(options.on_lost),
-                                                                std::move(options.on_unconfirmed));
+  auto bridged = std::make_shared<detail::BridgedChannel<T, C>>(
+      std::move(*outbound), std::move(outbox), tx, options.drain_timeout, std::move(options.on_lost),
+      std::move(options.on_unconfirmed), options.fence);
   BridgedEnds<T> ends{std::move(tx), std::nullopt,
                       "nats subject " + address.subject() +
                           (options.consume_here ? ", consumed here" : ", consumed elsewhere"),

@@ -18,7 +18,9 @@
 // Delivery and order. A thread of the bridge's own pulls from the consumer (pull requests of up
 // to `fetch_batch` messages, delivered to an inbox of its own) and pushes each decoded value into the local channel in the order JetStream delivers
 // them, which for one sender is its publish order (see outbound_bridge.hpp) except for redeliveries:
-// a message redelivered after AckWait comes after whatever was delivered meanwhile. Into a bounded
+// a message redelivered after AckWait comes after whatever was delivered meanwhile, except that
+// what a consumer which died had taken comes first to the bridge that follows it
+// (`orphans_first`: that bridge waits for it before its first fetch). Into a bounded
 // local channel it pushes with `try_send`, waiting (polling every millisecond) while it is full;
 // with the consumer's MaxAckPending equal to the capacity, and no other sender on that local
 // channel, it is never full.
@@ -96,6 +98,15 @@ struct InboundOptions {
   /// Messages asked for per pull request (>= 1); the next request goes out once these came, or
   /// the request expired.
   int fetch_batch = 64;
+  /// Messages that a consumer which died had taken (delivered, not acknowledged, when the bridge
+  /// starts) come first: the first fetch waits until they are due again (the consumer's AckWait,
+  /// and a quarter second), and the server then hands them out before anything published after
+  /// them. Without it, the bridge starts at once and those messages come after newer ones, once
+  /// their AckWait passes: a service may then see a result before the message that announced it.
+  /// The wait does not tell a consumer that died from one that stopped cleanly and gave back what
+  /// it held (those are due at once, and still count as not acknowledged): it is the AckWait
+  /// either way, so it is off by default.
+  bool orphans_first = false;
   /// How many delivered messages (sender identity and sequence) are remembered to recognise a
   /// duplicate (>= 1); about 64 bytes each.
   std::size_t dedup_memory = 65536;
@@ -117,6 +128,7 @@ struct InboundStats {
   std::uint64_t fetches = 0;                 ///< pull requests sent
   std::uint64_t ack_failures = 0;            ///< acks cnats could not send (the server will redeliver)
   std::uint64_t given_back = 0;              ///< never to be acknowledged here: negatively acknowledged
+  std::uint64_t orphans_at_start = 0;        ///< taken by a consumer that died, waited for (orphans_first)
   std::uint64_t unacknowledged() const noexcept { return delivered - acknowledged; }
 };
 
