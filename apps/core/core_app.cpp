@@ -29,7 +29,7 @@
 #include <swarmsync/transport/nats/bridged_channel.hpp>
 
 #include "model/payload_json.hpp"
-#include "remote/harvester_journal.hpp"
+#include "remote/state_journals.hpp"
 #include "remote/nodes.hpp"
 #include "remote/worker_gateway.hpp"
 #endif
@@ -109,8 +109,21 @@ struct Parts {
   std::atomic<unsigned> scheduler_crashed{0};
 };
 
-DispatcherOptions dispatcher_options(const CoreOptions& options) {
-  return {options.heartbeat_timeout, std::max(options.heartbeat / 2, std::chrono::milliseconds(5))};
+DispatcherOptions dispatcher_options(const CoreOptions& options, const Parts& parts) {
+  DispatcherOptions out{options.heartbeat_timeout, std::max(options.heartbeat / 2, std::chrono::milliseconds(5)), {}};
+#if SWARMSYNC_CORE_WITH_NATS
+  // A remote worker's Register crosses processes when the Scheduler runs elsewhere (the
+  // Dispatcher's channel is bridged then): its inbox is the gateway's.
+  if (parts.gateway)
+    out.inbox_of = [gateway = parts.gateway](WorkerId worker) -> std::optional<mpsc::UnboundedSender<RunJob>> {
+      auto inbox = gateway->inbox_of(worker);
+      if (!inbox) return std::nullopt;
+      return std::move(*inbox);
+    };
+#else
+  (void)parts;
+#endif
+  return out;
 }
 
 // The faults asked for in CoreOptions, applied at fractions of the run: the worker killed at a
@@ -141,7 +154,7 @@ class FaultPlan {
     }
     if (options_.swap_dispatcher && !swap_tried_ && fraction >= 0.5) {
       swap_tried_ = true;
-      auto report = supervisor_.replace("dispatcher", dispatcher(parts_.dispatcher, dispatcher_options(options_))).get();
+      auto report = supervisor_.replace("dispatcher", dispatcher(parts_.dispatcher, dispatcher_options(options_, parts_))).get();
       if (report) swap_took_ = report->took;
       else swap_error_ = report.error().message;
     }
@@ -237,7 +250,7 @@ void declare_services(Supervisor& supervisor, Parts& parts, const CoreOptions& o
   if (placement.here("dispatcher"))
     supervisor
         .add_service({.name = "dispatcher",
-                    .main = dispatcher(parts.dispatcher, dispatcher_options(options)),
+                    .main = dispatcher(parts.dispatcher, dispatcher_options(options, parts)),
                     .produces = {ChannelType::ToScheduler, ChannelType::ToHarvester},
                     .consumes = {ChannelType::ToDispatcher}})
       .value();
@@ -791,17 +804,33 @@ int run_node(const NodeOptions& options, std::ostream& out, std::ostream& err, c
   if (placement.here("dispatcher"))
     parts.gateway =
         std::make_shared<WorkerGatewayState>(*conn, options.core_name, shared->logger, troubles, nats.fence);
-  // The Harvester's expectations outlive this process: a Harvester killed with them is
-  // followed by one that takes them on.
-  std::shared_ptr<KvHarvesterJournal> journal;
-  if (placement.here("harvester")) {
-    auto opened = KvHarvesterJournal::open(*conn, options.core_name, shared->logger, nats.fence);
-    if (!opened) return fail("--nats " + options.nats_url + ": " + opened.error().message);
-    journal = std::move(*opened);
-    if (const auto taken = parts.harvester->keep_in(journal); taken > 0)
-      out << who << ": the harvester takes on " << taken << " expectation(s) kept in " << journal->bucket()
+  // The stateful services' state outlives this process: a node killed with it is followed by
+  // one that takes it on (remote/state_journals.hpp).
+  std::vector<std::function<std::uint64_t()>> journal_failures;  // changes the server did not take
+  auto take_on = [&](const char* service, auto opened, auto& state, const char* what) -> bool {
+    if (!opened) {
+      err << "error: " << who << ": --nats " << options.nats_url << ": " << opened.error().message << "\n";
+      return false;
+    }
+    auto journal = std::move(*opened);
+    if (const auto taken = state.keep_in(journal); taken > 0)
+      out << who << ": the " << service << " takes on " << taken << " " << what << " kept in " << journal->bucket()
           << std::endl;
-  }
+    journal_failures.push_back([journal] { return journal->failures(); });
+    return true;
+  };
+  if (placement.here("harvester") &&
+      !take_on("harvester", KvHarvesterJournal::open(*conn, options.core_name, shared->logger, nats.fence),
+               *parts.harvester, "expectation(s)"))
+    return 1;
+  if (placement.here("scheduler") &&
+      !take_on("scheduler", KvSchedulerJournal::open(*conn, options.core_name, shared->logger, nats.fence),
+               *parts.scheduler, "ready job(s)"))
+    return 1;
+  if (placement.here("hibernator") &&
+      !take_on("hibernator", KvHibernatorJournal::open(*conn, options.core_name, shared->logger, nats.fence),
+               *parts.hibernator, "held job(s)"))
+    return 1;
   if (auto error = add_channels(*shared, placement, nats); !error.empty())
     return fail("--nats " + options.nats_url + ": " + error);
   CoreOptions as_core;
@@ -864,6 +893,9 @@ int run_node(const NodeOptions& options, std::ostream& out, std::ostream& err, c
   std::uint64_t restarts = 0;
   for (const auto& service : report.services) restarts += service.restarts;
   out << who << ": stopped (" << report.reason << "); " << restarts << " restart(s)";
+  std::uint64_t not_kept = 0;
+  for (const auto& failures : journal_failures) not_kept += failures();
+  if (not_kept) out << "; " << not_kept << " change(s) of its state not kept in JetStream (logged)";
   if (!report.error.empty()) out << "; error: " << report.error;
   out << std::endl;
   return report.error.empty() ? 0 : 1;

@@ -498,4 +498,36 @@ TEST(SimulatedWorker, ASilentWorkerSendsNothingAndRegistersAgainWhenBack) {
   EXPECT_TRUE(rig.pump_until([&] { return rig.done; }));
 }
 
+// A Register that crossed processes comes with a closed inbox (a sender cannot be sent): the
+// Dispatcher looks the worker's inbox up with `inbox_of` and places jobs there. Without one, the
+// worker is not taken: no credit is given for slots nothing can reach.
+TEST(Dispatcher, ARegisterWithAClosedInboxTakesTheOneLookedUp) {
+  auto closed = [] {
+    auto [tx, rx] = mpsc::unbounded_channel<RunJob>();
+    return std::move(tx);  // its receiver goes here
+  };
+  {
+    DispatcherRig rig;
+    rig.send(Register{1, 2, closed()});
+    rig.run();
+    EXPECT_EQ(rig.state->workers(), 0u);
+    EXPECT_TRUE(rig.credits().empty());
+  }
+  DispatcherRig rig;
+  auto looked_up = mpsc::unbounded_channel<RunJob>();
+  std::vector<WorkerId> asked;
+  rig.options.inbox_of = [&](WorkerId w) -> std::optional<mpsc::UnboundedSender<RunJob>> {
+    asked.push_back(w);
+    return looked_up.first;
+  };
+  rig.send(Register{7, 2, closed()});
+  rig.send(Dispatch{job(70)});
+  rig.run();
+  EXPECT_EQ(asked, (std::vector<WorkerId>{7}));
+  EXPECT_EQ(rig.state->reachable_workers(), 1u);
+  FakeWorker w{7, std::move(looked_up.second)};
+  EXPECT_EQ(w.jobs(), (std::vector<JobId>{70}));
+  EXPECT_EQ(rig.state->workers_lost(), 0u);
+}
+
 }  // namespace

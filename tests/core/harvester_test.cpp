@@ -7,6 +7,7 @@
 #include <boost/asio/io_context.hpp>
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -38,7 +39,14 @@ struct HarvesterRig {
 
   // Runs one Harvester instance until it is idle, then stops it.
   void run(HarvesterOptions options = {}, FaultHook fault = {}) {
-    core::test::run_until_idle(ioc, shared, "harvester", harvester(state, options, fault));
+    const bool may_throw = static_cast<bool>(fault);  // a fault hook is there to throw
+    if (auto e = core::test::run_until_idle(ioc, shared, "harvester", harvester(state, options, fault)); e && !may_throw) {
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& ex) {
+        ADD_FAILURE() << "the harvester threw: " << ex.what();
+      }
+    }
   }
 
   std::vector<Job> retried() {
@@ -355,9 +363,15 @@ TEST(Harvester, AnExpectOlderThanTheOneHeldOrOfASettledPlacementIsDropped) {
 struct RecordingJournal : HarvesterJournal {
   std::vector<std::pair<JobId, WorkerId>> puts;
   std::vector<std::pair<JobId, std::uint64_t>> deletes;
+  std::vector<std::uint64_t> deleted_placements;
   std::vector<Entry> kept;
+  std::function<void()> on_settled;  // runs as each settle is told
   void expected(const Job& j, WorkerId worker) override { puts.emplace_back(j.id, worker); }
-  void settled(JobId j, std::uint64_t run) override { deletes.emplace_back(j, run); }
+  void settled(JobId j, std::uint64_t run, std::uint64_t placement) override {
+    deletes.emplace_back(j, run);
+    deleted_placements.push_back(placement);
+    if (on_settled) on_settled();
+  }
   std::vector<Entry> load() override { return kept; }
 };
 
@@ -389,3 +403,58 @@ TEST(Harvester, AJournalKeepsTheExpectationsForTheNextState) {
   EXPECT_EQ(records[0].job.id, 32u);
   EXPECT_EQ(journal->deletes.back(), (std::pair<JobId, std::uint64_t>{32, 0}));
 }
+
+// The journal hears of a settled placement only once what settling it sent is sent: the archive
+// record of a result, the retry of a failure. Told earlier, a journal could drop the entry of a
+// job run whose record was never sent (the process killed in between) and the job would be lost.
+TEST(Harvester, TheJournalHearsOfASettleOnlyAfterWhatItSent) {
+  auto journal = std::make_shared<RecordingJournal>();
+  HarvesterRig rig;
+  rig.state->keep_in(journal);
+  auto archive = rig.shared->wiring->get_tx(ChannelType::HarvesterToArchive).value();
+  auto retries = rig.shared->wiring->get_tx(ChannelType::ToScheduler).value();
+  std::vector<std::pair<std::size_t, std::size_t>> seen;  // (records, retries) queued at each settle
+  journal->on_settled = [&] { seen.emplace_back(archive.len(), retries.len()); };
+  auto in = rig.inbox();
+  in.send(Expect{job(41, 0, 0, 1), 2}).value();
+  in.send(outcome(job(41, 0, 0, 1), 2, true)).value();
+  in.send(Expect{job(42, 0, 0, 1), 3}).value();
+  in.send(outcome(job(42, 0, 0, 1), 3, false, "boom")).value();
+  HarvesterOptions options;
+  options.backoff = std::chrono::milliseconds(0);  // the retry goes straight to the Scheduler
+  rig.run(options);
+  EXPECT_EQ(seen, (std::vector<std::pair<std::size_t, std::size_t>>{{1, 0}, {1, 1}}));
+}
+
+// Each placement of a job run is its own entry: a retry's placement replacing the one before
+// settles that one, and of two placements a journal kept (the first settled too late), the next
+// state takes on the latest and settles the other.
+TEST(Harvester, EachPlacementIsItsOwnJournalEntry) {
+  auto journal = std::make_shared<RecordingJournal>();
+  {
+    HarvesterRig rig;
+    rig.state->keep_in(journal);
+    auto in = rig.inbox();
+    in.send(Expect{job(51, 0, 0, 1), 2}).value();
+    in.send(Expect{job(51, 0, 0, 2), 3}).value();  // placed again (its worker lost): replaces placement 1
+    in.send(outcome(job(51, 0, 0, 2), 3, true)).value();
+    rig.run();
+    EXPECT_EQ(journal->deleted_placements, (std::vector<std::uint64_t>{1, 2}));
+    ASSERT_EQ(rig.archived().size(), 1u);
+  }
+  journal->deletes.clear();
+  journal->deleted_placements.clear();
+  journal->kept = {{job(52, 0, 0, 2), 4}, {job(52, 0, 0, 1), 3}, {job(53, 0, 0, 1), 5}};
+  HarvesterRig next;
+  EXPECT_EQ(next.state->keep_in(journal), 2u);
+  EXPECT_EQ(journal->deleted_placements, (std::vector<std::uint64_t>{1}));
+  EXPECT_EQ(journal->deletes, (std::vector<std::pair<JobId, std::uint64_t>>{{52, 0}}));
+  auto in = next.inbox();
+  in.send(outcome(job(52, 0, 0, 1), 3, true)).value();  // the settled placement's result: not expected
+  in.send(outcome(job(52, 0, 0, 2), 4, true)).value();
+  next.run();
+  auto records = next.archived();
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_EQ(records[0].job.placement, 2u);
+}
+

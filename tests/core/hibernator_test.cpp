@@ -7,6 +7,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <thread>
 #include <vector>
 
@@ -188,3 +189,49 @@ TEST(Hibernator, ARetryIsHeldForItsBackoffThenFiresOnce) {
 }
 
 }  // namespace
+
+// A journal that records what it is told, with entries to hand out.
+struct RecordingHibernatorJournal : HibernatorJournal {
+  std::vector<JobId> held_ids, released_ids;
+  std::vector<std::size_t> sent_at_released;  // Ready messages queued when each was told
+  std::function<std::size_t()> sent;
+  std::vector<HeldJob> kept;
+  void held(const HeldJob& h) override { held_ids.push_back(h.job.id); }
+  void released(const Job& j) override {
+    released_ids.push_back(j.id);
+    sent_at_released.push_back(sent ? sent() : 0);
+  }
+  std::vector<HeldJob> load() override { return kept; }
+};
+
+// With a journal, the held jobs outlive the state: each is kept as it is held, dropped once
+// handed over (told after the send); a copy of a held job is dropped; a new state takes on what
+// the journal kept and fires it when due.
+TEST(Hibernator, AJournalKeepsTheHeldJobsForTheNextState) {
+  auto journal = std::make_shared<RecordingHibernatorJournal>();
+  {
+    HibernatorRig rig;
+    EXPECT_EQ(rig.state->keep_in(journal), 0u);
+    auto scheduler = rig.shared->wiring->get_tx(ChannelType::ToScheduler).value();
+    journal->sent = [&] { return scheduler.len(); };
+    auto in = rig.shared->wiring->get_tx(ChannelType::ToHibernator).value();
+    in.send(Hibernate{delayed(1, 10ms)}).value();
+    in.send(Hibernate{delayed(2, 10s)}).value();
+    in.send(Hibernate{delayed(2, 10s)}).value();  // a copy: dropped
+    rig.run_for(200ms);
+    EXPECT_EQ(journal->held_ids, (std::vector<JobId>{1, 2}));
+    EXPECT_EQ(journal->released_ids, (std::vector<JobId>{1}));
+    EXPECT_EQ(journal->sent_at_released, (std::vector<std::size_t>{1}));
+    EXPECT_EQ(rig.state->size(), 1u);
+  }
+  journal->sent = nullptr;
+  journal->kept = {{std::chrono::steady_clock::now() - 1s, delayed(3, 0ms), std::nullopt},
+                   {std::chrono::steady_clock::now() + 10s, delayed(4, 0ms), std::nullopt}};
+  HibernatorRig next;
+  EXPECT_EQ(next.state->keep_in(journal), 2u);
+  next.run_for(50ms);
+  auto out = next.shared->wiring->take_rx(ChannelType::ToScheduler).value();
+  EXPECT_EQ(std::get<Ready>(out.try_recv().value()).job.id, 3u);  // due while no Hibernator ran
+  EXPECT_TRUE(out.is_empty());
+  EXPECT_EQ(next.state->size(), 1u);
+}

@@ -8,6 +8,7 @@
 #include <boost/asio/io_context.hpp>
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <stdexcept>
 
 namespace {
@@ -94,3 +95,74 @@ TEST(Scheduler, ARestartedSchedulerLosesNothing) {
 }
 
 }  // namespace
+
+// A journal that records what it is told, with entries to hand out.
+struct RecordingSchedulerJournal : SchedulerJournal {
+  std::vector<JobId> queued_ids, dispatched_ids;
+  std::vector<unsigned> raised, spent;
+  std::vector<std::size_t> sent_at_dispatched;  // Dispatches queued when each was told
+  std::function<std::size_t()> sent;
+  Entries kept;
+  void queued(const Job& j) override { queued_ids.push_back(j.id); }
+  void dispatched(const Job& j) override {
+    dispatched_ids.push_back(j.id);
+    sent_at_dispatched.push_back(sent ? sent() : 0);
+  }
+  void credits_raised(unsigned c) override { raised.push_back(c); }
+  void credits_spent(unsigned c) override { spent.push_back(c); }
+  Entries load() override { return kept; }
+};
+
+// With a journal, the queue and the credits outlive the state: each queued job is kept, dropped
+// once sent (told after the send), the credits kept as they rise and fall; a new state takes on
+// what the journal kept and sends it.
+TEST(Scheduler, AJournalKeepsTheQueueAndTheCreditsForTheNextState) {
+  auto journal = std::make_shared<RecordingSchedulerJournal>();
+  const auto t0 = std::chrono::steady_clock::now();
+  {
+    SchedulerRig rig;
+    EXPECT_EQ(rig.state->keep_in(journal), 0u);
+    auto dispatcher = rig.shared->wiring->get_tx(ChannelType::ToDispatcher).value();
+    journal->sent = [&] { return dispatcher.len(); };
+    auto in = rig.inbox();
+    in.send(Ready{job(1, 5, t0)}).value();
+    in.send(Ready{job(2, 1, t0)}).value();
+    in.send(Credit{1}).value();
+    rig.run();
+    EXPECT_EQ(rig.dispatched(), (std::vector<JobId>{1}));
+    EXPECT_EQ(journal->queued_ids, (std::vector<JobId>{1, 2}));
+    EXPECT_EQ(journal->dispatched_ids, (std::vector<JobId>{1}));
+    EXPECT_EQ(journal->sent_at_dispatched, (std::vector<std::size_t>{1}));
+    EXPECT_EQ(journal->raised, (std::vector<unsigned>{1}));
+    EXPECT_EQ(journal->spent, (std::vector<unsigned>{0}));
+  }
+  journal->kept = {{job(2, 1, t0), job(3, 7, t0)}, 2};
+  journal->sent = nullptr;
+  SchedulerRig next;
+  EXPECT_EQ(next.state->keep_in(journal), 2u);
+  EXPECT_EQ(next.state->credits(), 2u);
+  next.run();
+  EXPECT_EQ(next.dispatched(), (std::vector<JobId>{3, 2}));
+}
+
+// A copy of a queued job (a message delivered again after the process that handled it died) is
+// dropped: the job is sent once. The same job placed again (a new placement) is a new entry.
+TEST(Scheduler, ACopyOfAQueuedJobIsDropped) {
+  SchedulerRig rig;
+  const auto t0 = std::chrono::steady_clock::now();
+  auto in = rig.inbox();
+  in.send(Ready{job(1, 0, t0)}).value();
+  in.send(Ready{job(1, 0, t0)}).value();
+  Job again = job(1, 0, t0);
+  again.placement = 4;  // taken back from a lost worker
+  in.send(Ready{again}).value();
+  rig.run();
+  EXPECT_EQ(rig.state->queued(), 2u);
+  in.send(Credit{5}).value();
+  rig.run();
+  EXPECT_EQ(rig.dispatched(), (std::vector<JobId>{1, 1}));
+  // Once sent, a copy is no longer recognised (only queued jobs are): at least once.
+  in.send(Ready{job(1, 0, t0)}).value();
+  rig.run();
+  EXPECT_EQ(rig.dispatched(), (std::vector<JobId>{1}));
+}

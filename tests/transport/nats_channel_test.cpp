@@ -126,6 +126,45 @@ TEST(NatsConnection, UnreachableServerIsAnErrorValue) {
   EXPECT_NE(c.error().message.find("connect"), std::string::npos) << c.error().message;
 }
 
+// cnats 3.4's reading thread takes a subscription from its table without a reference: one
+// destroyed while a message for it is being read is freed under that thread (nats.c issue 637).
+// Subscriptions are made and destroyed here while another connection floods their subject, each
+// closed with unsubscribe_settled(). With a plain unsubscribe the process dies in every run on
+// this machine (AddressSanitizer: SEGV in natsConn_processMsg locking the freed subscription;
+// ThreadSanitizer: a lock of a destroyed mutex).
+TEST_F(NatsChannel, SubscriptionsDestroyedWhileMessagesArriveAreSafe) {
+  auto flooder = sn::connect(server.url(), fast_reconnect());
+  ASSERT_TRUE(flooder) << flooder.error().message;
+  std::atomic<bool> stop{false};
+  std::thread flood([&] {
+    while (!stop.load(std::memory_order_relaxed)) {
+      for (int i = 0; i < 64; ++i) natsConnection_PublishString(flooder->native(), "flood", "x");
+      natsConnection_Flush(flooder->native());
+    }
+  });
+  int received = 0;
+  for (int round = 0; round < 1000; ++round) {
+    natsSubscription* sub = nullptr;
+    ASSERT_EQ(natsConnection_SubscribeSync(&sub, nc().native(), "flood"), NATS_OK);
+    natsMsg* msg = nullptr;
+    if (natsSubscription_NextMsg(&msg, sub, 2000) == NATS_OK) {  // messages are flowing to it
+      ++received;
+      natsMsg_Destroy(msg);
+    }
+    EXPECT_EQ(sn::unsubscribe_settled(nc().native(), sub), NATS_OK);
+    natsSubscription_Destroy(sub);
+  }
+  stop = true;
+  flood.join();
+  EXPECT_GT(received, 0);
+  // Once closed, the helper says so and still returns.
+  natsSubscription* sub = nullptr;
+  ASSERT_EQ(natsConnection_SubscribeSync(&sub, nc().native(), "flood"), NATS_OK);
+  EXPECT_EQ(natsSubscription_Unsubscribe(sub), NATS_OK);
+  EXPECT_EQ(sn::unsubscribe_settled(nc().native(), sub), NATS_INVALID_SUBSCRIPTION);
+  natsSubscription_Destroy(sub);
+}
+
 TEST_F(NatsChannel, BadNamesAreRefused) {
   auto bad = sn::declare_channel(nc(), sn::ChannelAddress{"a.b", "c"});
   ASSERT_FALSE(bad);
@@ -289,7 +328,7 @@ TEST_F(NatsChannel, WhatADeadConsumerTookComesFirstWithOrphansFirst) {
         ASSERT_EQ(natsSubscription_NextMsg(&reply, sub, 5000), NATS_OK);
         natsMsg_Destroy(reply);  // taken, never acknowledged: the consumer "died"
       }
-      natsSubscription_Unsubscribe(sub);
+      sn::unsubscribe_settled(nc().native(), sub);
       natsSubscription_Destroy(sub);
       natsInbox_Destroy(inbox);
     }

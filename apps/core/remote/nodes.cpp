@@ -54,7 +54,7 @@ swarmsync::Result<NodeResponder, sn::NatsError> NodeResponder::start(sn::Connect
   if (st == NATS_OK) st = natsConnection_FlushTimeout(conn.native(), 5000);
   if (st != NATS_OK) {
     if (state->sub) {
-      natsSubscription_Unsubscribe(state->sub);
+      sn::unsubscribe_settled(state->nc, state->sub);
       natsSubscription_Destroy(state->sub);
     }
     return sn::NatsError::from_status("subscribe to " + subject, st);
@@ -67,7 +67,7 @@ NodeResponder::NodeResponder(NodeResponder&&) noexcept = default;
 
 NodeResponder::~NodeResponder() {
   if (!state_) return;
-  if (natsSubscription_Unsubscribe(state_->sub) == NATS_OK) {
+  if (sn::unsubscribe_settled(state_->nc, state_->sub) == NATS_OK) {
     std::unique_lock lock(state_->mutex);
     state_->cv.wait(lock, [&] { return state_->done; });
   } else {
@@ -111,7 +111,8 @@ swarmsync::Result<std::vector<NodeInfo>, sn::NatsError> ask_nodes(sn::Connection
   }
   const natsStatus failed = st;
   if (sub) {
-    natsSubscription_Unsubscribe(sub);
+    // An answer may still be arriving (from a node past `enough`, or late).
+    sn::unsubscribe_settled(conn.native(), sub);
     natsSubscription_Destroy(sub);
   }
   natsInbox_Destroy(inbox);

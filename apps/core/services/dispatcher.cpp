@@ -105,6 +105,14 @@ class DispatcherCore {
 
  private:
   void on_register(Register& r, Clock::time_point now) {
+    if (r.inbox.is_closed()) {
+      auto inbox = options_.inbox_of ? options_.inbox_of(r.worker) : std::nullopt;
+      if (!inbox) {
+        ctx_.shared()->logger->error("{}: worker {} registered with no open inbox: not taken", ctx_.name(), r.worker);
+        return;
+      }
+      r.inbox = std::move(*inbox);
+    }
     auto [it, added] = s_.workers_.try_emplace(r.worker);
     Worker& w = it->second;
     if (!added && w.reachable && !w.held.empty()) {

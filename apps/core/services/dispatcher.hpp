@@ -21,6 +21,7 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -34,6 +35,11 @@ namespace core {
 struct DispatcherOptions {
   std::chrono::milliseconds heartbeat_timeout{500};  ///< a worker not seen for longer is lost
   std::chrono::milliseconds check_every{100};        ///< how often silence is checked
+  /// The inbox of a worker whose `Register` came with a closed one: a Register that crossed
+  /// processes (its inbox cannot: the Dispatcher's channel is bridged when the Scheduler runs
+  /// elsewhere) is looked up here, on the Dispatcher's executor. Empty, or nothing returned: the
+  /// worker is not taken (logged).
+  std::function<std::optional<mpsc::UnboundedSender<RunJob>>(WorkerId)> inbox_of;
 };
 
 namespace detail {

@@ -16,11 +16,26 @@ std::size_t HarvesterState::keep_in(std::shared_ptr<HarvesterJournal> journal) {
   if (!journal_) return taken;
   for (auto& entry : journal_->load()) {
     const auto key = std::make_pair(entry.job.id, entry.job.run);
-    expected_.insert_or_assign(key, Expectation{std::move(entry.job), entry.worker});
-    ++taken;
+    auto it = expected_.find(key);
+    if (it == expected_.end()) {
+      expected_.emplace(key, Expectation{std::move(entry.job), entry.worker});
+      ++taken;
+      continue;
+    }
+    // Two placements of one job run: the earlier one was settled and its entry not dropped yet.
+    auto& older = it->second.job.placement < entry.job.placement ? it->second.job : entry.job;
+    to_settle_.emplace_back(older.id, older.run, older.placement);
+    if (&older == &it->second.job) it->second = Expectation{std::move(entry.job), entry.worker};
   }
   recount();
+  settle_journal();
   return taken;
+}
+
+void HarvesterState::settle_journal() {
+  if (journal_)
+    for (const auto& [job, run, placement] : to_settle_) journal_->settled(job, run, placement);
+  to_settle_.clear();
 }
 
 std::optional<Outcome> HarvesterState::expect(Job job, WorkerId worker) {
@@ -28,7 +43,11 @@ std::optional<Outcome> HarvesterState::expect(Job job, WorkerId worker) {
   if (auto it = expected_.find(key); it != expected_.end() && it->second.job.placement > job.placement)
     return std::nullopt;  // a later placement is expected already
   if (settled_.count({job.id, job.run, job.placement})) return std::nullopt;  // handled, or taken back
-  if (journal_) journal_->expected(job, worker);
+  if (journal_) {
+    journal_->expected(job, worker);
+    if (auto it = expected_.find(key); it != expected_.end() && it->second.job.placement != job.placement)
+      to_settle_.emplace_back(job.id, job.run, it->second.job.placement);  // replaced by this one
+  }
   std::optional<Outcome> early;
   if (auto it = early_.find(key); it != early_.end() && it->second.placement == job.placement &&
                                   it->second.worker == worker && it->second.attempt == job.attempt) {
@@ -67,7 +86,7 @@ bool HarvesterState::forget(JobId job, std::uint64_t run, WorkerId worker, std::
   auto it = expected_.find({job, run});
   if (it == expected_.end() || it->second.worker != worker || it->second.job.placement != placement) return false;
   expected_.erase(it);
-  if (journal_) journal_->settled(job, run);
+  if (journal_) to_settle_.emplace_back(job, run, placement);
   recount();
   return true;
 }
@@ -80,7 +99,7 @@ std::optional<Job> HarvesterState::take(const Outcome& outcome) {
   Job job = std::move(it->second.job);
   expected_.erase(it);
   remember_settled(job.id, job.run, job.placement);
-  if (journal_) journal_->settled(job.id, job.run);
+  if (journal_) to_settle_.emplace_back(job.id, job.run, job.placement);
   recount();
   return job;
 }
@@ -174,6 +193,7 @@ asio::awaitable<void> run(Context& ctx, std::shared_ptr<HarvesterState> state, H
     } else {
       log.warn("{}: ignored a message that is not for the Harvester", ctx.name());
     }
+    state->settle_journal();  // what the handling sent is sent: the journal may drop what it settled
   }
   if (state->expected()) log.info("{}: {} result(s) still expected", ctx.name(), state->expected());
 }

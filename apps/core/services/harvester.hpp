@@ -51,9 +51,11 @@ struct HarvesterOptions {
 std::chrono::milliseconds retry_delay(const HarvesterOptions& options, unsigned attempt);
 
 /// Where a Harvester's expectations are kept beyond its process, if anywhere (remote/
-/// harvester_journal.hpp keeps them in JetStream): told of each change as the state makes it,
+/// state_journals.hpp keeps them in JetStream): told of each change as the state makes it,
 /// read once when a state starts to keep its expectations there. Called from the Harvester's
-/// instance; an implementation reports its own troubles (the state goes on without it).
+/// instance; an implementation reports its own troubles (the state goes on without it). An entry
+/// is one placement of a job run: a placement's entry is settled apart from the next one's, so
+/// that settling an old placement late never takes away the expectation of a newer one.
 class HarvesterJournal {
  public:
   struct Entry {
@@ -61,11 +63,12 @@ class HarvesterJournal {
     WorkerId worker = 0;
   };
   virtual ~HarvesterJournal() = default;
-  /// `worker` runs `job`: kept, replacing an earlier entry of (job.id, job.run).
+  /// `worker` runs placement `job.placement` of (job.id, job.run): kept.
   virtual void expected(const Job& job, WorkerId worker) = 0;
-  /// (job, run) is no longer expected.
-  virtual void settled(JobId job, std::uint64_t run) = 0;
-  /// Every entry kept.
+  /// That placement of (job, run) is no longer expected. Told only once what the Harvester sent
+  /// while handling the message that settled it (the archive record, the retry) has been sent.
+  virtual void settled(JobId job, std::uint64_t run, std::uint64_t placement) = 0;
+  /// Every entry kept; a job run may have several (older placements settled too late).
   virtual std::vector<Entry> load() = 0;
 };
 
@@ -74,8 +77,13 @@ class HarvesterJournal {
 class HarvesterState {
  public:
   /// Keeps the expectations in `journal` from now on, taking on those it kept (a Harvester of an
-  /// earlier process expected them). Call before an instance runs. Returns how many it took on.
+  /// earlier process expected them; of several placements of a job run, the latest, the others
+  /// settled). Call before an instance runs. Returns how many it took on.
   std::size_t keep_in(std::shared_ptr<HarvesterJournal> journal);
+  /// Tells the journal of the placements settled since the last call. The Harvester calls it
+  /// after it has sent what handling a message made it send: a journal told earlier could drop an
+  /// expectation whose record was not sent yet (killed then, the job run would be lost).
+  void settle_journal();
 
   /// `worker` runs `job` (its id, run and attempt); replaces an earlier expectation of that run
   /// unless that one is of a later placement (this Expect then came late: it is dropped). Returns
@@ -129,6 +137,7 @@ class HarvesterState {
   std::set<std::tuple<JobId, std::uint64_t, std::uint64_t>> settled_;  // (job, run, placement)
   std::deque<std::tuple<JobId, std::uint64_t, std::uint64_t>> settled_order_;
   std::shared_ptr<HarvesterJournal> journal_;
+  std::vector<std::tuple<JobId, std::uint64_t, std::uint64_t>> to_settle_;  // for the journal
   std::atomic<std::size_t> early_count_{0};
   std::atomic<std::size_t> expected_count_{0};
   std::atomic<std::uint64_t> done_{0};

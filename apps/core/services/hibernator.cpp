@@ -4,15 +4,32 @@
 
 namespace core {
 
-void HibernatorState::hold(Held held) {
+std::size_t HibernatorState::keep_in(std::shared_ptr<HibernatorJournal> journal) {
+  journal_ = std::move(journal);
+  if (!journal_) return 0;
+  std::size_t taken = 0;
+  for (auto& held : journal_->load()) {
+    if (!keys_.insert(key_of(held.job)).second) continue;
+    held_.push_back(std::move(held));
+    std::push_heap(held_.begin(), held_.end(), Later{});
+    ++taken;
+  }
+  return taken;
+}
+
+bool HibernatorState::hold(Held held) {
+  if (!keys_.insert(key_of(held.job)).second) return false;
+  if (journal_) journal_->held(held);
   held_.push_back(std::move(held));
   std::push_heap(held_.begin(), held_.end(), Later{});
+  return true;
 }
 
 HibernatorState::Held HibernatorState::take() {
   std::pop_heap(held_.begin(), held_.end(), Later{});
   Held held = std::move(held_.back());
   held_.pop_back();
+  keys_.erase(key_of(held.job));
   return held;
 }
 
@@ -78,6 +95,7 @@ asio::awaitable<void> run(Context& ctx, std::shared_ptr<HibernatorState> state, 
       held.job.ready_at = SteadyClock::now();
       held.job.history.push_back(JobStatus::ready);
       scheduler.send(Ready{std::move(held.job)}).value();
+      state->released(next_run);  // after the send: the journal drops it once that is published
       ++state->fired;
       const auto& spec = next_run.spec;
       if (held.fires_at && (!spec.runs || next_run.run + 1 < *spec.runs)) {

@@ -6,7 +6,8 @@
 // bound. Successive runs of a cron job fire at strictly increasing matching minutes.
 //
 // In: `ToHibernator` (`Hibernate`). Out: `ToScheduler` (`Ready`). The held jobs live in a
-// `HibernatorState` that outlives its instances. Cron expressions are read against `now()`
+// `HibernatorState` that outlives its instances (and, in a process of its own, a journal:
+// HibernatorJournal). Cron expressions are read against `now()`
 // (system clock, UTC), which a test can replace, running `clock_speed` times faster than real
 // time; waiting uses the steady clock.
 
@@ -15,11 +16,35 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <set>
+#include <tuple>
 #include <vector>
 
 #include "wiring.hpp"
 
 namespace core {
+
+/// A job the Hibernator holds. `fires_at` is set for a cron run: the matching minute it fires at,
+/// after which the job is re-armed for its next run.
+struct HeldJob {
+  std::chrono::steady_clock::time_point due;
+  Job job;
+  std::optional<std::chrono::system_clock::time_point> fires_at;
+};
+
+/// Where a Hibernator's held jobs are kept beyond its process, if anywhere
+/// (remote/state_journals.hpp keeps them in JetStream): told of each change as the state makes
+/// it, read once when a state starts to keep itself there. Called from the Hibernator's instance.
+class HibernatorJournal {
+ public:
+  virtual ~HibernatorJournal() = default;
+  /// `held` is held: kept before the message that brought it is acknowledged.
+  virtual void held(const HeldJob& held) = 0;
+  /// `job` was handed to the Scheduler: dropped once that send is published.
+  virtual void released(const Job& job) = 0;
+  /// What was kept.
+  virtual std::vector<HeldJob> load() = 0;
+};
 
 /// The jobs the Hibernator holds, kept across restarts. Read it while no Hibernator instance
 /// runs, or from the instance's executor; `runs_never_due` may be read from any thread.
@@ -27,21 +52,23 @@ class HibernatorState {
  public:
   using Due = std::chrono::steady_clock::time_point;
   using WallTime = std::chrono::system_clock::time_point;
+  using Held = HeldJob;
 
-  /// A held job. `fires_at` is set for a cron run: the matching minute it fires at, after which
-  /// the job is re-armed for its next run.
-  struct Held {
-    Due due;
-    Job job;
-    std::optional<WallTime> fires_at;
-  };
-
-  void hold(Held held);
+  /// Keeps the held jobs in `journal` from now on, taking on what it kept (a Hibernator of an
+  /// earlier process held them). Call before an instance runs. Returns how many it took on.
+  std::size_t keep_in(std::shared_ptr<HibernatorJournal> journal);
+  /// Holds a job, unless the same job (id, run and attempt) is held already: a message delivered
+  /// again after the process that handled it was killed. Returns false then.
+  bool hold(Held held);
   bool empty() const noexcept { return held_.empty(); }
   std::size_t size() const noexcept { return held_.size(); }
   Due next_due() const { return held_.front().due; }
   /// Removes and returns the earliest job (call only when not empty).
   Held take();
+  /// A job taken was handed to the Scheduler (the journal drops it once that is published).
+  void released(const Job& job) {
+    if (journal_) journal_->released(job);
+  }
   /// A copy of every held job, in no particular order.
   std::vector<Job> jobs() const;
 
@@ -57,7 +84,11 @@ class HibernatorState {
   struct Later {
     bool operator()(const Held& a, const Held& b) const { return a.due > b.due; }
   };
+  using Key = std::tuple<JobId, std::uint64_t, unsigned>;  // id, run, attempt
+  static Key key_of(const Job& job) { return {job.id, job.run, job.attempt}; }
   std::vector<Held> held_;  // a heap, the earliest due at the front
+  std::set<Key> keys_;      // of the held jobs
+  std::shared_ptr<HibernatorJournal> journal_;
 };
 
 /// How the Hibernator reads the wall clock (for cron).

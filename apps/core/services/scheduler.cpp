@@ -1,11 +1,40 @@
 #include "services/scheduler.hpp"
 
+#include <algorithm>
 #include <tuple>
 
 namespace core {
 
 bool SchedulerState::RunsLater::operator()(const Job& a, const Job& b) const {
   return std::tuple(a.spec.priority, b.ready_at, b.id, b.run) < std::tuple(b.spec.priority, a.ready_at, a.id, a.run);
+}
+
+std::size_t SchedulerState::keep_in(std::shared_ptr<SchedulerJournal> journal) {
+  journal_ = std::move(journal);
+  if (!journal_) return 0;
+  auto kept = journal_->load();
+  std::size_t taken = 0;
+  for (auto& job : kept.jobs) {
+    if (!keys_.insert(key_of(job)).second) continue;
+    ready_.push_back(std::move(job));
+    std::push_heap(ready_.begin(), ready_.end(), RunsLater{});
+    ++taken;
+  }
+  credits_ = std::max(credits_, kept.credits);
+  return taken;
+}
+
+bool SchedulerState::push(Job job) {
+  if (!keys_.insert(key_of(job)).second) return false;
+  if (journal_) journal_->queued(job);
+  ready_.push_back(std::move(job));
+  std::push_heap(ready_.begin(), ready_.end(), RunsLater{});
+  return true;
+}
+
+void SchedulerState::add_credits(unsigned n) {
+  credits_ += n;
+  if (journal_ && n > 0) journal_->credits_raised(credits_);
 }
 
 namespace {
@@ -20,7 +49,10 @@ asio::awaitable<void> run(Context& ctx, std::shared_ptr<SchedulerState> state, F
   while (auto msg = co_await ctx.recv(inbox)) {
     // The message goes into the state first: a failure after that point loses nothing.
     if (auto* r = std::get_if<Ready>(&*msg)) {
-      state->push(std::move(r->job));
+      const auto [id, job_run, attempt] = std::tuple(r->job.id, r->job.run, r->job.attempt);
+      if (!state->push(std::move(r->job)))
+        ctx.shared()->logger->info("{}: job {} run {} attempt {} is queued already: dropped the copy", ctx.name(), id,
+                                   job_run, attempt);
     } else if (auto* c = std::get_if<Credit>(&*msg)) {
       state->add_credits(c->slots);
     } else {

@@ -105,7 +105,7 @@ Result<std::unique_ptr<BroadcastLink>, NatsError> BroadcastLink::open(Connection
   if (st != NATS_OK) {
     auto e = NatsError::from_status("subscription of " + s->subject, st);
     // No completion callback to wait for: unsubscribe and destroy without it.
-    natsSubscription_Unsubscribe(s->sub);
+    unsubscribe_settled(s->conn.native(), s->sub);
     natsSubscription_Destroy(s->sub);
     s->sub = nullptr;
     return e;
@@ -122,8 +122,9 @@ BroadcastLink::BroadcastLink(std::unique_ptr<State> state) noexcept : state_(std
 BroadcastLink::~BroadcastLink() {
   if (!state_ || state_->sub == nullptr) return;
   // Closing the subscription (or the connection having closed it) ends in the completion
-  // callback, once the handler has returned for the last time.
-  natsSubscription_Unsubscribe(state_->sub);
+  // callback, once the handler has returned for the last time; unsubscribe_settled() also waits
+  // for cnats's reading thread to be past it.
+  unsubscribe_settled(state_->conn.native(), state_->sub);
   {
     std::unique_lock lock(state_->done_mutex);
     state_->done_cv.wait(lock, [&] { return state_->done; });

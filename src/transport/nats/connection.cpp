@@ -3,6 +3,7 @@
 
 #include "swarmsync/transport/nats/connection.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <mutex>
@@ -141,6 +142,15 @@ std::uint64_t Connection::reconnects() const noexcept {
 }
 std::chrono::milliseconds Connection::jetstream_wait() const noexcept {
   return state_ ? state_->jetstream_wait : std::chrono::milliseconds(0);
+}
+
+natsStatus unsubscribe_settled(natsConnection* nc, natsSubscription* sub, std::chrono::milliseconds wait) noexcept {
+  const natsStatus st = natsSubscription_Unsubscribe(sub);
+  // Whatever the unsubscribe said, a message for `sub` may be in the reading thread's hands:
+  // wait for the round trip. It fails at once on a closed connection, whose reading thread is
+  // gone, and after `wait` on a disconnected one, whose thread reads nothing.
+  (void)natsConnection_FlushTimeout(nc, std::max<std::int64_t>(1, wait.count()));
+  return st;
 }
 
 }  // namespace swarmsync::nats

@@ -382,7 +382,7 @@ InboundCore::~InboundCore() {
       if (delivered_by_consumer(msg)) impl_->not_pushed.push_back(msg);
       else natsMsg_Destroy(msg);
     }
-    (void)natsSubscription_Unsubscribe(impl_->sub);
+    (void)unsubscribe_settled(impl_->nc, impl_->sub);
   }
   {
     // What the consumer did not acknowledge goes back to the server, oldest first, so that the

@@ -87,4 +87,17 @@ class Connection {
 /// options, or a failed JetStream context come back as a `NatsError`; nothing is thrown.
 Result<Connection, NatsError> connect(const std::string& url, const ConnectOptions& options = {});
 
+/// Unsubscribes `sub` from `nc` and returns once cnats's reading thread can no longer be handing
+/// a message to it, so that the caller may destroy it. cnats 3.4 (Debian 12's) looks a
+/// subscription up for an arriving message without taking a reference on it (fixed in cnats 3.6,
+/// nats.c issue 637): a subscription destroyed while a message for it is being read is freed
+/// under that thread, which then locks freed memory. Unsubscribing takes it out of the
+/// connection's table; a PING answered by the server, its PONG read by that same thread after
+/// every earlier message, then proves the thread is past it. Waits at most `wait` for the PONG (a
+/// disconnected connection reads nothing meanwhile). Returns the unsubscribe's status;
+/// NATS_INVALID_SUBSCRIPTION when it was closed already (by the connection closing). Blocking:
+/// never call it from a cnats callback.
+natsStatus unsubscribe_settled(natsConnection* nc, natsSubscription* sub,
+                               std::chrono::milliseconds wait = std::chrono::seconds(5)) noexcept;
+
 }  // namespace swarmsync::nats

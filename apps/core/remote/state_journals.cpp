@@ -1,0 +1,171 @@
+#include "remote/state_journals.hpp"
+
+#include <chrono>
+#include <nlohmann/json.hpp>
+#include <string_view>
+
+#include "model/payload_json.hpp"
+
+namespace core {
+
+namespace sn = swarmsync::nats;
+
+namespace {
+
+swarmsync::Result<std::shared_ptr<KvBucket>, sn::NatsError> open_bucket(sn::Connection& conn, const std::string& core,
+                                                                        const char* service,
+                                                                        std::shared_ptr<spdlog::logger> logger,
+                                                                        std::shared_ptr<sn::AckFence> fence) {
+  return KvBucket::open(conn, "swarmsync_" + core + "_" + service, std::move(logger), std::move(fence));
+}
+
+std::string dotted(std::initializer_list<std::uint64_t> parts, std::string key = {}) {
+  for (const auto part : parts) key += (key.empty() ? "" : ".") + std::to_string(part);
+  return key;
+}
+
+// Each entry through `decode`; one that does not decode is named, counted and skipped.
+template <class Decode>
+void each_entry(KvBucket& bucket, Decode&& decode) {
+  for (const auto& [key, value] : bucket.entries()) {
+    try {
+      decode(key, nlohmann::json::parse(value));
+    } catch (const std::exception& e) {
+      bucket.fail("entry " + key + " does not decode: " + e.what());
+    }
+  }
+}
+
+}  // namespace
+
+// ---- Harvester ----
+
+swarmsync::Result<std::shared_ptr<KvHarvesterJournal>, sn::NatsError> KvHarvesterJournal::open(
+    sn::Connection& conn, const std::string& core, std::shared_ptr<spdlog::logger> logger,
+    std::shared_ptr<sn::AckFence> fence) {
+  auto bucket = open_bucket(conn, core, "harvester", std::move(logger), std::move(fence));
+  if (!bucket) return std::move(bucket.error());
+  return std::make_shared<KvHarvesterJournal>(std::move(*bucket));
+}
+
+void KvHarvesterJournal::expected(const Job& job, WorkerId worker) {
+  bucket_->put(dotted({job.id, job.run, job.placement}), nlohmann::json{{"job", job}, {"worker", worker}}.dump());
+}
+
+void KvHarvesterJournal::settled(JobId job, std::uint64_t run, std::uint64_t placement) {
+  // Once what the Harvester sent by now (the record, the retry) is published.
+  bucket_->drop_after_fence(dotted({job, run, placement}));
+}
+
+std::vector<HarvesterJournal::Entry> KvHarvesterJournal::load() {
+  std::vector<Entry> entries;
+  each_entry(*bucket_, [&](const std::string&, const nlohmann::json& j) {
+    entries.push_back({j.at("job").get<Job>(), j.at("worker").get<WorkerId>()});
+  });
+  return entries;
+}
+
+// ---- Scheduler ----
+
+namespace {
+constexpr std::string_view credits_key = "credits";
+std::string queued_key(const Job& job) { return dotted({job.id, job.run, job.attempt, job.placement}, "job"); }
+}  // namespace
+
+swarmsync::Result<std::shared_ptr<KvSchedulerJournal>, sn::NatsError> KvSchedulerJournal::open(
+    sn::Connection& conn, const std::string& core, std::shared_ptr<spdlog::logger> logger,
+    std::shared_ptr<sn::AckFence> fence) {
+  auto bucket = open_bucket(conn, core, "scheduler", std::move(logger), std::move(fence));
+  if (!bucket) return std::move(bucket.error());
+  return std::make_shared<KvSchedulerJournal>(std::move(*bucket));
+}
+
+void KvSchedulerJournal::queued(const Job& job) { bucket_->put(queued_key(job), nlohmann::json(job).dump()); }
+
+void KvSchedulerJournal::dispatched(const Job& job) { bucket_->drop_after_fence(queued_key(job)); }
+
+void KvSchedulerJournal::credits_raised(unsigned credits) {
+  std::lock_guard lock(credits_->mutex);
+  ++credits_->raises;  // a lowering asked for before this one is out of date now
+  bucket_->put(std::string(credits_key), std::to_string(credits));
+}
+
+void KvSchedulerJournal::credits_spent(unsigned credits) {
+  std::uint64_t raises = 0;
+  std::uint64_t spend = 0;
+  {
+    std::lock_guard lock(credits_->mutex);
+    raises = credits_->raises;
+    spend = ++credits_->spends;
+  }
+  bucket_->after_fence([c = credits_, credits, raises, spend](KvBucket&) {
+    std::lock_guard lock(c->mutex);
+    // Two lowerings due at once may run in either order: only the later one writes. A raise
+    // since wrote a value that already counts these sends.
+    if (c->raises != raises || spend <= c->written) return;
+    c->written = spend;
+    c->bucket->put(std::string(credits_key), std::to_string(credits));
+  });
+}
+
+SchedulerJournal::Entries KvSchedulerJournal::load() {
+  Entries entries;
+  each_entry(*bucket_, [&](const std::string& key, const nlohmann::json& j) {
+    if (key == credits_key) entries.credits = j.get<unsigned>();
+    else entries.jobs.push_back(j.get<Job>());
+  });
+  return entries;
+}
+
+// ---- Hibernator ----
+
+namespace {
+
+std::string held_key(const Job& job) { return dotted({job.id, job.run, job.attempt}); }
+
+// Steady and wall-clock times of now, read together.
+struct Clocks {
+  std::chrono::steady_clock::time_point steady = std::chrono::steady_clock::now();
+  std::chrono::system_clock::time_point wall = std::chrono::system_clock::now();
+};
+
+std::int64_t ms_since_epoch(std::chrono::system_clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+}
+
+}  // namespace
+
+swarmsync::Result<std::shared_ptr<KvHibernatorJournal>, sn::NatsError> KvHibernatorJournal::open(
+    sn::Connection& conn, const std::string& core, std::shared_ptr<spdlog::logger> logger,
+    std::shared_ptr<sn::AckFence> fence) {
+  auto bucket = open_bucket(conn, core, "hibernator", std::move(logger), std::move(fence));
+  if (!bucket) return std::move(bucket.error());
+  return std::make_shared<KvHibernatorJournal>(std::move(*bucket));
+}
+
+void KvHibernatorJournal::held(const HeldJob& held) {
+  const Clocks now;
+  const auto due = now.wall + std::chrono::duration_cast<std::chrono::system_clock::duration>(held.due - now.steady);
+  nlohmann::json j{{"job", held.job}, {"due_ms", ms_since_epoch(due)}};
+  if (held.fires_at) j["fires_at_ms"] = ms_since_epoch(*held.fires_at);
+  bucket_->put(held_key(held.job), j.dump());
+}
+
+void KvHibernatorJournal::released(const Job& job) { bucket_->drop_after_fence(held_key(job)); }
+
+std::vector<HeldJob> KvHibernatorJournal::load() {
+  std::vector<HeldJob> out;
+  const Clocks now;
+  each_entry(*bucket_, [&](const std::string&, const nlohmann::json& j) {
+    HeldJob held;
+    held.job = j.at("job").get<Job>();
+    const std::chrono::system_clock::time_point due{std::chrono::milliseconds(j.at("due_ms").get<std::int64_t>())};
+    held.due = now.steady + std::chrono::duration_cast<std::chrono::steady_clock::duration>(due - now.wall);
+    if (j.contains("fires_at_ms"))
+      held.fires_at = std::chrono::system_clock::time_point{std::chrono::milliseconds(j.at("fires_at_ms").get<std::int64_t>())};
+    out.push_back(std::move(held));
+  });
+  return out;
+}
+
+}  // namespace core
