@@ -109,6 +109,13 @@ struct Parts {
   std::atomic<unsigned> scheduler_crashed{0};
 };
 
+// A state whose inbox is bridged may be handed a message again (its process was killed before
+// acknowledging it): it drops copies of what it holds. In-process inboxes deliver once.
+void drop_copies_where_bridged(Parts& parts, const Placement& placement) {
+  if (route(ChannelType::ToScheduler, placement) == Route::inbound) parts.scheduler->drop_copies();
+  if (route(ChannelType::ToHibernator, placement) == Route::inbound) parts.hibernator->drop_copies();
+}
+
 DispatcherOptions dispatcher_options(const CoreOptions& options, const Parts& parts) {
   DispatcherOptions out{options.heartbeat_timeout, std::max(options.heartbeat / 2, std::chrono::milliseconds(5)), {}};
 #if SWARMSYNC_CORE_WITH_NATS
@@ -532,6 +539,7 @@ Summary run_core(std::vector<JobSpec> jobs, const CoreOptions& options_in) {
     summary.error = "--nats " + options.nats_url + ": " + error;
     return summary;
   }
+  drop_copies_where_bridged(parts, placement);
   Supervisor supervisor(ioc.get_executor(), shared,
                         {.intensity = {std::max(10u, options.crash_scheduler * 2 + 5), std::chrono::seconds(10)},
                          .backoff = {std::chrono::milliseconds(1), std::chrono::milliseconds(10)}});
@@ -833,6 +841,7 @@ int run_node(const NodeOptions& options, std::ostream& out, std::ostream& err, c
     return 1;
   if (auto error = add_channels(*shared, placement, nats); !error.empty())
     return fail("--nats " + options.nats_url + ": " + error);
+  drop_copies_where_bridged(parts, placement);
   CoreOptions as_core;
   as_core.max_retries = options.max_retries;
   as_core.retry_backoff = options.retry_backoff;

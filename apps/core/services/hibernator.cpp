@@ -7,6 +7,7 @@ namespace core {
 std::size_t HibernatorState::keep_in(std::shared_ptr<HibernatorJournal> journal) {
   journal_ = std::move(journal);
   if (!journal_) return 0;
+  drop_copies();
   std::size_t taken = 0;
   for (auto& held : journal_->load()) {
     if (!keys_.insert(key_of(held.job)).second) continue;
@@ -17,8 +18,14 @@ std::size_t HibernatorState::keep_in(std::shared_ptr<HibernatorJournal> journal)
   return taken;
 }
 
+void HibernatorState::drop_copies() {
+  if (drop_copies_) return;
+  for (const auto& held : held_) keys_.insert(key_of(held.job));
+  drop_copies_ = true;
+}
+
 bool HibernatorState::hold(Held held) {
-  if (!keys_.insert(key_of(held.job)).second) return false;
+  if (drop_copies_ && !keys_.insert(key_of(held.job)).second) return false;
   if (journal_) journal_->held(held);
   held_.push_back(std::move(held));
   std::push_heap(held_.begin(), held_.end(), Later{});
@@ -29,7 +36,7 @@ HibernatorState::Held HibernatorState::take() {
   std::pop_heap(held_.begin(), held_.end(), Later{});
   Held held = std::move(held_.back());
   held_.pop_back();
-  keys_.erase(key_of(held.job));
+  if (drop_copies_) keys_.erase(key_of(held.job));
   return held;
 }
 

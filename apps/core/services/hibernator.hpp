@@ -55,10 +55,15 @@ class HibernatorState {
   using Held = HeldJob;
 
   /// Keeps the held jobs in `journal` from now on, taking on what it kept (a Hibernator of an
-  /// earlier process held them). Call before an instance runs. Returns how many it took on.
+  /// earlier process held them), and drops copies (drop_copies). Call before an instance runs.
+  /// Returns how many it took on.
   std::size_t keep_in(std::shared_ptr<HibernatorJournal> journal);
-  /// Holds a job, unless the same job (id, run and attempt) is held already: a message delivered
-  /// again after the process that handled it was killed. Returns false then.
+  /// From now on a job that is held already (same id, run and attempt) is dropped: for an inbox
+  /// that may deliver a message again (bridged over JetStream, where the process that handled it
+  /// may have been killed before acknowledging it). Off by default: an in-process inbox delivers
+  /// each message once.
+  void drop_copies();
+  /// Holds a job; with drop_copies, not if the same job is held already (returns false).
   bool hold(Held held);
   bool empty() const noexcept { return held_.empty(); }
   std::size_t size() const noexcept { return held_.size(); }
@@ -87,7 +92,8 @@ class HibernatorState {
   using Key = std::tuple<JobId, std::uint64_t, unsigned>;  // id, run, attempt
   static Key key_of(const Job& job) { return {job.id, job.run, job.attempt}; }
   std::vector<Held> held_;  // a heap, the earliest due at the front
-  std::set<Key> keys_;      // of the held jobs
+  std::set<Key> keys_;      // of the held jobs, with drop_copies_
+  bool drop_copies_ = false;
   std::shared_ptr<HibernatorJournal> journal_;
 };
 

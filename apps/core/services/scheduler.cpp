@@ -12,6 +12,7 @@ bool SchedulerState::RunsLater::operator()(const Job& a, const Job& b) const {
 std::size_t SchedulerState::keep_in(std::shared_ptr<SchedulerJournal> journal) {
   journal_ = std::move(journal);
   if (!journal_) return 0;
+  drop_copies();
   auto kept = journal_->load();
   std::size_t taken = 0;
   for (auto& job : kept.jobs) {
@@ -24,8 +25,14 @@ std::size_t SchedulerState::keep_in(std::shared_ptr<SchedulerJournal> journal) {
   return taken;
 }
 
+void SchedulerState::drop_copies() {
+  if (drop_copies_) return;
+  for (const auto& job : ready_) keys_.insert(key_of(job));
+  drop_copies_ = true;
+}
+
 bool SchedulerState::push(Job job) {
-  if (!keys_.insert(key_of(job)).second) return false;
+  if (drop_copies_ && !keys_.insert(key_of(job)).second) return false;
   if (journal_) journal_->queued(job);
   ready_.push_back(std::move(job));
   std::push_heap(ready_.begin(), ready_.end(), RunsLater{});

@@ -49,10 +49,15 @@ class SchedulerJournal {
 class SchedulerState {
  public:
   /// Keeps the queue and credits in `journal` from now on, taking on what it kept (a Scheduler of
-  /// an earlier process held it). Call before an instance runs. Returns the jobs it took on.
+  /// an earlier process held it), and drops copies (drop_copies). Call before an instance runs.
+  /// Returns the jobs it took on.
   std::size_t keep_in(std::shared_ptr<SchedulerJournal> journal);
-  /// Adds a ready job, unless the same job (id, run, attempt and placement) is queued already: a
-  /// message delivered again after the process that handled it was killed. Returns false then.
+  /// From now on a job that is queued already (same id, run, attempt and placement) is dropped:
+  /// for an inbox that may deliver a message again (bridged over JetStream, where the process
+  /// that handled it may have been killed before acknowledging it). Off by default: an
+  /// in-process inbox delivers each message once, and the check costs a set entry per job.
+  void drop_copies();
+  /// Adds a ready job; with drop_copies, not if the same job is queued already (returns false).
   bool push(Job job);
   /// Adds room at the Dispatcher.
   void add_credits(unsigned n);
@@ -64,7 +69,7 @@ class SchedulerState {
       send(ready_.front());
       std::pop_heap(ready_.begin(), ready_.end(), RunsLater{});
       if (journal_) journal_->dispatched(ready_.back());  // after the send: the journal fences it
-      keys_.erase(key_of(ready_.back()));
+      if (drop_copies_) keys_.erase(key_of(ready_.back()));
       ready_.pop_back();
       --credits_;
       ++n;
@@ -85,7 +90,8 @@ class SchedulerState {
   using Key = std::tuple<JobId, std::uint64_t, unsigned, std::uint64_t>;  // id, run, attempt, placement
   static Key key_of(const Job& job) { return {job.id, job.run, job.attempt, job.placement}; }
   std::vector<Job> ready_;  // a heap
-  std::set<Key> keys_;      // of the queued jobs
+  std::set<Key> keys_;      // of the queued jobs, with drop_copies_
+  bool drop_copies_ = false;
   unsigned credits_ = 0;
   std::shared_ptr<SchedulerJournal> journal_;
 };
