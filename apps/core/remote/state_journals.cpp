@@ -8,16 +8,7 @@
 
 namespace core {
 
-namespace sn = swarmsync::nats;
-
 namespace {
-
-swarmsync::Result<std::shared_ptr<KvBucket>, sn::NatsError> open_bucket(sn::Connection& conn, const std::string& core,
-                                                                        const char* service,
-                                                                        std::shared_ptr<spdlog::logger> logger,
-                                                                        std::shared_ptr<sn::AckFence> fence) {
-  return KvBucket::open(conn, "swarmsync_" + core + "_" + service, std::move(logger), std::move(fence));
-}
 
 std::string dotted(std::initializer_list<std::uint64_t> parts, std::string key = {}) {
   for (const auto part : parts) key += (key.empty() ? "" : ".") + std::to_string(part);
@@ -39,14 +30,6 @@ void each_entry(KvBucket& bucket, Decode&& decode) {
 }  // namespace
 
 // ---- Harvester ----
-
-swarmsync::Result<std::shared_ptr<KvHarvesterJournal>, sn::NatsError> KvHarvesterJournal::open(
-    sn::Connection& conn, const std::string& core, std::shared_ptr<spdlog::logger> logger,
-    std::shared_ptr<sn::AckFence> fence) {
-  auto bucket = open_bucket(conn, core, "harvester", std::move(logger), std::move(fence));
-  if (!bucket) return std::move(bucket.error());
-  return std::make_shared<KvHarvesterJournal>(std::move(*bucket));
-}
 
 void KvHarvesterJournal::expected(const Job& job, WorkerId worker) {
   bucket_->put(dotted({job.id, job.run, job.placement}), nlohmann::json{{"job", job}, {"worker", worker}}.dump());
@@ -71,14 +54,6 @@ namespace {
 constexpr std::string_view credits_key = "credits";
 std::string queued_key(const Job& job) { return dotted({job.id, job.run, job.attempt, job.placement}, "job"); }
 }  // namespace
-
-swarmsync::Result<std::shared_ptr<KvSchedulerJournal>, sn::NatsError> KvSchedulerJournal::open(
-    sn::Connection& conn, const std::string& core, std::shared_ptr<spdlog::logger> logger,
-    std::shared_ptr<sn::AckFence> fence) {
-  auto bucket = open_bucket(conn, core, "scheduler", std::move(logger), std::move(fence));
-  if (!bucket) return std::move(bucket.error());
-  return std::make_shared<KvSchedulerJournal>(std::move(*bucket));
-}
 
 void KvSchedulerJournal::queued(const Job& job) { bucket_->put(queued_key(job), nlohmann::json(job).dump()); }
 
@@ -134,14 +109,6 @@ std::int64_t ms_since_epoch(std::chrono::system_clock::time_point t) {
 }
 
 }  // namespace
-
-swarmsync::Result<std::shared_ptr<KvHibernatorJournal>, sn::NatsError> KvHibernatorJournal::open(
-    sn::Connection& conn, const std::string& core, std::shared_ptr<spdlog::logger> logger,
-    std::shared_ptr<sn::AckFence> fence) {
-  auto bucket = open_bucket(conn, core, "hibernator", std::move(logger), std::move(fence));
-  if (!bucket) return std::move(bucket.error());
-  return std::make_shared<KvHibernatorJournal>(std::move(*bucket));
-}
 
 void KvHibernatorJournal::held(const HeldJob& held) {
   const Clocks now;

@@ -61,46 +61,54 @@
 
 namespace core {
 
-/// The Harvester's expectations in `swarmsync_<core>_harvester`.
-class KvHarvesterJournal : public HarvesterJournal {
+/// What the three journals share: the bucket `swarmsync_<core>_<Journal::kService>` they are
+/// kept in. `Journal` derives from it (and from its service's journal interface).
+template <class Journal>
+class KvJournal {
  public:
   /// Opens (or creates) the bucket; blocks for the JetStream API calls. `conn` must outlive it.
-  static swarmsync::Result<std::shared_ptr<KvHarvesterJournal>, swarmsync::nats::NatsError> open(
+  static swarmsync::Result<std::shared_ptr<Journal>, swarmsync::nats::NatsError> open(
       swarmsync::nats::Connection& conn, const std::string& core, std::shared_ptr<spdlog::logger> logger,
-      std::shared_ptr<swarmsync::nats::AckFence> fence);
-  explicit KvHarvesterJournal(std::shared_ptr<KvBucket> bucket) : bucket_(std::move(bucket)) {}
-
-  void expected(const Job& job, WorkerId worker) override;
-  void settled(JobId job, std::uint64_t run, std::uint64_t placement) override;
-  std::vector<Entry> load() override;
+      std::shared_ptr<swarmsync::nats::AckFence> fence) {
+    auto bucket = KvBucket::open(conn, "swarmsync_" + core + "_" + Journal::kService, std::move(logger), std::move(fence));
+    if (!bucket) return std::move(bucket.error());
+    return std::make_shared<Journal>(std::move(*bucket));
+  }
+  explicit KvJournal(std::shared_ptr<KvBucket> bucket) : bucket_(std::move(bucket)) {}
 
   const std::string& bucket() const noexcept { return bucket_->name(); }
+  /// Changes the server did not take and entries that could not be read (KvBucket::failures).
   std::uint64_t failures() const noexcept { return bucket_->failures(); }
   /// Waits until every change made so far is answered (see KvBucket::flush).
   bool flush() { return bucket_->flush(); }
 
- private:
+ protected:
   std::shared_ptr<KvBucket> bucket_;
 };
 
-/// The Scheduler's queue and credits in `swarmsync_<core>_scheduler`.
-class KvSchedulerJournal : public SchedulerJournal {
+/// The Harvester's expectations in `swarmsync_<core>_harvester`.
+class KvHarvesterJournal : public HarvesterJournal, public KvJournal<KvHarvesterJournal> {
  public:
-  static swarmsync::Result<std::shared_ptr<KvSchedulerJournal>, swarmsync::nats::NatsError> open(
-      swarmsync::nats::Connection& conn, const std::string& core, std::shared_ptr<spdlog::logger> logger,
-      std::shared_ptr<swarmsync::nats::AckFence> fence);
-  explicit KvSchedulerJournal(std::shared_ptr<KvBucket> bucket) : credits_(std::make_shared<Credits>(bucket)), bucket_(std::move(bucket)) {}
+  static constexpr const char* kService = "harvester";
+  using KvJournal::KvJournal;
+
+  void expected(const Job& job, WorkerId worker) override;
+  void settled(JobId job, std::uint64_t run, std::uint64_t placement) override;
+  std::vector<Entry> load() override;
+};
+
+/// The Scheduler's queue and credits in `swarmsync_<core>_scheduler`.
+class KvSchedulerJournal : public SchedulerJournal, public KvJournal<KvSchedulerJournal> {
+ public:
+  static constexpr const char* kService = "scheduler";
+  explicit KvSchedulerJournal(std::shared_ptr<KvBucket> bucket)
+      : KvJournal(bucket), credits_(std::make_shared<Credits>(std::move(bucket))) {}
 
   void queued(const Job& job) override;
   void dispatched(const Job& job) override;
   void credits_raised(unsigned credits) override;
   void credits_spent(unsigned credits) override;
   Entries load() override;
-
-  const std::string& bucket() const noexcept { return bucket_->name(); }
-  std::uint64_t failures() const noexcept { return bucket_->failures(); }
-  /// Waits until every change made so far is answered (see KvBucket::flush).
-  bool flush() { return bucket_->flush(); }
 
  private:
   // The `credits` key's writers: the instance raising it, bridges' threads lowering it.
@@ -113,28 +121,17 @@ class KvSchedulerJournal : public SchedulerJournal {
     std::uint64_t written = 0;  // the latest lowering written
   };
   std::shared_ptr<Credits> credits_;
-  std::shared_ptr<KvBucket> bucket_;
 };
 
 /// The Hibernator's held jobs in `swarmsync_<core>_hibernator`.
-class KvHibernatorJournal : public HibernatorJournal {
+class KvHibernatorJournal : public HibernatorJournal, public KvJournal<KvHibernatorJournal> {
  public:
-  static swarmsync::Result<std::shared_ptr<KvHibernatorJournal>, swarmsync::nats::NatsError> open(
-      swarmsync::nats::Connection& conn, const std::string& core, std::shared_ptr<spdlog::logger> logger,
-      std::shared_ptr<swarmsync::nats::AckFence> fence);
-  explicit KvHibernatorJournal(std::shared_ptr<KvBucket> bucket) : bucket_(std::move(bucket)) {}
+  static constexpr const char* kService = "hibernator";
+  using KvJournal::KvJournal;
 
   void held(const HeldJob& held) override;
   void released(const Job& job) override;
   std::vector<HeldJob> load() override;
-
-  const std::string& bucket() const noexcept { return bucket_->name(); }
-  std::uint64_t failures() const noexcept { return bucket_->failures(); }
-  /// Waits until every change made so far is answered (see KvBucket::flush).
-  bool flush() { return bucket_->flush(); }
-
- private:
-  std::shared_ptr<KvBucket> bucket_;
 };
 
 }  // namespace core
