@@ -206,22 +206,30 @@ void KvBucket::drop_after_fence(std::string key) {
 }
 
 std::vector<std::pair<std::string, std::string>> KvBucket::entries() {
+  // One pass over the bucket's stream (a watcher delivers each key's latest value, then an
+  // empty entry once it has them all), instead of a round trip per key.
   std::vector<std::pair<std::string, std::string>> out;
-  kvKeysList keys{};
-  const natsStatus st = kvStore_Keys(&keys, store_->kv, nullptr);
-  if (st == NATS_NOT_FOUND) return out;  // no key yet
-  if (st != NATS_OK) {
-    fail("list the keys: " + sn::NatsError::from_status("keys", st).message);
+  kvWatchOptions options;
+  kvWatchOptions_Init(&options);
+  options.IgnoreDeletes = true;
+  kvWatcher* watcher = nullptr;
+  if (const natsStatus st = kvStore_WatchAll(&watcher, store_->kv, &options); st != NATS_OK) {
+    fail("read the entries: " + sn::NatsError::from_status("watch", st).message);
     return out;
   }
-  for (int i = 0; i < keys.Count; ++i) {
+  for (;;) {
     kvEntry* e = nullptr;
-    if (kvStore_Get(&e, store_->kv, keys.Keys[i]) != NATS_OK) continue;  // deleted meanwhile
-    out.emplace_back(keys.Keys[i], std::string(static_cast<const char*>(kvEntry_Value(e)),
-                                               static_cast<std::size_t>(kvEntry_ValueLen(e))));
+    if (const natsStatus st = kvWatcher_Next(&e, watcher, kAnswerWaitMs); st != NATS_OK) {
+      fail("read the entries: " + sn::NatsError::from_status("next entry", st).message + " after " +
+           std::to_string(out.size()));
+      break;
+    }
+    if (e == nullptr) break;  // every entry stored when the watch began
+    out.emplace_back(kvEntry_Key(e), std::string(static_cast<const char*>(kvEntry_Value(e)),
+                                                 static_cast<std::size_t>(kvEntry_ValueLen(e))));
     kvEntry_Destroy(e);
   }
-  kvKeysList_Destroy(&keys);
+  kvWatcher_Destroy(watcher);
   return out;
 }
 
