@@ -34,8 +34,14 @@ export UBSAN_OPTIONS="print_stacktrace=1 halt_on_error=1"
 # No debug information (a quarter of the build time with g++, more with the sanitizers'
 # instrumentation: sanitizer stacks still name their functions), -O2 for the release suite and
 # -O1 for the sanitizers (as they recommend; their reports are as good).
+# The sanitized builds are unity builds (CMake's, 8 sources a unit): most of their time is the
+# code generation of the inline functions and templates every source uses (Asio's coroutine
+# machinery, the channels), done once a unit instead of once a source, which cuts each of them
+# to about a third. The release build compiles each source alone, as a user's build does: it
+# is the one that finds a source missing an include.
 release=(-DCMAKE_BUILD_TYPE=Release "-DCMAKE_CXX_FLAGS_RELEASE=-O2 -DNDEBUG")
-sanitized=(-DCMAKE_BUILD_TYPE=Release "-DCMAKE_CXX_FLAGS_RELEASE=-O1 -DNDEBUG" -DSWARMSYNC_SANITIZER_LINE_TABLES=OFF)
+sanitized=(-DCMAKE_BUILD_TYPE=Release "-DCMAKE_CXX_FLAGS_RELEASE=-O1 -DNDEBUG" -DSWARMSYNC_SANITIZER_LINE_TABLES=OFF
+           -DCMAKE_UNITY_BUILD=ON)
 
 # The release suite also builds the benchmark programs and runs a smoke of them (bench.smoke).
 run_suite test g++ "${release[@]}" -DSWARMSYNC_WARNINGS_AS_ERRORS=ON -DSWARMSYNC_BUILD_BENCHMARKS=ON

@@ -25,6 +25,8 @@
 #include <optional>
 #include <vector>
 
+namespace bounded_fairness_test {
+
 namespace {
 
 using namespace swarmsync;
@@ -249,3 +251,5 @@ TEST(BoundedFairness, ClosingWakesEveryParkedSenderWithItsValue) {
 }
 
 }  // namespace
+
+}  // namespace bounded_fairness_test

@@ -16,6 +16,8 @@
 #include <thread>
 #include <vector>
 
+namespace broadcast_test {
+
 namespace {
 
 using namespace swarmsync;
@@ -382,3 +384,5 @@ TEST(Broadcast, ReportsRacingSendsAddUpExactly) {
 }
 
 }  // namespace
+
+}  // namespace broadcast_test

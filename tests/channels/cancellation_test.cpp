@@ -34,6 +34,8 @@
 #include <variant>
 #include <vector>
 
+namespace cancellation_test {
+
 namespace {
 
 using namespace swarmsync;
@@ -681,3 +683,5 @@ TEST(Cancellation, ReserveRacingATimerWhileRoomIsFreedHoldsExactlyWhatItReturns)
 }
 
 }  // namespace
+
+}  // namespace cancellation_test

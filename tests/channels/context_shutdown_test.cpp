@@ -21,6 +21,8 @@
 #include <random>
 #include <thread>
 
+namespace context_shutdown_test {
+
 namespace {
 
 using namespace swarmsync;
@@ -153,3 +155,5 @@ TEST(ContextShutdown, ReceiverWithADeadlineWokenWhileItsContextIsDestroyed) {
 }
 
 }  // namespace
+
+}  // namespace context_shutdown_test

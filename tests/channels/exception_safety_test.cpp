@@ -21,6 +21,8 @@
 #include <stdexcept>
 #include <vector>
 
+namespace exception_safety_test {
+
 namespace {
 
 using namespace swarmsync;
@@ -194,3 +196,5 @@ TEST(MpscExceptions, RecvManyFillsAnExistingBufferWithoutLosingAValue) {
 }
 
 }  // namespace
+
+}  // namespace exception_safety_test

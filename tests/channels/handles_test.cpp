@@ -25,6 +25,8 @@
 #include <utility>
 #include <vector>
 
+namespace handles_test {
+
 namespace {
 
 using namespace swarmsync;
@@ -397,3 +399,5 @@ TEST(MpscHandles, DroppingTheReceiverWaitsForASendStillWritingAndDestroysEveryth
 }
 
 }  // namespace
+
+}  // namespace handles_test

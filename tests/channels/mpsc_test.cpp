@@ -23,6 +23,8 @@
 #include <vector>
 
 
+namespace mpsc_test {
+
 namespace {
 
 using namespace swarmsync;
@@ -453,3 +455,5 @@ TEST(Parking, DestroyingTheContextDestroysParkedCoroutines) {
 }
 
 }  // namespace
+
+}  // namespace mpsc_test

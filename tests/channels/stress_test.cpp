@@ -30,6 +30,8 @@
 #include <thread>
 #include <vector>
 
+namespace stress_test {
+
 namespace {
 
 using namespace swarmsync;
@@ -719,3 +721,5 @@ TEST(BroadcastStress, LifetimeSendersDestroyedFirst) {
 }
 
 }  // namespace
+
+}  // namespace stress_test

@@ -44,6 +44,8 @@
 #include <utility>
 #include <variant>
 
+namespace tokio_broadcast_test {
+
 namespace {
 
 using namespace swarmsync;
@@ -573,3 +575,5 @@ TEST(TokioBroadcast, resubscribe_to_closed_channel) {
 }
 
 }  // namespace
+
+}  // namespace tokio_broadcast_test

@@ -64,6 +64,8 @@
 #include <utility>
 #include <variant>
 
+namespace tokio_mpsc_test {
+
 namespace {
 
 using namespace swarmsync;
@@ -604,3 +606,5 @@ TEST(TokioMpsc, try_recv_close_while_empty_unbounded) {
 }
 
 }  // namespace
+
+}  // namespace tokio_mpsc_test

@@ -22,6 +22,8 @@
 #include <unistd.h>
 #include <vector>
 
+namespace cli_test {
+
 namespace {
 
 struct Output {
@@ -429,3 +431,5 @@ TEST(CoreCli, TheWiringTableSaysItIsOk) {
 }
 
 }  // namespace
+
+}  // namespace cli_test

@@ -20,6 +20,8 @@
 #include "support/program.hpp"
 #include "transport/nats_server.hpp"
 
+namespace core_across_processes_test {
+
 namespace {
 
 using namespace std::chrono_literals;
@@ -323,3 +325,5 @@ TEST_F(CoreAcrossProcesses, ConflictsAndFaultsOfServicesElsewhereAreRefused) {
 #endif
 
 }  // namespace
+
+}  // namespace core_across_processes_test

@@ -9,6 +9,8 @@
 #include <cstdio>
 #include <string>
 
+namespace cron_test {
+
 namespace {
 
 using core::CronExpression;
@@ -320,3 +322,5 @@ TEST(Cron, ErrorsNameTheFieldAndTheProblem) {
 }
 
 }  // namespace
+
+}  // namespace cron_test

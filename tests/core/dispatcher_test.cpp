@@ -15,6 +15,8 @@
 #include <stdexcept>
 #include <vector>
 
+namespace dispatcher_test {
+
 namespace {
 
 using namespace core;
@@ -531,3 +533,5 @@ TEST(Dispatcher, ARegisterWithAClosedInboxTakesTheOneLookedUp) {
 }
 
 }  // namespace
+
+}  // namespace dispatcher_test

@@ -12,6 +12,8 @@
 #include <numeric>
 #include <set>
 
+namespace end_to_end_test {
+
 namespace {
 
 using namespace core;
@@ -188,3 +190,5 @@ TEST(CoreEndToEnd, WhatIsLeftInChannelsAfterAllJobsAreDoneIsNamedByKind) {
 }
 
 }  // namespace
+
+}  // namespace end_to_end_test

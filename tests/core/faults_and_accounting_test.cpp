@@ -16,6 +16,8 @@
 #include <sstream>
 #include <string>
 
+namespace faults_and_accounting_test {
+
 namespace {
 
 using namespace core;
@@ -220,3 +222,5 @@ TEST(CoreFaults, WithRecurringJobsNoLiveWorkerOnlyWarns) {
 }
 
 }  // namespace
+
+}  // namespace faults_and_accounting_test

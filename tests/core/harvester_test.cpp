@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+namespace harvester_test {
+
 namespace {
 
 using namespace core;
@@ -458,3 +460,4 @@ TEST(Harvester, EachPlacementIsItsOwnJournalEntry) {
   EXPECT_EQ(records[0].job.placement, 2u);
 }
 
+}  // namespace harvester_test

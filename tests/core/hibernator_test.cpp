@@ -11,6 +11,8 @@
 #include <thread>
 #include <vector>
 
+namespace hibernator_test {
+
 namespace {
 
 using namespace core;
@@ -235,3 +237,5 @@ TEST(Hibernator, AJournalKeepsTheHeldJobsForTheNextState) {
   EXPECT_TRUE(out.is_empty());
   EXPECT_EQ(next.state->size(), 1u);
 }
+
+}  // namespace hibernator_test

@@ -6,6 +6,8 @@
 
 #include <sstream>
 
+namespace job_file_test {
+
 namespace {
 
 using namespace core;
@@ -121,3 +123,5 @@ TEST(JobFile, AMissingFileIsAnErrorNamingIt) {
 }
 
 }  // namespace
+
+}  // namespace job_file_test

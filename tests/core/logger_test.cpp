@@ -9,6 +9,8 @@
 
 #include <sstream>
 
+namespace logger_test {
+
 namespace {
 
 using namespace core;
@@ -141,3 +143,5 @@ TEST(Logger, CountsEventsMissedThroughLag) {
 }
 
 }  // namespace
+
+}  // namespace logger_test

@@ -11,6 +11,8 @@
 #include <string>
 #include <swarmsync/transport/nats/codec.hpp>  // header-only: no swarmsync::nats to link
 
+namespace payload_json_test {
+
 namespace {
 
 using namespace core;
@@ -404,3 +406,5 @@ TEST(PayloadJson, EncodingRefusesWhatCouldNotBeDecoded) {
 }
 
 }  // namespace
+
+}  // namespace payload_json_test

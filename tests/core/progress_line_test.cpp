@@ -7,6 +7,8 @@
 
 #include <vector>
 
+namespace progress_line_test {
+
 namespace {
 
 using namespace core;
@@ -105,3 +107,5 @@ TEST(ProgressLine, ShortDurations) {
 }
 
 }  // namespace
+
+}  // namespace progress_line_test

@@ -6,6 +6,8 @@
 #include <boost/asio/io_context.hpp>
 #include <gtest/gtest.h>
 
+namespace receiver_test {
+
 namespace {
 
 using namespace core;
@@ -46,3 +48,5 @@ TEST(Receiver, RoutesImmediateJobsToTheSchedulerAndTheRestToTheHibernator) {
 }
 
 }  // namespace
+
+}  // namespace receiver_test

@@ -16,6 +16,8 @@
 
 #if SWARMSYNC_CORE_WITH_NATS
 
+namespace remote_workers_test {
+
 namespace {
 
 using namespace std::chrono_literals;
@@ -151,3 +153,5 @@ TEST_F(CoreOverNats, BadWorkerFlagsAreNamed) {
 }  // namespace
 
 #endif
+
+}  // namespace remote_workers_test

@@ -11,6 +11,8 @@
 #include <functional>
 #include <stdexcept>
 
+namespace scheduler_test {
+
 namespace {
 
 using namespace core;
@@ -169,3 +171,5 @@ TEST(Scheduler, ACopyOfAQueuedJobIsDropped) {
   rig.run();
   EXPECT_EQ(rig.dispatched(), (std::vector<JobId>{1}));
 }
+
+}  // namespace scheduler_test

@@ -21,6 +21,8 @@
 #include "transport/nats_server.hpp"
 #endif
 
+namespace state_journals_test {
+
 namespace {
 
 #if SWARMSYNC_CORE_WITH_NATS
@@ -175,3 +177,5 @@ TEST_F(StateJournals, AnEntryThatDoesNotDecodeIsCountedAndSkipped) {
 #endif
 
 }  // namespace
+
+}  // namespace state_journals_test

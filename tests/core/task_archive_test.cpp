@@ -12,6 +12,8 @@
 #include <thread>
 #include <vector>
 
+namespace task_archive_test {
+
 namespace {
 
 using namespace core;
@@ -155,3 +157,5 @@ TEST(TaskArchive, TheServiceKeepsWhatTheHarvesterSendsAcrossARestart) {
 }
 
 }  // namespace
+
+}  // namespace task_archive_test

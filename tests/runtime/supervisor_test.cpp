@@ -23,6 +23,8 @@
 #include <thread>
 #include <vector>
 
+namespace supervisor_test {
+
 namespace app {
 
 enum class Ch { Numbers, Results, Orphan };
@@ -559,3 +561,5 @@ TEST(Supervisor, SigtermShutsDownInOrder) {
 }
 
 }  // namespace
+
+}  // namespace supervisor_test

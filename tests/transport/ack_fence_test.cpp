@@ -19,6 +19,8 @@
 #include "support/eventually.hpp"
 #include "transport/nats_server.hpp"
 
+namespace ack_fence_test {
+
 namespace {
 
 using namespace std::chrono_literals;
@@ -167,3 +169,5 @@ TEST_F(AckFenceOverNats, WithoutAFenceTheAcknowledgementGoesAtOnce) {
 }
 
 }  // namespace
+
+}  // namespace ack_fence_test

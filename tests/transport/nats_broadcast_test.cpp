@@ -27,13 +27,17 @@
 #include "support/eventually.hpp"
 #include "transport/boxed_codec.hpp"
 #include "transport/nats_server.hpp"
+#include "transport/nats_test_support.hpp"
+
+namespace nats_broadcast_test {
 
 namespace {
 
 namespace sn = swarmsync::nats;
 using swarmsync::broadcast::RecvError;
 using Clock = std::chrono::steady_clock;
-constexpr auto hang_guard = std::chrono::seconds(20);
+using swarmsync::test::fast_reconnect;
+using swarmsync::test::hang_guard;
 
 struct Event {
   std::string from;
@@ -68,13 +72,6 @@ Seen receive(swarmsync::broadcast::Receiver<Event>& rx, Done done) {
     }
   }
   return seen;
-}
-
-sn::ConnectOptions fast_reconnect() {
-  sn::ConnectOptions o;
-  o.reconnect_wait = std::chrono::milliseconds(50);
-  o.jetstream_wait = std::chrono::milliseconds(3000);
-  return o;
 }
 
 class NatsBroadcast : public ::testing::Test {
@@ -163,7 +160,7 @@ TEST_F(NatsBroadcast, ASharedResourceWithRemoteEventsCarriesThemAcross) {
 
 // A codec whose decoding of the first value waits until released: the subscription's handler is
 // held, messages pile up in cnats past the pending limit and are dropped, as for a slow consumer.
-struct Gate {
+struct DecodeGate {
   std::mutex mutex;
   std::condition_variable cv;
   bool entered = false;
@@ -171,7 +168,7 @@ struct Gate {
 };
 
 struct HeldCodec {
-  std::shared_ptr<Gate> gate;
+  std::shared_ptr<DecodeGate> gate;
   std::string encode(const Event& e) const { return nlohmann::json(e).dump(); }
   swarmsync::Result<Event, sn::DecodeError> decode(std::string_view bytes) const {
     {
@@ -191,7 +188,7 @@ struct HeldCodec {
 TEST_F(NatsBroadcast, ValuesDroppedUpstreamReachSubscribersAsTheExactLag) {
   auto conn_pub = connect();
   auto conn_sub = connect();
-  auto gate = std::make_shared<Gate>();
+  auto gate = std::make_shared<DecodeGate>();
   sn::BroadcastOptions slow;
   slow.capacity = 4096;
   slow.pending_messages = 10;
@@ -351,23 +348,23 @@ TEST_F(NatsBroadcast, AValueWhoseCopyThrowsIsCountedAndReportedAsMissed) {
 }
 
 // Copyable, as a broadcast's values are; the int's address tells the very object.
-using Boxed = swarmsync::test::Boxed<std::shared_ptr<int>>;
-using BoxedCodec = swarmsync::test::ThirteenHasNoEncoding<Boxed>;
+using SharedBoxed = swarmsync::test::Boxed<std::shared_ptr<int>>;
+using SharedBoxedCodec = swarmsync::test::ThirteenHasNoEncoding<SharedBoxed>;
 
 // Refused values come back as the very object, counted; they take no place in
 // the sequence, so receivers see no gap for them.
 TEST_F(NatsBroadcast, AValueThatCannotBeEncodedComesBackAsTheVeryObject) {
   auto conn = connect();
-  auto ends = sn::bridge_broadcast<Boxed, BoxedCodec>(conn, {.core = "encode"});
+  auto ends = sn::bridge_broadcast<SharedBoxed, SharedBoxedCodec>(conn, {.core = "encode"});
   ASSERT_TRUE(ends);
   auto rx = ends->local.subscribe();
-  Boxed thirteen{std::make_shared<int>(13)};
+  SharedBoxed thirteen{std::make_shared<int>(13)};
   const int* where = thirteen.n.get();
   auto back = ends->publish(std::move(thirteen));
   ASSERT_TRUE(back);
   EXPECT_EQ(back->n.get(), where);
-  EXPECT_FALSE(ends->publish(Boxed{std::make_shared<int>(14)}));
-  EXPECT_FALSE(ends->publish(Boxed{std::make_shared<int>(15)}));
+  EXPECT_FALSE(ends->publish(SharedBoxed{std::make_shared<int>(14)}));
+  EXPECT_FALSE(ends->publish(SharedBoxed{std::make_shared<int>(15)}));
   std::vector<int> got;
   ASSERT_TRUE(eventually([&] {
     if (auto r = rx.try_recv()) got.push_back(*r->n);
@@ -462,3 +459,5 @@ TEST_F(NatsBroadcast, ABridgeClosedWhileMessagesArriveIsSafe) {
 }
 
 }  // namespace
+
+}  // namespace nats_broadcast_test

@@ -32,6 +32,9 @@
 #include "support/eventually.hpp"
 #include "transport/boxed_codec.hpp"
 #include "transport/nats_server.hpp"
+#include "transport/nats_test_support.hpp"
+
+namespace nats_channel_test {
 
 namespace {
 
@@ -44,7 +47,8 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Item, from, n)
 
 namespace sn = swarmsync::nats;
 using Clock = std::chrono::steady_clock;
-constexpr auto hang_guard = std::chrono::seconds(20);
+using swarmsync::test::fast_reconnect;
+using swarmsync::test::hang_guard;
 
 // Takes the next value from a local channel, polling (no executor needed); nothing after the guard.
 template <class T>
@@ -58,13 +62,6 @@ std::optional<T> take(swarmsync::mpsc::Receiver<T>& rx, std::chrono::seconds gua
 }
 
 using swarmsync::test::eventually;
-
-sn::ConnectOptions fast_reconnect() {
-  sn::ConnectOptions o;
-  o.reconnect_wait = std::chrono::milliseconds(50);
-  o.jetstream_wait = std::chrono::milliseconds(3000);
-  return o;
-}
 
 sn::InboundOptions quick_fetch() {
   sn::InboundOptions o;
@@ -813,3 +810,5 @@ TEST_F(NatsChannel, ServerKilledAndRestartedLosesNothingConfirmed) {
 }
 
 }  // namespace
+
+}  // namespace nats_channel_test

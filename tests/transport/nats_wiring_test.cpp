@@ -25,6 +25,8 @@
 #include "support/eventually.hpp"
 #include "transport/nats_server.hpp"
 
+namespace nats_wiring_test {
+
 namespace app {
 
 enum class Ch { Numbers };
@@ -273,3 +275,5 @@ TEST_F(NatsWiring, ValuesSentBeforeTheChannelGoesAreStillPublished) {
 }
 
 }  // namespace
+
+}  // namespace nats_wiring_test

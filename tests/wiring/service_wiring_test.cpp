@@ -16,6 +16,8 @@
 #include <vector>
 #include <variant>
 
+namespace service_wiring_test {
+
 namespace app {
 
 enum class ChannelType { SchedulerToDispatcher, DispatcherToHarvester, Unnamed };
@@ -308,3 +310,5 @@ TEST(ServiceWiring, TheSeedsUsagePattern) {
 }
 
 }  // namespace
+
+}  // namespace service_wiring_test

@@ -6,6 +6,8 @@
 #include <optional>
 #include <set>
 
+#include "model/json_excerpt.hpp"
+
 namespace core {
 namespace {
 
@@ -33,20 +35,10 @@ std::size_t too_deep_at(std::string_view line, int limit) {
   return 0;
 }
 
-// A short description of a bad value for an error message: scalars as written (cut at 60
-// characters), arrays and objects by their size.
-std::string excerpt(const nlohmann::json& value) {
-  if (value.is_array()) return "an array of " + std::to_string(value.size()) + " element(s)";
-  if (value.is_object()) return "an object of " + std::to_string(value.size()) + " field(s)";
-  std::string text = value.dump();
-  if (text.size() > 60) text = text.substr(0, 57) + "...";
-  return text;
-}
-
 // An integer field within [lo, hi], or an error sentence.
 std::string read_int(const nlohmann::json& value, const char* field, long long lo, long long hi, long long& out) {
   const std::string range = std::to_string(lo) + "-" + std::to_string(hi);
-  if (!value.is_number_integer()) return std::string(field) + " must be an integer " + range + ", got " + excerpt(value);
+  if (!value.is_number_integer()) return std::string(field) + " must be an integer " + range + ", got " + json_excerpt(value);
   if (value.is_number_unsigned() && value.get<unsigned long long>() > static_cast<unsigned long long>(LLONG_MAX))
     return std::string(field) + " must be " + range + ", got " + std::to_string(value.get<unsigned long long>());
   out = value.get<long long>();
@@ -92,7 +84,7 @@ Result parse_job_line(std::string_view line, std::string_view source, std::size_
     if (what.size() > 100) what = what.substr(0, 97) + "...";
     return fail("not valid JSON: " + what);
   }
-  if (!doc.is_object()) return fail("a job must be a JSON object, got " + excerpt(doc));
+  if (!doc.is_object()) return fail("a job must be a JSON object, got " + json_excerpt(doc));
   if (duplicate) return fail("field '" + *duplicate + "' appears twice");
 
   JobSpec spec;
@@ -113,7 +105,7 @@ Result parse_job_line(std::string_view line, std::string_view source, std::size_
       spec.delay = std::chrono::milliseconds(n);
       has_delay = true;
     } else if (key == "cron") {
-      if (!value.is_string()) return fail("cron must be a string, got " + excerpt(value));
+      if (!value.is_string()) return fail("cron must be a string, got " + json_excerpt(value));
       auto cron = CronExpression::parse(value.get<std::string>());
       if (!cron) return fail(cron.error().message);
       spec.cron = std::move(*cron);

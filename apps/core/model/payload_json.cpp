@@ -9,6 +9,8 @@
 #include <utility>
 #include <variant>
 
+#include "model/json_excerpt.hpp"
+
 namespace core {
 namespace {
 
@@ -37,16 +39,6 @@ std::string status_names() {
   return text;
 }
 
-// A short description of a bad value for an error message: scalars as written (cut at 60
-// characters), arrays and objects by their size.
-std::string excerpt(const json& value) {
-  if (value.is_array()) return "an array of " + std::to_string(value.size()) + " element(s)";
-  if (value.is_object()) return "an object of " + std::to_string(value.size()) + " field(s)";
-  std::string text = value.dump(-1, ' ', false, json::error_handler_t::replace);
-  if (text.size() > 60) text = text.substr(0, 57) + "...";
-  return text;
-}
-
 // What an integer field takes, as a noun phrase: "an integer 0-9", "a non-negative integer".
 template <class T>
 std::string integer_kind(T lo, T hi) {
@@ -61,7 +53,7 @@ std::string integer_kind(T lo, T hi) {
 template <class T>
 T integer(const json& value, const std::string& field, T lo, T hi) {
   if (!value.is_number_integer())
-    throw PayloadJsonError(field, "must be " + integer_kind(lo, hi) + ", got " + excerpt(value));
+    throw PayloadJsonError(field, "must be " + integer_kind(lo, hi) + ", got " + json_excerpt(value));
   const auto check = [&](auto n) {
     if (std::cmp_greater_equal(n, lo) && std::cmp_less_equal(n, hi)) return static_cast<T>(n);
     const std::string given = ", got " + std::to_string(n);
@@ -92,7 +84,7 @@ class Fields {
  public:
   // `what` names the type for the error when `j` is not an object: "a Job".
   Fields(const json& j, const char* what) : j_(j) {
-    if (!j.is_object()) throw PayloadJsonError("", "must be a JSON object, got " + excerpt(j), what);
+    if (!j.is_object()) throw PayloadJsonError("", "must be a JSON object, got " + json_excerpt(j), what);
   }
 
   const json& at(const char* key) const {
@@ -116,13 +108,13 @@ class Fields {
 
   bool boolean(const char* key) const {
     const json& v = at(key);
-    if (!v.is_boolean()) throw PayloadJsonError(key, "must be true or false, got " + excerpt(v));
+    if (!v.is_boolean()) throw PayloadJsonError(key, "must be true or false, got " + json_excerpt(v));
     return v.get<bool>();
   }
 
   std::string string(const char* key) const {
     const json& v = at(key);
-    if (!v.is_string()) throw PayloadJsonError(key, "must be a string, got " + excerpt(v));
+    if (!v.is_string()) throw PayloadJsonError(key, "must be a string, got " + json_excerpt(v));
     return v.get<std::string>();
   }
 
@@ -130,7 +122,7 @@ class Fields {
   template <class T>
   void object(const char* key, T& out) const {
     const json& v = at(key);
-    if (!v.is_object()) throw PayloadJsonError(key, "must be a JSON object, got " + excerpt(v));
+    if (!v.is_object()) throw PayloadJsonError(key, "must be a JSON object, got " + json_excerpt(v));
     try {
       from_json(v, out);
     } catch (const PayloadJsonError& e) {
@@ -204,13 +196,13 @@ void from_json(const json& j, JobStatus& status) {
         return;
       }
   }
-  throw PayloadJsonError("", "must be one of " + status_names() + ", got " + excerpt(j), "a job status");
+  throw PayloadJsonError("", "must be one of " + status_names() + ", got " + json_excerpt(j), "a job status");
 }
 
 void to_json(json& j, const CronExpression& cron) { j = cron.text(); }
 
 void from_json(const json& j, CronExpression& cron) {
-  if (!j.is_string()) throw PayloadJsonError("", "must be a string, got " + excerpt(j), "a cron expression");
+  if (!j.is_string()) throw PayloadJsonError("", "must be a string, got " + json_excerpt(j), "a cron expression");
   auto parsed = CronExpression::parse(j.get_ref<const std::string&>());
   if (!parsed) throw PayloadJsonError("", "does not parse: " + parsed.error().message, "a cron expression");
   cron = std::move(*parsed);
@@ -242,7 +234,7 @@ void from_json(const json& j, JobSpec& spec) {
   s.delay = f.millis("delay_ms");
   if (const json& cron = f.at("cron"); !cron.is_null()) {
     if (!cron.is_string())
-      throw PayloadJsonError("cron", "must be a cron expression (a string) or null, got " + excerpt(cron));
+      throw PayloadJsonError("cron", "must be a cron expression (a string) or null, got " + json_excerpt(cron));
     try {
       s.cron = cron.get<CronExpression>();
     } catch (const PayloadJsonError& e) {
@@ -251,7 +243,7 @@ void from_json(const json& j, JobSpec& spec) {
   }
   if (const json& runs = f.at("runs"); !runs.is_null()) {
     if (!runs.is_number_integer())
-      throw PayloadJsonError("runs", "must be a positive integer or null, got " + excerpt(runs));
+      throw PayloadJsonError("runs", "must be a positive integer or null, got " + json_excerpt(runs));
     s.runs = integer<unsigned>(runs, "runs", 1, std::numeric_limits<unsigned>::max());
   }
   s.work = f.millis("work_ms");
@@ -285,7 +277,7 @@ void from_json(const json& j, Job& job) {
   out.ready_at = f.time("ready_at_ns");
   const json& history = f.at("history");
   if (!history.is_array())
-    throw PayloadJsonError("history", "must be an array of job status names, got " + excerpt(history));
+    throw PayloadJsonError("history", "must be an array of job status names, got " + json_excerpt(history));
   out.history.reserve(history.size());
   for (std::size_t i = 0; i < history.size(); ++i) {
     try {
@@ -315,7 +307,7 @@ void from_json(const json& j, Hibernate& m) {
   f.object("job", out.job);
   if (const json& until = f.at("until_ns"); !until.is_null()) {
     if (!until.is_number_integer())
-      throw PayloadJsonError("until_ns", "must be an integer (nanoseconds) or null, got " + excerpt(until));
+      throw PayloadJsonError("until_ns", "must be an integer (nanoseconds) or null, got " + json_excerpt(until));
     out.until = time_point_of(integer<std::int64_t>(until, "until_ns"));
   }
   m = std::move(out);
@@ -470,14 +462,14 @@ void from_json(const json& j, EventPayload& payload) {
   const Fields f(j, "an EventPayload");
   const json& kind = f.at("kind");
   const std::string known = "one of " + joined(kind_names);
-  if (!kind.is_string()) throw PayloadJsonError("kind", "must be a string, " + known + ", got " + excerpt(kind));
+  if (!kind.is_string()) throw PayloadJsonError("kind", "must be a string, " + known + ", got " + json_excerpt(kind));
   const auto& name = kind.get_ref<const std::string&>();
   for (std::size_t i = 0; i < kind_names.size(); ++i)
     if (name == kind_names[i]) {
       payload = read_payload(i, j);
       return;
     }
-  throw PayloadJsonError("kind", "must be " + known + ", got " + excerpt(kind));
+  throw PayloadJsonError("kind", "must be " + known + ", got " + json_excerpt(kind));
 }
 
 std::string_view kind_name(const EventPayload& payload) noexcept { return kind_names[payload.index()]; }
