@@ -839,6 +839,10 @@ int run_node(const NodeOptions& options, std::ostream& out, std::ostream& err, c
       !take_on("hibernator", KvHibernatorJournal::open(*conn, options.core_name, shared->logger, nats.fence),
                *parts.hibernator, "held job(s)"))
     return 1;
+  if (placement.here("dispatcher") &&
+      !take_on("dispatcher", KvDispatcherJournal::open(*conn, options.core_name, shared->logger, nats.fence),
+               *parts.dispatcher, "job(s) placed or waiting for a slot"))
+    return 1;
   if (auto error = add_channels(*shared, placement, nats); !error.empty())
     return fail("--nats " + options.nats_url + ": " + error);
   drop_copies_where_bridged(parts, placement);

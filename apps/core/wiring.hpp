@@ -101,6 +101,9 @@ struct Register {
   WorkerId worker = 0;
   unsigned capacity = 1;
   mpsc::UnboundedSender<RunJob> inbox;
+  /// Made by the worker gateway from a heartbeat (a worker this process had not heard register):
+  /// the worker did not start over, and the jobs a Dispatcher knows it holds are still its own.
+  bool resumed = false;
 };
 /// A worker is alive and runs `in_flight` jobs (worker -> Dispatcher), sent periodically.
 struct Heartbeat {

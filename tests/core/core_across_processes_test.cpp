@@ -197,8 +197,11 @@ struct Holding {
   std::string service;
   std::size_t entries = 1;
 };
+// With `and_a_worker`, worker w1 is killed with `b` and never comes back (w3 joins instead): what
+// it held when `b` died must be taken back by the restarted node.
 void run_with_a_node_killed(swarmsync::test::NatsServer& server, int count, const std::string& kept,
-                            const std::vector<Holding>& killed, const std::vector<std::string>& killed_flags = {}) {
+                            const std::vector<Holding>& killed, const std::vector<std::string>& killed_flags = {},
+                            bool and_a_worker = false) {
   std::string killed_list;
   for (const auto& h : killed) killed_list += (killed_list.empty() ? "" : ",") + h.service;
   const std::vector<std::string> quick = {"--ack-wait", "2s"};  // redelivery of what the dead one held
@@ -237,8 +240,13 @@ void run_with_a_node_killed(swarmsync::test::NatsServer& server, int count, cons
     ASSERT_TRUE(holding()) << "node b held no state in two minutes";
   }
   b->signal(SIGKILL);
+  if (and_a_worker) workers[0]->signal(SIGKILL);
   EXPECT_EQ(b->wait(), -1);
   b = start_node("b", killed_list);
+  if (and_a_worker) {
+    EXPECT_EQ(workers[0]->wait(), -1);
+    workers[0] = std::make_unique<Program>(std::vector<std::string>{"worker", "--nats", server.url(), "--name", "w3"});
+  }
   const int status = run.wait(300s);
   const std::string out = run.output();
   ASSERT_EQ(status, 0) << out << "\nnode b: " << b->output();
@@ -281,6 +289,15 @@ TEST_F(CoreAcrossProcesses, ANodeOfHarvesterAndHibernatorKilledAndRestartedLoses
 // the remote workers' Registers cross processes, and their inboxes are the gateway's.
 TEST_F(CoreAcrossProcesses, TheSchedulersNodeKilledAndRestartedLosesNoJob) {
   run_with_a_node_killed(server, kKilledNodeJobs, "dispatcher,harvester,hibernator", {{"scheduler", 100}});
+}
+
+// The Dispatcher in the node killed, and one worker with it: the jobs waiting for a slot and which
+// worker holds what are taken on by the next node; the dead worker, never heard from again, is
+// lost after the heartbeat timeout and its jobs run elsewhere (without the journal they were
+// never placed again, and the run never ended). Killed once it holds three jobs or more (two
+// entries of the workers' capacities and the placements reserved besides).
+TEST_F(CoreAcrossProcesses, TheDispatchersNodeKilledWithAWorkerLosesNoJob) {
+  run_with_a_node_killed(server, kKilledNodeJobs, "scheduler,harvester,hibernator", {{"dispatcher", 6}}, {}, true);
 }
 
 // A service runs in one process of a core: a second node, or a run asked for what only the

@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <functional>
 #include <map>
 #include <optional>
 #include <stdexcept>
@@ -530,6 +531,125 @@ TEST(Dispatcher, ARegisterWithAClosedInboxTakesTheOneLookedUp) {
   FakeWorker w{7, std::move(looked_up.second)};
   EXPECT_EQ(w.jobs(), (std::vector<JobId>{70}));
   EXPECT_EQ(rig.state->workers_lost(), 0u);
+}
+
+// A journal that holds what a store would hold now, and records what it was told.
+struct MemoryDispatcherJournal : DispatcherJournal {
+  Entries kept;
+  std::vector<JobId> waited;               // jobs told to wait, in order
+  std::vector<JobId> finished_ids;
+  std::vector<JobId> taken_back_ids;
+  std::function<std::size_t()> sent;       // Readys the Dispatcher had sent, read at each taken_back
+  std::vector<std::size_t> sent_at_taken_back;
+  unsigned reservations = 0;
+
+  void registered(WorkerId w, unsigned capacity) override { kept.capacities[w] = capacity; }
+  void waiting(std::uint64_t order, const Job& j) override {
+    waited.push_back(j.id);
+    kept.pending.emplace_back(order, j);
+  }
+  void placed(WorkerId w, const Job& j, std::optional<std::uint64_t> order) override {
+    kept.held.emplace_back(w, j);
+    if (order) std::erase_if(kept.pending, [&](const auto& p) { return p.first == *order; });
+  }
+  void finished(WorkerId w, const Job& j) override {
+    finished_ids.push_back(j.id);
+    drop(w, j);
+  }
+  void taken_back(WorkerId w, const Job& j) override {
+    taken_back_ids.push_back(j.id);
+    if (sent) sent_at_taken_back.push_back(sent());
+    drop(w, j);
+  }
+  void drop(WorkerId w, const Job& j) {
+    std::erase_if(kept.held, [&](const auto& h) {
+      return h.first == w && h.second.id == j.id && h.second.placement == j.placement;
+    });
+  }
+  void placements_up_to(std::uint64_t upto) override {
+    kept.placements = upto;
+    ++reservations;
+  }
+  Entries load() override { return kept; }
+};
+
+// With a journal, the jobs outlive the state: each placed job is kept with its worker, a job
+// waiting for a slot is kept (one placed at once is not), a job that leaves its worker is dropped.
+// A new state takes on what was kept: the worker takes nothing until it is heard from (a
+// resumed Register keeps what it holds), the waiting job goes out first once a slot frees, and
+// placement numbers go on above every one given before.
+TEST(Dispatcher, AJournalKeepsThePlacedAndWaitingJobsForTheNextState) {
+  auto journal = std::make_shared<MemoryDispatcherJournal>();
+  std::map<JobId, std::uint64_t> placed_first;
+  std::uint64_t reserved_first = 0;
+  {
+    DispatcherRig rig;
+    EXPECT_EQ(rig.state->keep_in(journal), 0u);
+    auto w1 = rig.add_worker(1, 2);
+    for (JobId id : {10, 11, 12}) rig.send(Dispatch{job(id)});
+    rig.run();
+    EXPECT_EQ(w1.jobs(), (std::vector<JobId>{10, 11}));
+    EXPECT_EQ(journal->waited, (std::vector<JobId>{12}));
+    EXPECT_EQ(journal->kept.capacities, (std::map<WorkerId, unsigned>{{1, 2}}));
+    EXPECT_EQ(journal->kept.held.size(), 2u);
+    EXPECT_EQ(journal->reservations, 1u);
+    EXPECT_GE(journal->kept.placements, w1.placements.at(11));
+    rig.send(w1.finished(10));
+    rig.run();
+    EXPECT_EQ(w1.jobs(), (std::vector<JobId>{12}));
+    EXPECT_EQ(journal->finished_ids, (std::vector<JobId>{10}));
+    EXPECT_TRUE(journal->kept.pending.empty());  // placed: its wait is over
+    rig.send(Dispatch{job(13)});
+    rig.run();
+    EXPECT_EQ(journal->waited, (std::vector<JobId>{12, 13}));
+    placed_first = w1.placements;
+    reserved_first = journal->kept.placements;
+  }  // the process dies: its state goes, the journal stays
+
+  DispatcherRig next;
+  EXPECT_EQ(next.state->keep_in(journal), 3u);  // 11 and 12 on worker 1, 13 waiting
+  EXPECT_EQ(next.state->held_jobs(), 2u);
+  EXPECT_EQ(next.state->pending_jobs(), 1u);
+  next.run();
+  EXPECT_EQ(next.state->pending_jobs(), 1u) << "a worker with no inbox yet takes nothing";
+  auto inbox = mpsc::unbounded_channel<RunJob>();
+  next.send(Register{1, 2, inbox.first, true});  // the gateway heard its heartbeat
+  next.run();
+  EXPECT_EQ(next.state->worker(1)->held.size(), 2u) << "a resumed Register takes nothing back";
+  EXPECT_TRUE(drain<EventPayload>(*next.scheduler).empty()) << "no slot free, no job sent back";
+  FakeWorker w1{1, std::move(inbox.second), placed_first};
+  next.send(w1.finished(11));
+  next.run();
+  EXPECT_EQ(w1.jobs(), (std::vector<JobId>{13}));
+  EXPECT_GT(w1.placements.at(13), reserved_first) << "no placement number given twice";
+  EXPECT_EQ(next.state->pending_jobs(), 0u);
+}
+
+// A worker taken on from the journal that is never heard from (killed with the node, or since)
+// is lost after the heartbeat timeout: its jobs go back to the Scheduler, and leave the journal
+// only after their Ready was sent.
+TEST(Dispatcher, AWorkerTakenOnFromTheJournalAndNeverHeardFromIsLost) {
+  auto journal = std::make_shared<MemoryDispatcherJournal>();
+  Job a = job(20);
+  a.placement = 5;
+  Job b = job(21);
+  b.placement = 6;
+  journal->kept.capacities[2] = 4;
+  journal->kept.held = {{2, a}, {2, b}};
+  journal->kept.placements = 1024;
+  DispatcherRig rig;
+  rig.options = {30ms, 10ms};
+  EXPECT_EQ(rig.state->keep_in(journal), 2u);
+  auto scheduler = rig.shared->wiring->get_tx(ChannelType::ToScheduler).value();
+  journal->sent = [&] { return scheduler.len(); };
+  ASSERT_TRUE(rig.run_until([&] { return rig.state->workers_lost() == 1; }));
+  std::vector<JobId> ready;
+  for (auto& m : drain<EventPayload>(*rig.scheduler))
+    if (auto* r = std::get_if<Ready>(&m)) ready.push_back(r->job.id);
+  EXPECT_EQ(ready, (std::vector<JobId>{20, 21}));
+  EXPECT_EQ(journal->taken_back_ids, (std::vector<JobId>{20, 21}));
+  EXPECT_EQ(journal->sent_at_taken_back, (std::vector<std::size_t>{1, 2}));
+  EXPECT_TRUE(journal->kept.held.empty());
 }
 
 }  // namespace

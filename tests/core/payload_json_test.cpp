@@ -97,6 +97,7 @@ void expect_same(const Dispatch& a, const Dispatch& b) { expect_same(a.job, b.jo
 void expect_same(const Register& a, const Register& b) {  // the inbox does not travel
   EXPECT_EQ(a.worker, b.worker);
   EXPECT_EQ(a.capacity, b.capacity);
+  EXPECT_EQ(a.resumed, b.resumed);
 }
 void expect_same(const Heartbeat& a, const Heartbeat& b) {
   EXPECT_EQ(a.worker, b.worker);
@@ -189,7 +190,7 @@ TEST(PayloadJson, EveryAlternativeRoundTripsAsMessagePack) {
   auto [inbox, worker_rx] = swarmsync::mpsc::unbounded_channel<RunJob>();
   const std::vector<EventPayload> payloads = {
       Submit{full_spec()}, Hibernate{full_job(), ns(-5)}, Ready{full_job()}, Credit{7}, Dispatch{full_job()},
-      Register{12, 3, inbox}, Heartbeat{12, 2, 8}, Finished{12, 0xFFFF'FFFF'FFFF'FFFEull, 5, 77},
+      Register{12, 3, inbox, true}, Heartbeat{12, 2, 8}, Finished{12, 0xFFFF'FFFF'FFFF'FFFEull, 5, 77},
       Expect{full_job(), 13}, Forget{41, 6, 14, 78},
       Outcome{42, 7, 3, 15, false, "disk full \xe2\x9c\x97", ns(1'000'000'001), ns(2'000'000'002), 79},
       Archive{ArchiveRecord{full_job(), false, 4, 16, "gave up", ns(10), ns(20), ns(30)}},
@@ -227,6 +228,13 @@ TEST(PayloadJson, TheShapeIsTheDocumentedOne) {
   EXPECT_EQ(codec.encode(Heartbeat{3, 1, 4}), R"({"capacity":4,"in_flight":1,"kind":"Heartbeat","worker":3})");
   auto [inbox, rx] = swarmsync::mpsc::unbounded_channel<RunJob>();
   EXPECT_EQ(codec.encode(Register{3, 2, inbox}), R"({"capacity":2,"kind":"Register","worker":3})");
+  // `resumed` (a Register the worker gateway made from a heartbeat) is written only when set.
+  EXPECT_EQ(codec.encode(Register{3, 2, inbox, true}), R"({"capacity":2,"kind":"Register","resumed":true,"worker":3})");
+  auto resumed = codec.decode(R"({"capacity":2,"kind":"Register","resumed":true,"worker":3})");
+  ASSERT_TRUE(resumed) << resumed.error().message;
+  EXPECT_TRUE(std::get<Register>(*resumed).resumed);
+  EXPECT_FALSE(std::get<Register>(codec.decode(R"({"capacity":2,"kind":"Register","worker":3})").value()).resumed);
+  EXPECT_FALSE(codec.decode(R"({"capacity":2,"kind":"Register","resumed":1,"worker":3})"));
 
   JobSpec spec;
   spec.name = "tick";

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -159,6 +160,46 @@ TEST_F(StateJournals, TheHarvesterKeepsEachPlacementApart) {
   ASSERT_EQ(kept.size(), 1u);
   EXPECT_EQ(kept[0].job.placement, 2u);
   EXPECT_EQ(kept[0].worker, 4u);
+}
+
+// The Dispatcher's jobs: waiting ones in their order, placed ones by worker and placement; a
+// wait ends and a job leaves its worker only once what was sent by now is published; the
+// placement numbers reserved are stored before the call returns.
+TEST_F(StateJournals, TheDispatchersJobsAreKeptByWorkerAndInTheirOrder) {
+  auto journal = KvDispatcherJournal::open(*conn, "t", nullptr, fence).value();
+  journal->registered(3, 2);
+  journal->waiting(12, job(7));
+  journal->waiting(2, job(8));
+  journal->placed(3, job(9, 40), std::nullopt);
+  journal->placements_up_to(1064);
+  auto kept = journal->load();  // no flush: placements_up_to waited for the store
+  EXPECT_EQ(kept.placements, 1064u);
+  EXPECT_EQ(kept.capacities, (std::map<WorkerId, unsigned>{{3, 2}}));
+  std::sort(kept.pending.begin(), kept.pending.end(), [](auto& a, auto& b) { return a.first < b.first; });
+  ASSERT_EQ(kept.pending.size(), 2u);
+  EXPECT_EQ(kept.pending[0].first, 2u);
+  EXPECT_EQ(kept.pending[0].second.id, 8u);
+  ASSERT_EQ(kept.held.size(), 1u);
+  EXPECT_EQ(kept.held[0].first, 3u);
+  EXPECT_EQ(kept.held[0].second.placement, 40u);
+
+  send();  // the RunJob of job 8
+  journal->placed(3, job(8, 41), 2);
+  EXPECT_EQ(loaded(journal).pending.size(), 2u) << "a wait ended before its RunJob was published";
+  publish();
+  EXPECT_EQ(loaded(journal).pending.size(), 1u);
+  EXPECT_EQ(loaded(journal).held.size(), 2u);
+  journal->placed(3, job(10, 42), std::nullopt);
+  journal->finished(3, job(10, 42));  // at once
+  EXPECT_EQ(loaded(journal).held.size(), 2u);
+  send();  // the Ready of job 9, taken back
+  journal->taken_back(3, job(9, 40));
+  EXPECT_EQ(loaded(journal).held.size(), 2u) << "dropped before its Ready was published";
+  publish();
+  kept = loaded(journal);
+  ASSERT_EQ(kept.held.size(), 1u);
+  EXPECT_EQ(kept.held[0].second.id, 8u);
+  EXPECT_EQ(journal->failures(), 0u);
 }
 
 // An entry that does not decode is named, counted and skipped; the others are read.

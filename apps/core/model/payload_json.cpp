@@ -144,7 +144,8 @@ Register read_register(const json& j) {
   const Fields f(j, "a Register");
   const auto worker = f.integer<WorkerId>("worker");
   const auto capacity = f.integer<unsigned>("capacity");
-  return Register{worker, capacity, no_inbox()};
+  const bool resumed = j.contains("resumed") && f.boolean("resumed");  // written only when set
+  return Register{worker, capacity, no_inbox(), resumed};
 }
 
 template <class Alternative>
@@ -326,6 +327,7 @@ void to_json(json& j, const Register& m) {
   j = json::object();
   j["worker"] = m.worker;
   j["capacity"] = m.capacity;
+  if (m.resumed) j["resumed"] = true;
 }
 
 void from_json(const json& j, Register& m) { m = read_register(j); }

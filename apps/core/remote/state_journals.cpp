@@ -1,6 +1,8 @@
 #include "remote/state_journals.hpp"
 
+#include <charconv>
 #include <chrono>
+#include <stdexcept>
 #include <nlohmann/json.hpp>
 #include <string_view>
 
@@ -133,6 +135,65 @@ std::vector<HeldJob> KvHibernatorJournal::load() {
     out.push_back(std::move(held));
   });
   return out;
+}
+
+// ---- Dispatcher ----
+
+namespace {
+constexpr std::string_view placements_key = "placements";
+std::string placed_key(WorkerId worker, const Job& job) {
+  return dotted({worker, job.id, job.run, job.placement}, "held");
+}
+std::string waiting_key(std::uint64_t order) { return dotted({order}, "waiting"); }
+}  // namespace
+
+void KvDispatcherJournal::registered(WorkerId worker, unsigned capacity) {
+  bucket_->put(dotted({worker}, "worker"), std::to_string(capacity));
+}
+
+void KvDispatcherJournal::waiting(std::uint64_t order, const Job& job) {
+  bucket_->put(waiting_key(order), nlohmann::json(job).dump());
+}
+
+void KvDispatcherJournal::placed(WorkerId worker, const Job& job, std::optional<std::uint64_t> order) {
+  bucket_->put(placed_key(worker, job), nlohmann::json(job).dump());
+  if (order) bucket_->drop_after_fence(waiting_key(*order));  // once the RunJob is out
+}
+
+void KvDispatcherJournal::finished(WorkerId worker, const Job& job) { bucket_->drop(placed_key(worker, job)); }
+
+void KvDispatcherJournal::taken_back(WorkerId worker, const Job& job) {
+  bucket_->drop_after_fence(placed_key(worker, job));
+}
+
+void KvDispatcherJournal::placements_up_to(std::uint64_t upto) {
+  bucket_->put(std::string(placements_key), std::to_string(upto));
+  if (!bucket_->flush()) bucket_->fail("the placements reserved up to " + std::to_string(upto) + " are not stored");
+}
+
+DispatcherJournal::Entries KvDispatcherJournal::load() {
+  Entries entries;
+  each_entry(*bucket_, [&](const std::string& key, const nlohmann::json& j) {
+    // "held.<worker>.<id>.<run>.<placement>", "waiting.<n>", "worker.<id>", "placements"
+    const auto number_after = [&](std::size_t from) {
+      std::uint64_t n = 0;
+      const auto [end, ec] = std::from_chars(key.data() + from, key.data() + key.size(), n);
+      if (ec != std::errc()) throw std::invalid_argument("no number in the key");
+      return std::pair(n, static_cast<std::size_t>(end - key.data()));
+    };
+    if (key == placements_key) {
+      entries.placements = j.get<std::uint64_t>();
+    } else if (key.starts_with("worker.")) {
+      entries.capacities[static_cast<WorkerId>(number_after(7).first)] = j.get<unsigned>();
+    } else if (key.starts_with("waiting.")) {
+      entries.pending.emplace_back(number_after(8).first, j.get<Job>());
+    } else if (key.starts_with("held.")) {
+      entries.held.emplace_back(static_cast<WorkerId>(number_after(5).first), j.get<Job>());
+    } else {
+      throw std::invalid_argument("not a key of the Dispatcher's");
+    }
+  });
+  return entries;
 }
 
 }  // namespace core

@@ -8,8 +8,9 @@
 //     parts.harvester->keep_in(harvester);   // takes on what a killed node's Harvester expected
 //     parts.scheduler->keep_in(core::KvSchedulerJournal::open(conn, "core", logger, fence).value());
 //     parts.hibernator->keep_in(core::KvHibernatorJournal::open(conn, "core", logger, fence).value());
+//     parts.dispatcher->keep_in(core::KvDispatcherJournal::open(conn, "core", logger, fence).value());
 //
-// Buckets `swarmsync_<core>_harvester`, `_scheduler` and `_hibernator`; values are JSON (the
+// Buckets `swarmsync_<core>_harvester`, `_scheduler`, `_hibernator` and `_dispatcher`; values are JSON (the
 // Core's messages' own: model/payload_json.hpp).
 //
 // Why nothing is lost. A message is acknowledged once handled and once what its handling sent
@@ -41,6 +42,15 @@
 // "fires_at_ms":...}` in wall-clock milliseconds since the epoch (a steady clock does not cross
 // processes): a job due while no Hibernator ran fires as soon as the next one starts.
 //
+// Dispatcher: `waiting.<n>` per job waiting for a slot (n its arrival: the order is kept),
+// `held.<worker>.<id>.<run>.<placement>` per job placed on a worker, `worker.<id>` its capacity,
+// and `placements`, a number no placement given is above (stored ahead, 1024 at a time, waiting
+// for the store: a Dispatcher that takes over never gives a placement number twice). A job placed
+// at once is never kept waiting. A finished job's entry is dropped at once, a job taken back only
+// once its Ready is published. What a worker holds is taken on with the worker, which takes no
+// job until it is heard from again; one that never is (killed with the node, or meanwhile) is
+// lost after the heartbeat timeout, and its jobs go back to the Scheduler.
+//
 // Thread safety: each journal is used from its service's instance; deletes after the fence run on
 // a bridge's thread. A change the server did not take is logged and counted (`failures()`).
 
@@ -55,13 +65,14 @@
 #include <vector>
 
 #include "remote/kv_bucket.hpp"
+#include "services/dispatcher.hpp"
 #include "services/harvester.hpp"
 #include "services/hibernator.hpp"
 #include "services/scheduler.hpp"
 
 namespace core {
 
-/// What the three journals share: the bucket `swarmsync_<core>_<Journal::kService>` they are
+/// What the journals share: the bucket `swarmsync_<core>_<Journal::kService>` they are
 /// kept in. `Journal` derives from it (and from its service's journal interface).
 template <class Journal>
 class KvJournal {
@@ -132,6 +143,21 @@ class KvHibernatorJournal : public HibernatorJournal, public KvJournal<KvHiberna
   void held(const HeldJob& held) override;
   void released(const Job& job) override;
   std::vector<HeldJob> load() override;
+};
+
+/// The Dispatcher's jobs in `swarmsync_<core>_dispatcher`.
+class KvDispatcherJournal : public DispatcherJournal, public KvJournal<KvDispatcherJournal> {
+ public:
+  static constexpr const char* kService = "dispatcher";
+  using KvJournal::KvJournal;
+
+  void registered(WorkerId worker, unsigned capacity) override;
+  void waiting(std::uint64_t order, const Job& job) override;
+  void placed(WorkerId worker, const Job& job, std::optional<std::uint64_t> order) override;
+  void finished(WorkerId worker, const Job& job) override;
+  void taken_back(WorkerId worker, const Job& job) override;
+  void placements_up_to(std::uint64_t upto) override;
+  Entries load() override;
 };
 
 }  // namespace core

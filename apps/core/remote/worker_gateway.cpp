@@ -92,12 +92,13 @@ asio::awaitable<void> run(Context& ctx, std::shared_ptr<WorkerGatewayState> stat
       dispatcher.send(std::move(*msg)).value();
     } else if (auto* h = std::get_if<Heartbeat>(&*msg)) {
       if (!state->knows(h->worker) && h->capacity > 0) {
-        // Registered with an earlier run of this core: taken on from its heartbeat.
+        // Registered with an earlier run of this core, or with the gateway of an earlier process
+        // (a node killed): taken on from its heartbeat, as resumed (it did not start over).
         if (auto worker_inbox = state->inbox_of(h->worker)) {
           ctx.shared()->logger->info("{}: remote worker {} heard from without a registration in this run (it outlived "
                                      "an earlier one); registered with capacity {}",
                                      ctx.name(), h->worker, h->capacity);
-          dispatcher.send(Register{h->worker, h->capacity, std::move(*worker_inbox)}).value();
+          dispatcher.send(Register{h->worker, h->capacity, std::move(*worker_inbox), true}).value();
         } else {
           ctx.shared()->logger->error("{}: worker {} not taken on: no inbox ({})", ctx.name(), h->worker,
                                       worker_inbox.error().message);

@@ -16,7 +16,9 @@
 // state and outlive its instances; a worker registering again keeps its bridge. A worker that
 // outlived an earlier run of the same core registered with that run; this run first hears its
 // heartbeat, which carries its capacity: the gateway registers it then, as if it had registered
-// (its jobs of the earlier run, if any, finish as results this run does not expect). A message the
+// (its jobs of the earlier run, if any, finish as results this run does not expect). So does a
+// gateway started after a node of the Dispatcher was killed; such a `Register` is `resumed`: the
+// Dispatcher keeps the jobs its journal says the worker holds. A message the
 // gateway forwarded is handled, and so acknowledged at its next `ctx.recv`.
 
 #include <atomic>

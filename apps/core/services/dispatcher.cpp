@@ -1,5 +1,6 @@
 #include "services/dispatcher.hpp"
 
+#include <algorithm>
 #include <utility>
 
 namespace core {
@@ -29,6 +30,41 @@ std::size_t DispatcherState::held_jobs() const noexcept {
   return n;
 }
 
+std::vector<Job> DispatcherState::pending() const {
+  std::vector<Job> out;
+  for (const auto& w : pending_) out.push_back(w.job);
+  return out;
+}
+
+std::size_t DispatcherState::keep_in(std::shared_ptr<DispatcherJournal> journal) {
+  journal_ = std::move(journal);
+  if (!journal_) return 0;
+  auto kept = journal_->load();
+  std::size_t taken = 0;
+  std::sort(kept.pending.begin(), kept.pending.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  for (auto& [order, job] : kept.pending) {
+    pending_.push_back({std::move(job), order, true});
+    arrivals_ = std::max(arrivals_, order);
+    ++taken;
+  }
+  const auto now = Clock::now();
+  for (auto& [id, job] : kept.held) {
+    auto [it, added] = workers_.try_emplace(id);
+    Worker& w = it->second;
+    if (added) {
+      const auto capacity = kept.capacities.find(id);
+      w.capacity = capacity != kept.capacities.end() ? capacity->second : 0;
+      w.last_seen = now;  // heard of now: lost if silent for the timeout from here
+    }
+    placements_ = std::max(placements_, job.placement);
+    w.held.push_back(std::move(job));
+    ++taken;
+  }
+  placements_ = std::max(placements_, kept.placements);
+  reserved_ = placements_;
+  return taken;
+}
+
 std::vector<Job> DispatcherState::held() const {
   std::vector<Job> out;
   for (const auto& entry : workers_) out.insert(out.end(), entry.second.held.begin(), entry.second.held.end());
@@ -53,7 +89,7 @@ class DispatcherCore {
   void handle(EventPayload& msg, Clock::time_point now) {
     if (auto* d = std::get_if<Dispatch>(&msg)) {
       if (s_.credit_held_ > 0) --s_.credit_held_;
-      s_.pending_.push_back(std::move(d->job));  // through the queue: placed in FIFO order
+      s_.pending_.push_back({std::move(d->job), ++s_.arrivals_});  // through the queue: placed in FIFO order
       settle();
     } else if (auto* r = std::get_if<Register>(&msg)) {
       on_register(*r, now);
@@ -96,6 +132,13 @@ class DispatcherCore {
       if (target == s_.workers_.end()) break;
       if (place(target->first, target->second, s_.pending_.front())) s_.pending_.pop_front();
     }
+    // What waits now is kept; a job placed at once never is (the queue is FIFO: from the first
+    // one not kept on, none is).
+    if (s_.journal_)
+      for (auto it = s_.pending_.rbegin(); it != s_.pending_.rend() && !it->kept; ++it) {
+        s_.journal_->waiting(it->order, it->job);
+        it->kept = true;
+      }
     const unsigned free = s_.free_slots();
     if (free > s_.credit_held_) {
       scheduler_.send(Credit{free - s_.credit_held_}).value();
@@ -115,7 +158,11 @@ class DispatcherCore {
     }
     auto [it, added] = s_.workers_.try_emplace(r.worker);
     Worker& w = it->second;
-    if (!added && w.reachable && !w.held.empty()) {
+    if (!added && r.resumed) {
+      // Heard from again by a new gateway (a node of the Dispatcher killed and started again):
+      // it runs what it held.
+      ctx_.shared()->logger->info("{}: worker {} is back with {} job(s) it holds", ctx_.name(), r.worker, w.held.size());
+    } else if (!added && w.reachable && !w.held.empty()) {
       // The worker started over: what it held will not be reported.
       const std::size_t n = take_back(r.worker, w);
       ctx_.shared()->logger->info("{}: worker {} registered again; {} job(s) sent back to the Scheduler", ctx_.name(),
@@ -123,9 +170,10 @@ class DispatcherCore {
     } else if (!added && !w.reachable) {
       ctx_.shared()->logger->info("{}: worker {} is reachable again", ctx_.name(), r.worker);
     }
+    if (s_.journal_ && w.capacity != r.capacity) s_.journal_->registered(r.worker, r.capacity);
     w.capacity = r.capacity;
     w.inbox = std::move(r.inbox);
-    w.held.clear();
+    if (!r.resumed) w.held.clear();
     w.last_seen = now;
     w.reachable = true;
     settle();
@@ -138,6 +186,7 @@ class DispatcherCore {
     w.last_seen = now;
     for (auto job = w.held.begin(); job != w.held.end(); ++job) {
       if (job->id == f.job && job->run == f.run && job->placement == f.placement) {
+        if (s_.journal_) s_.journal_->finished(f.worker, *job);
         w.held.erase(job);
         settle();
         return;
@@ -160,16 +209,22 @@ class DispatcherCore {
 
   // Sends `job` to `w` (the Harvester hears of it first). A closed inbox loses the worker and
   // places nothing.
-  bool place(WorkerId id, Worker& w, Job job) {
+  bool place(WorkerId id, Worker& w, const DispatcherState::Waiting& waiting) {
+    Job job = waiting.job;
     job.history.push_back(JobStatus::dispatched);
     job.placement = ++s_.placements_;
+    if (s_.journal_ && job.placement > s_.reserved_) {
+      // Stored before the number goes out: a Dispatcher that takes over never gives it again.
+      s_.reserved_ = job.placement + kPlacementsReserved;
+      s_.journal_->placements_up_to(s_.reserved_);
+    }
     harvester_.send(Expect{job, id}).value();
     if (!w.inbox->send(RunJob{job})) {
       harvester_.send(Forget{job.id, job.run, id, job.placement}).value();
-      job.history.pop_back();
       lose(id, w, "its inbox is closed");
       return false;
     }
+    if (s_.journal_) s_.journal_->placed(id, job, waiting.kept ? std::optional(waiting.order) : std::nullopt);
     w.held.push_back(std::move(job));
     return true;
   }
@@ -180,7 +235,8 @@ class DispatcherCore {
     for (auto& job : jobs) {
       harvester_.send(Forget{job.id, job.run, id, job.placement}).value();
       job.history.push_back(JobStatus::ready);
-      scheduler_.send(Ready{std::move(job)}).value();
+      scheduler_.send(Ready{job}).value();
+      if (s_.journal_) s_.journal_->taken_back(id, job);  // after the send: the journal fences it
     }
     return jobs.size();
   }
@@ -206,6 +262,9 @@ class DispatcherCore {
     ctx_.shared()->logger->warn("{}: worker {} heard from again after it was lost; reachable again", ctx_.name(), id);
     settle();
   }
+
+  // Placement numbers stored ahead in the journal at a time (one blocking store per so many).
+  static constexpr std::uint64_t kPlacementsReserved = 1024;
 
   Context& ctx_;
   DispatcherState& s_;

@@ -9,7 +9,8 @@
 // In: `ToDispatcher` (`Dispatch` from the Scheduler; `Register`, `Heartbeat`, `Finished` from
 // workers). Out: worker inboxes (`RunJob`), `ToHarvester` (`Expect` before the `RunJob`,
 // `Forget`), `ToScheduler` (`Credit`, `Ready`). Its worker table lives in a `DispatcherState`
-// that outlives its instances, so a restarted Dispatcher keeps its workers and their jobs.
+// that outlives its instances, so a restarted Dispatcher keeps its workers and their jobs; in a
+// node, the jobs are also kept in a `DispatcherJournal` that outlives the process.
 //
 // Credits. The Dispatcher counts the credit the Scheduler holds (sent minus `Dispatch` received)
 // and sends credit only for free slots beyond it: a `Register` of capacity N gives `Credit{N}` and
@@ -25,6 +26,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <utility>
 #include <vector>
 
 #include "wiring.hpp"
@@ -46,6 +48,37 @@ namespace detail {
 class DispatcherCore;
 }
 
+/// Where a Dispatcher's jobs are kept beyond its process, if anywhere (remote/state_journals.hpp
+/// keeps them in JetStream): told of each change as the state makes it, read once when a state
+/// starts to keep itself there. Called from the Dispatcher's instance.
+class DispatcherJournal {
+ public:
+  struct Entries {
+    std::map<WorkerId, unsigned> capacities;                 ///< of the workers registered
+    std::vector<std::pair<WorkerId, Job>> held;              ///< placed there, not finished
+    std::vector<std::pair<std::uint64_t, Job>> pending;      ///< waiting for a slot, by arrival
+    std::uint64_t placements = 0;                            ///< no placement above was given
+  };
+  virtual ~DispatcherJournal() = default;
+  /// `worker` registered with `capacity`: kept before its Register is acknowledged.
+  virtual void registered(WorkerId worker, unsigned capacity) = 0;
+  /// `job` waits for a slot, the `order`th to arrive: kept before its Dispatch is acknowledged.
+  virtual void waiting(std::uint64_t order, const Job& job) = 0;
+  /// `job` (with its new placement) was sent to `worker`: kept before the message that made room
+  /// is acknowledged; the entry of its wait (`order`, if it was kept waiting) is dropped once the
+  /// send is published.
+  virtual void placed(WorkerId worker, const Job& job, std::optional<std::uint64_t> order) = 0;
+  /// `job` finished on `worker`: dropped (at once: a copy of the Finished handled again by the
+  /// next Dispatcher finds nothing to free, and that one credits its free slots anew).
+  virtual void finished(WorkerId worker, const Job& job) = 0;
+  /// `job` was taken back from `worker` and sent to the Scheduler: dropped once that is published.
+  virtual void taken_back(WorkerId worker, const Job& job) = 0;
+  /// Placement numbers up to `upto` may be given: stored before it returns (it blocks).
+  virtual void placements_up_to(std::uint64_t upto) = 0;
+  /// What was kept.
+  virtual Entries load() = 0;
+};
+
 /// The Dispatcher's worker table, pending jobs and credit count, kept across restarts. Read it
 /// while no Dispatcher instance runs, or from the instance's executor.
 class DispatcherState {
@@ -60,12 +93,21 @@ class DispatcherState {
     Clock::time_point last_seen{};
     bool reachable = true;
 
-    /// Slots that can take a job now (0 for an unreachable worker).
+    /// Slots that can take a job now (0 for an unreachable worker, or one with no inbox yet).
     unsigned free_slots() const noexcept {
-      return reachable && held.size() < capacity ? capacity - static_cast<unsigned>(held.size()) : 0;
+      return reachable && inbox && held.size() < capacity ? capacity - static_cast<unsigned>(held.size()) : 0;
     }
   };
 
+  /// Keeps the jobs in `journal` from now on, taking on what it kept (a Dispatcher of an earlier
+  /// process held it): the jobs waiting for a slot, in their order, and the workers holding jobs,
+  /// each as reachable and with no inbox until it registers again (a heartbeat the worker gateway
+  /// turns into a resumed Register); one silent for the heartbeat timeout is lost, and its jobs go
+  /// back to the Scheduler. Placement numbers go on above any given before. The credit the
+  /// Scheduler holds is not kept: a Dispatcher that takes over counts it as none and credits its
+  /// free slots; jobs sent beyond them wait here for a slot. Call before an instance runs.
+  /// Returns the jobs it took on.
+  std::size_t keep_in(std::shared_ptr<DispatcherJournal> journal);
   /// Workers ever registered.
   std::size_t workers() const noexcept { return workers_.size(); }
   /// Workers that are reachable now.
@@ -80,7 +122,7 @@ class DispatcherState {
   std::size_t pending_jobs() const noexcept { return pending_.size(); }
   /// Copies of the jobs placed on workers and not finished, and of the pending ones.
   std::vector<Job> held() const;
-  std::vector<Job> pending() const { return {pending_.begin(), pending_.end()}; }
+  std::vector<Job> pending() const;
   /// How many times a worker was found silent and lost.
   std::uint64_t workers_lost() const noexcept { return lost_; }
   /// How many times a lost worker was heard from again (a heartbeat, its inbox still open) and
@@ -102,8 +144,18 @@ class DispatcherState {
  private:
   friend class detail::DispatcherCore;
 
+  // A job waiting for a slot: its arrival number, and whether the journal has it.
+  struct Waiting {
+    Job job;
+    std::uint64_t order = 0;
+    bool kept = false;
+  };
+
   std::map<WorkerId, Worker> workers_;  // by id: ties go to the lowest
-  std::deque<Job> pending_;
+  std::deque<Waiting> pending_;
+  std::uint64_t arrivals_ = 0;     // the last arrival number given
+  std::uint64_t reserved_ = 0;     // placement numbers kept in the journal as given, up to this
+  std::shared_ptr<DispatcherJournal> journal_;
   unsigned credit_held_ = 0;
   std::uint64_t lost_ = 0;
   std::uint64_t revived_ = 0;
