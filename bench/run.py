@@ -23,7 +23,8 @@ import sys
 ORDER = ["swarmsync", "tokio", "asio", "moodycamel", "cnats"]
 
 # Metrics where lower is better; every other metric is a rate, higher is better.
-LOWER_IS_BETTER = {"rt_p50_ns", "rt_p99_ns", "hop_p50_ns", "hop_p99_ns", "bytes_per_msg", "bytes_per_slot", "bytes_per_subscriber"}
+LOWER_IS_BETTER = {"rt_p50_ns", "rt_p99_ns", "hop_p50_ns", "hop_p99_ns", "bytes_per_msg", "bytes_per_slot", "bytes_per_subscriber",
+                   "json_ns_per_msg", "msgpack_ns_per_msg", "json_bytes_per_msg", "msgpack_bytes_per_msg"}
 
 UNITS = {
     "mmsg_per_s": "M msg/s",
@@ -37,6 +38,11 @@ UNITS = {
     "bytes_per_subscriber": "heap bytes per subscriber",
     "jobs_per_s": "jobs/s",
     "jobs_per_s_in_process": "jobs/s, the same jobs on in-process workers",
+    "jobs_per_s_split": "jobs/s, the same remote workers, the Core in three processes",
+    "json_ns_per_msg": "JSON encode + decode, ns per message",
+    "msgpack_ns_per_msg": "MessagePack encode + decode, ns per message",
+    "json_bytes_per_msg": "JSON bytes per message",
+    "msgpack_bytes_per_msg": "MessagePack bytes per message",
     "msg_per_s": "msg/s",
     "hop_p50_ns": "send to receive p50, ns",
     "hop_p99_ns": "send to receive p99, ns",

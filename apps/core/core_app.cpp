@@ -29,8 +29,9 @@
 #include <swarmsync/transport/nats/bridged_channel.hpp>
 
 #include "model/payload_json.hpp"
-#include "remote/state_journals.hpp"
+#include "remote/core_events.hpp"
 #include "remote/nodes.hpp"
+#include "remote/state_journals.hpp"
 #include "remote/worker_gateway.hpp"
 #endif
 
@@ -54,8 +55,38 @@ struct NatsSide {
   // is published (ack_fence.hpp), so a process killed in between loses nothing.
   std::shared_ptr<swarmsync::nats::AckFence> fence = std::make_shared<swarmsync::nats::AckFence>();
   std::chrono::milliseconds ack_wait{std::chrono::seconds(30)};
+  // The process each service of another process runs in, as found at boot ("node a", "the
+  // run"): the boot report names where a channel is consumed.
+  std::map<std::string, std::string> process_of;
 #endif
 };
+
+#if SWARMSYNC_CORE_WITH_NATS
+// Who runs in `core` (remote/nodes.hpp), with its roster opened into `roster`. A process the
+// roster lists and that stays silent is taken as gone, and its entry dropped: with a warning,
+// unless it is `self_key` (this process's own name: a node restarted after it was killed).
+swarmsync::Result<std::vector<NodeInfo>, std::string> discover(swarmsync::nats::Connection& conn,
+                                                               const std::string& core,
+                                                               std::chrono::milliseconds wait,
+                                                               std::chrono::milliseconds listed_wait,
+                                                               const std::string& self_key,
+                                                               const std::shared_ptr<spdlog::logger>& logger,
+                                                               std::optional<NodeRoster>& roster) {
+  using R = swarmsync::Result<std::vector<NodeInfo>, std::string>;
+  auto opened = NodeRoster::open(conn, core, logger);
+  if (!opened) return R(swarmsync::in_place_error, opened.error().message);
+  roster.emplace(std::move(*opened));
+  auto found = discover_nodes(conn, core, *roster, wait, listed_wait);
+  if (!found) return R(swarmsync::in_place_error, found.error().message);
+  for (const auto& key : found->silent) {
+    if (logger && key != self_key)
+      logger->warn("core: {} is in the roster {} but did not answer in {} ms: taken as gone", key, roster->bucket(),
+                   std::max(wait, listed_wait).count());
+    roster->drop(key);
+  }
+  return std::move(found->answers);
+}
+#endif
 
 // The wiring of a process placed as `placement`: each channel in-process, bridged over
 // JetStream (placement.hpp's `route`) or absent; FromWorkers where the Dispatcher runs, with
@@ -84,6 +115,11 @@ std::string add_channels(Shared& shared, const Placement& placement, const NatsS
         [logger = shared.logger](const std::string& line) { logger->warn("{}", line); }, nats.troubles);
     auto ends = swarmsync::nats::bridge_channel<EventPayload>(*nats.conn, {nats.core, std::string(to_string(c))}, bridge);
     if (!ends) return ends.error().message;
+    const std::string consumer(consumer_of(c));
+    if (auto it = nats.process_of.find(consumer); r == Route::outbound && it != nats.process_of.end())
+      ends->where = "nats subject " +
+                    swarmsync::nats::ChannelAddress{nats.core, std::string(to_string(c))}.subject() +
+                    ", consumed by the " + consumer + " in " + it->second;
     shared.wiring->add_channel(c, std::move(*ends)).value();
 #else
     return "channel " + std::string(to_string(c)) + " crosses processes: this build has no NATS transport";
@@ -453,6 +489,8 @@ Summary run_core(std::vector<JobSpec> jobs, const CoreOptions& options_in) {
   // Workers in other processes: the connection outlives the wiring's bridges (declared first).
   std::optional<swarmsync::nats::Connection> conn;
   std::vector<NodeInfo> nodes;  // the other processes of this core, as they answered at boot
+  std::map<std::string, std::string> process_of;  // service -> "node NAME"
+  std::optional<NodeRoster> roster;
   if (!options.nats_url.empty()) {
     swarmsync::nats::ConnectOptions connect_options;
     connect_options.name = "swarmsync-core " + options.core_name;
@@ -463,13 +501,14 @@ Summary run_core(std::vector<JobSpec> jobs, const CoreOptions& options_in) {
     }
     conn.emplace(std::move(*connected));
     // The nodes of this core run their services; this process runs the rest.
-    auto answers = ask_nodes(*conn, options.core_name, options.node_discovery);
-    if (!answers) {
-      summary.error = "--nats " + options.nats_url + ": " + answers.error().message;
+    auto found = discover(*conn, options.core_name, options.node_discovery, options.node_listed_wait, "run.run",
+                          options.logger, roster);
+    if (!found) {
+      summary.error = "--nats " + options.nats_url + ": " + found.error();
       return summary;
     }
     std::map<std::string, std::string> runs_in;  // service -> node
-    for (const auto& node : *answers) {
+    for (const auto& node : *found) {
       if (node.kind == "run") {
         summary.error = "core '" + options.core_name + "' already has a running `swarmsync-core run` (" + node.name +
                         "); give this one another --core";
@@ -483,6 +522,7 @@ Summary run_core(std::vector<JobSpec> jobs, const CoreOptions& options_in) {
         }
         placement.elsewhere.insert(service);
         summary.elsewhere.emplace_back(service, node.name);
+        process_of[service] = "node " + node.name;
       }
       nodes.push_back(node);
     }
@@ -512,18 +552,30 @@ Summary run_core(std::vector<JobSpec> jobs, const CoreOptions& options_in) {
 #endif
   Shared::Options resource;
   resource.logger = options.logger;
+#if SWARMSYNC_CORE_WITH_NATS
+  auto troubles = std::make_shared<BridgeTroubles>();
+  if (conn && !nodes.empty()) {
+    // A Core split across processes: its events reach every process.
+    auto events = bridge_core_events(*conn, options.core_name, "core", options.logger, troubles);
+    if (!events) {
+      summary.error = "--nats " + options.nats_url + ": " + events.error();
+      return summary;
+    }
+    resource.remote_events = std::move(*events);
+  }
+#endif
   auto shared = std::make_shared<Shared>(std::move(resource));
   asio::io_context ioc(static_cast<int>(std::max(1u, options.threads)));
   Parts parts;
   NatsSide nats;
 #if SWARMSYNC_CORE_WITH_NATS
-  auto troubles = std::make_shared<BridgeTroubles>();
   if (conn) {
     nats.conn = &*conn;
     nats.core = options.core_name;
     nats.sender = "core";
     nats.troubles = troubles;
     nats.ack_wait = options.ack_wait;
+    nats.process_of = process_of;
     if (placement.here("dispatcher"))
       parts.gateway =
           std::make_shared<WorkerGatewayState>(*conn, options.core_name, shared->logger, troubles, nats.fence);
@@ -547,6 +599,7 @@ Summary run_core(std::vector<JobSpec> jobs, const CoreOptions& options_in) {
 #if SWARMSYNC_CORE_WITH_NATS
   // This process answers the nodes too: one that starts later finds the services run here.
   std::optional<NodeResponder> responder;
+  NodeRoster::Entry entry;  // leaves the roster however the run ends
   if (conn) {
     NodeInfo self{"run", "run", {}, {}};
     for (const auto& service : supervisor.snapshot().services) self.services.push_back(service.name);
@@ -556,6 +609,7 @@ Summary run_core(std::vector<JobSpec> jobs, const CoreOptions& options_in) {
       return summary;
     }
     responder.emplace(std::move(*started));
+    entry = roster->enter(self);
   }
 #endif
 
@@ -573,6 +627,9 @@ Summary run_core(std::vector<JobSpec> jobs, const CoreOptions& options_in) {
     return summary;
   }
   supervisor.handle_signals();
+#if SWARMSYNC_CORE_WITH_NATS
+  if (conn) shared->logger->info("core: the wiring of this process\n{}", supervisor.check_wiring().table());
+#endif
 
   // Workers, outside the Core, on their own strands.
   std::vector<std::shared_ptr<WorkerControl>> controls;
@@ -617,7 +674,9 @@ Summary run_core(std::vector<JobSpec> jobs, const CoreOptions& options_in) {
   auto last_asked = start;
   auto ask_counters = [&](std::chrono::milliseconds wait) {
     if (nodes.empty()) return;
-    auto answers = ask_nodes(*conn, options.core_name, wait, nodes.size());
+    std::set<std::string> expected;
+    for (const auto& node : nodes) expected.insert(roster_key(node));
+    auto answers = ask_nodes(*conn, options.core_name, {}, expected, wait);
     if (!answers) return;
     const auto now = std::chrono::steady_clock::now();
     for (auto& node : *answers)
@@ -699,6 +758,7 @@ Summary run_core(std::vector<JobSpec> jobs, const CoreOptions& options_in) {
   const auto report = supervisor.finished().get();
   const auto end = std::chrono::steady_clock::now();
 #if SWARMSYNC_CORE_WITH_NATS
+  entry.leave();
   ask_counters(std::chrono::seconds(2));  // the final counts: every node, given time
 #endif
   for (auto& c : controls) c->kill();
@@ -783,9 +843,11 @@ int run_node(const NodeOptions& options, std::ostream& out, std::ostream& err, c
   auto conn = swarmsync::nats::connect(options.nats_url, connect_options);
   if (!conn) return fail("--nats " + options.nats_url + ": " + conn.error().message);
   // A service runs in one process of a core: two would split its channel's messages.
-  auto answers = ask_nodes(*conn, options.core_name, options.node_discovery);
-  if (!answers) return fail("--nats " + options.nats_url + ": " + answers.error().message);
-  for (const auto& other : *answers) {
+  std::optional<NodeRoster> roster;
+  auto found = discover(*conn, options.core_name, options.node_discovery, options.node_listed_wait,
+                        "node." + options.name, options.logger, roster);
+  if (!found) return fail("--nats " + options.nats_url + ": " + found.error());
+  for (const auto& other : *found) {
     if (other.name == options.name && other.kind == "node")
       return fail("another node of core '" + options.core_name + "' is named " + options.name + "; give another --name", 2);
     for (const auto& service : other.services)
@@ -797,18 +859,26 @@ int run_node(const NodeOptions& options, std::ostream& out, std::ostream& err, c
 
   Placement placement;
   placement.only = options.services;
+  auto troubles = std::make_shared<BridgeTroubles>();
   Shared::Options resource;
   resource.logger = options.logger;
+  {
+    auto events = bridge_core_events(*conn, options.core_name, options.name, options.logger, troubles);
+    if (!events) return fail("--nats " + options.nats_url + ": " + events.error());
+    resource.remote_events = std::move(*events);
+  }
   auto shared = std::make_shared<Shared>(std::move(resource));
   asio::io_context ioc(static_cast<int>(std::max(1u, options.threads)));
   Parts parts;
-  auto troubles = std::make_shared<BridgeTroubles>();
   NatsSide nats;
   nats.conn = &*conn;
   nats.core = options.core_name;
   nats.sender = options.name;
   nats.troubles = troubles;
   nats.ack_wait = options.ack_wait;
+  for (const auto& other : *found)
+    for (const auto& service : other.services)
+      nats.process_of[service] = other.kind == "run" ? "the run" : "node " + other.name;
   if (placement.here("dispatcher"))
     parts.gateway =
         std::make_shared<WorkerGatewayState>(*conn, options.core_name, shared->logger, troubles, nats.fence);
@@ -859,6 +929,7 @@ int run_node(const NodeOptions& options, std::ostream& out, std::ostream& err, c
   declare_services(supervisor, parts, as_core, placement);
   if (auto started = supervisor.start(); !started) return fail("the wiring check failed:\n" + started.error().table());
   supervisor.handle_signals();
+  shared->logger->info("{}: the wiring of this process\n{}", who, supervisor.check_wiring().table());
 
   // What the run's process asks for: the services and their counters (relaxed atomics and the
   // supervisor's snapshot, safe from cnats's thread).
@@ -880,8 +951,10 @@ int run_node(const NodeOptions& options, std::ostream& out, std::ostream& err, c
     return to_json(self);
   };
   std::optional<NodeResponder> responder;
+  NodeRoster::Entry entry;  // leaves the roster however the node ends
   if (auto started_responder = NodeResponder::start(*conn, options.core_name, describe); started_responder) {
     responder.emplace(std::move(*started_responder));
+    entry = roster->enter(NodeInfo{options.name, "node", {options.services.begin(), options.services.end()}, {}});
   } else {
     err << "error: " << who << ": " << started_responder.error().message << "\n";
     supervisor.request_shutdown("could not answer the other processes");
@@ -899,6 +972,7 @@ int run_node(const NodeOptions& options, std::ostream& out, std::ostream& err, c
   while (supervisor.finished().wait_for(std::chrono::milliseconds(20)) != std::future_status::ready)
     if (stop && stop->load()) supervisor.request_shutdown("asked to stop");
   const auto report = supervisor.finished().get();
+  entry.leave();
   responder.reset();  // answers no more
   guard.reset();
   ioc.stop();

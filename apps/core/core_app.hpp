@@ -70,6 +70,9 @@ struct CoreOptions {
   /// With `nats_url`: how long to wait for the nodes (`run_node`) of this core to answer before
   /// booting. Every service no node runs runs here; those a node runs do not.
   std::chrono::milliseconds node_discovery{300};
+  /// With `nats_url`: how long to wait, past `node_discovery`, for a process the core's roster
+  /// lists (remote/nodes.hpp). One that does not answer by then is taken as gone.
+  std::chrono::milliseconds node_listed_wait{std::chrono::seconds(3)};
   /// The local `workers` were asked for explicitly: an error if the Dispatcher runs in a node
   /// (local workers register with a local Dispatcher only). Otherwise none are started then.
   bool local_workers_required = false;
@@ -90,7 +93,8 @@ struct NodeOptions {
   double cron_speed = 1.0;           ///< the Hibernator's
   std::chrono::milliseconds heartbeat{50};  ///< the Dispatcher's silence rule, as `CoreOptions`
   std::chrono::milliseconds heartbeat_timeout{std::chrono::seconds(2)};
-  std::chrono::milliseconds node_discovery{300};
+  std::chrono::milliseconds node_discovery{300};    ///< as `CoreOptions::node_discovery`
+  std::chrono::milliseconds node_listed_wait{std::chrono::seconds(3)};  ///< as `CoreOptions::node_listed_wait`
   std::chrono::milliseconds ack_wait{std::chrono::seconds(30)};  ///< as `CoreOptions::ack_wait`
   unsigned threads = 2;
   std::shared_ptr<spdlog::logger> logger;  ///< where the services log; null: nowhere

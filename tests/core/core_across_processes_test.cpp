@@ -16,6 +16,7 @@
 #include "placement.hpp"
 #if SWARMSYNC_CORE_WITH_NATS
 #include "remote/kv_bucket.hpp"
+#include "remote/nodes.hpp"
 #endif
 #include "support/program.hpp"
 #include "transport/nats_server.hpp"
@@ -298,6 +299,99 @@ TEST_F(CoreAcrossProcesses, TheSchedulersNodeKilledAndRestartedLosesNoJob) {
 // entries of the workers' capacities and the placements reserved besides).
 TEST_F(CoreAcrossProcesses, TheDispatchersNodeKilledWithAWorkerLosesNoJob) {
   run_with_a_node_killed(server, kKilledNodeJobs, "scheduler,harvester,hibernator", {{"dispatcher", 6}}, {}, true);
+}
+
+// Discovery waits for every process the core's roster lists: one that answers late (a busy
+// machine) is found, where the short window alone would take it for none and run its services a
+// second time.
+TEST_F(CoreAcrossProcesses, AListedProcessThatAnswersLateIsWaitedFor) {
+  auto conn = swarmsync::nats::connect(server.url());
+  ASSERT_TRUE(conn) << conn.error().message;
+  const core::NodeInfo slow{"slow", "node", {"harvester"}, {}};
+  auto responder = core::NodeResponder::start(*conn, "core", [&] {
+    std::this_thread::sleep_for(800ms);
+    return core::to_json(slow);
+  });
+  ASSERT_TRUE(responder) << responder.error().message;
+  auto roster = core::NodeRoster::open(*conn, "core", nullptr);
+  ASSERT_TRUE(roster) << roster.error().message;
+  auto entry = roster->enter(slow);
+  ASSERT_TRUE(entry.stored());
+  EXPECT_EQ(roster->listed(), std::set<std::string>{"node.slow"});
+
+  auto window_only = core::ask_nodes(*conn, "core", 200ms);
+  ASSERT_TRUE(window_only);
+  EXPECT_TRUE(window_only->empty()) << "answered within the window: the test shows nothing";
+
+  const auto asked = std::chrono::steady_clock::now();
+  auto found = core::discover_nodes(*conn, "core", *roster, 200ms, 10s);
+  ASSERT_TRUE(found) << found.error().message;
+  ASSERT_EQ(found->answers.size(), 1u);
+  EXPECT_EQ(found->answers[0].name, "slow");
+  EXPECT_EQ(found->answers[0].services, std::vector<std::string>{"harvester"});
+  EXPECT_TRUE(found->silent.empty());
+  EXPECT_LT(std::chrono::steady_clock::now() - asked, 9s) << "it returns once every listed process answered";
+  {
+    auto moved = std::move(entry);  // a moved entry leaves once, when its last owner goes
+    EXPECT_FALSE(entry.stored());
+    auto& same = moved;
+    moved = std::move(same);  // self-move: still entered
+    EXPECT_TRUE(moved.stored());
+    EXPECT_EQ(roster->listed(), std::set<std::string>{"node.slow"});
+  }
+  EXPECT_TRUE(roster->listed().empty());
+}
+
+// A listed process that does not answer (killed: its entry outlived it) is named silent; a node
+// killed with SIGKILL is taken as gone by the next run, which warns, drops its entry and runs its
+// services itself.
+TEST_F(CoreAcrossProcesses, AListedProcessThatIsGoneIsNamedAndItsServicesRunElsewhere) {
+  auto conn = swarmsync::nats::connect(server.url());
+  ASSERT_TRUE(conn) << conn.error().message;
+  auto roster = core::NodeRoster::open(*conn, "core", nullptr);
+  ASSERT_TRUE(roster) << roster.error().message;
+  {
+    auto ghost = roster->enter(core::NodeInfo{"ghost", "node", {"scheduler"}, {}});
+    ASSERT_TRUE(ghost.stored());
+    auto found = core::discover_nodes(*conn, "core", *roster, 100ms, 500ms);
+    ASSERT_TRUE(found) << found.error().message;
+    EXPECT_TRUE(found->answers.empty());
+    EXPECT_EQ(found->silent, std::vector<std::string>{"node.ghost"});
+  }
+  EXPECT_TRUE(roster->listed().empty());
+
+  auto a = node("a", "harvester");
+  EXPECT_EQ(roster->listed(), std::set<std::string>{"node.a"}) << "a node enters the roster once it answers";
+  a->signal(SIGKILL);
+  EXPECT_EQ(a->wait(), -1);
+  auto w = worker("w1");
+  Program run({"run", "--nats", server.url(), "--count", "50", "--json"}, true);
+  ASSERT_EQ(run.wait(120s), 0) << run.output();
+  const std::string out = run.output();
+  EXPECT_NE(out.find("core: node.a is in the roster swarmsync_core_nodes but did not answer"), std::string::npos)
+      << out;
+  EXPECT_NE(out.find("\"done\":50"), std::string::npos) << out;
+  EXPECT_NE(out.find("\"elsewhere\":{}"), std::string::npos) << "the harvester ran in the run: " << out;
+  EXPECT_TRUE(roster->listed().empty()) << "the run left, and node a's entry was dropped";
+  w->signal(SIGTERM);
+  EXPECT_EQ(w->wait(), 0);
+}
+
+// The core events cross processes: the Harvester in node a broadcasts each job's status, and the
+// Logger of the run (which stays with `run`) writes them. The run's wiring names node a.
+TEST_F(CoreAcrossProcesses, TheCoreEventsOfANodeReachTheLoggerOfTheRun) {
+  auto a = node("a", "harvester");
+  auto w = worker("w1");
+  Program run({"run", "--nats", server.url(), "--count", "20", "--log-level", "info"}, true);
+  ASSERT_EQ(run.wait(120s), 0) << run.output();
+  const std::string out = run.output();
+  EXPECT_NE(out.find(": done (attempt "), std::string::npos) << "no JobStatusChanged reached the run's Logger: " << out;
+  EXPECT_NE(out.find("harvester (node a)"), std::string::npos) << out;
+  // The run's boot report, at info, names the node that consumes what it sends there.
+  EXPECT_NE(out.find("nats subject core.ToHarvester, consumed by the harvester in node a"), std::string::npos) << out;
+  w->signal(SIGTERM);
+  EXPECT_EQ(w->wait(), 0);
+  stop(a, "node a: stopped");
 }
 
 // A service runs in one process of a core: a second node, or a run asked for what only the

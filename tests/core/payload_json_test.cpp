@@ -413,6 +413,67 @@ TEST(PayloadJson, EncodingRefusesWhatCouldNotBeDecoded) {
   EXPECT_NO_THROW((void)json(Submit{spec}));
 }
 
+// The core events, as the processes of a split Core broadcast them (remote/core_events.hpp).
+TEST(PayloadJson, EveryCoreEventRoundTrips) {
+  JsonCodec<CoreEvent> codec;
+  swarmsync::ServiceRestarted restarted;
+  restarted.service = "scheduler";
+  restarted.restarts = 3;
+  restarted.swapped = true;
+  restarted.error = "boom \"quoted\"";
+  restarted.lost_in_hand = 1;
+  const CoreEvent events[] = {
+      swarmsync::Startup{},
+      swarmsync::Shutdown{"signal 2"},
+      restarted,
+      swarmsync::Tick{swarmsync::PulseRate::medium, 42},
+      JobStatusChanged{(JobId{1} << 40) + 7, 2, JobStatus::retrying, 3},
+  };
+  for (const auto& event : events) {
+    const auto bytes = codec.encode(event);
+    auto back = codec.decode(bytes);
+    ASSERT_TRUE(back) << bytes << ": " << back.error().message;
+    ASSERT_EQ(back->index(), event.index()) << bytes;
+    EXPECT_EQ(codec.encode(*back), bytes);
+  }
+  auto r = codec.decode(codec.encode(restarted));
+  const auto& got = std::get<swarmsync::ServiceRestarted>(*r);
+  EXPECT_EQ(got.service, "scheduler");
+  EXPECT_EQ(got.restarts, 3u);
+  EXPECT_TRUE(got.swapped);
+  EXPECT_EQ(got.error, "boom \"quoted\"");
+  EXPECT_EQ(got.lost_in_hand, 1u);
+  auto s = codec.decode(codec.encode(events[4]));
+  const auto& status = std::get<JobStatusChanged>(*s);
+  EXPECT_EQ(status.job, (JobId{1} << 40) + 7);
+  EXPECT_EQ(status.run, 2u);
+  EXPECT_EQ(status.status, JobStatus::retrying);
+  EXPECT_EQ(status.attempt, 3u);
+  EXPECT_EQ(codec.encode(events[4]), R"({"attempt":3,"job":1099511627783,"kind":"JobStatusChanged","run":2,"status":"retrying"})");
+  EXPECT_EQ(codec.encode(events[3]), R"({"kind":"Tick","n":42,"rate":"medium"})");
+}
+
+TEST(PayloadJson, CoreEventDecodeErrorsNameTheField) {
+  auto error_of_event = [](const std::string& text) -> std::string {
+    auto r = JsonCodec<CoreEvent>{}.decode(text);
+    return r ? "(decoded)" : r.error().message;
+  };
+  EXPECT_EQ(error_of_event(R"({"kind":"Startup"})"), "(decoded)");
+  EXPECT_EQ(error_of_event(R"({"kind":"Launch"})"),
+            "kind must be one of Startup, Shutdown, ServiceRestarted, Tick, JobStatusChanged, got \"Launch\"");
+  EXPECT_EQ(error_of_event(R"({"kind":"Shutdown"})"), "Shutdown.reason is missing");
+  EXPECT_EQ(error_of_event(R"({"kind":"Tick","rate":"hourly","n":1})"),
+            "Tick.rate must be \"slow\", \"medium\" or \"fast\", got \"hourly\"");
+  EXPECT_EQ(error_of_event(R"({"kind":"Tick","rate":"slow","n":-1})"), "Tick.n must be a non-negative integer, got -1");
+  EXPECT_EQ(error_of_event(R"({"kind":"JobStatusChanged","job":1,"run":0,"status":"lost","attempt":0})"),
+            "JobStatusChanged.status must be one of submitted, hibernating, ready, dispatched, retrying, done, failed, "
+            "got \"lost\"");
+  EXPECT_EQ(error_of_event(R"({"kind":"ServiceRestarted","service":"s","restarts":1,"swapped":"no","error":"",)"
+                           R"("lost_in_hand":0})"),
+            "ServiceRestarted.swapped must be true or false, got \"no\"");
+  EXPECT_EQ(error_of_event("7"), "a core event must be a JSON object, got 7");
+}
+
 }  // namespace
 
 }  // namespace payload_json_test

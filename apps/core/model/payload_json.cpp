@@ -476,6 +476,93 @@ void from_json(const json& j, EventPayload& payload) {
 
 std::string_view kind_name(const EventPayload& payload) noexcept { return kind_names[payload.index()]; }
 
+namespace {
+
+// The names of a core event's "kind", in the order of CoreEvent's alternatives.
+constexpr std::array<std::string_view, 5> event_kind_names = {"Startup", "Shutdown", "ServiceRestarted", "Tick",
+                                                              "JobStatusChanged"};
+static_assert(event_kind_names.size() == std::variant_size_v<CoreEvent>);
+
+struct EventFields {
+  json& j;
+  void operator()(const swarmsync::Startup&) const { j = json::object(); }
+  void operator()(const swarmsync::Shutdown& e) const { j = {{"reason", e.reason}}; }
+  void operator()(const swarmsync::ServiceRestarted& e) const {
+    j = {{"service", e.service},   {"restarts", e.restarts}, {"swapped", e.swapped},
+         {"error", e.error},       {"lost_in_hand", e.lost_in_hand}};
+  }
+  void operator()(const swarmsync::Tick& e) const { j = {{"rate", to_string(e.rate)}, {"n", e.n}}; }
+  void operator()(const JobStatusChanged& e) const {
+    j = {{"job", e.job}, {"run", e.run}, {"status", e.status}, {"attempt", e.attempt}};
+  }
+};
+
+CoreEvent read_event(std::size_t index, const json& j) {
+  const Fields f(j, "a core event");
+  switch (index) {
+    case 0:
+      return swarmsync::Startup{};
+    case 1:
+      return swarmsync::Shutdown{f.string("reason")};
+    case 2: {
+      swarmsync::ServiceRestarted e;
+      e.service = f.string("service");
+      e.restarts = f.integer<std::uint64_t>("restarts");
+      e.swapped = f.boolean("swapped");
+      e.error = f.string("error");
+      e.lost_in_hand = f.integer<std::uint64_t>("lost_in_hand");
+      return e;
+    }
+    case 3: {
+      swarmsync::Tick e;
+      const auto rate = f.string("rate");
+      if (rate == "slow") e.rate = swarmsync::PulseRate::slow;
+      else if (rate == "medium") e.rate = swarmsync::PulseRate::medium;
+      else if (rate == "fast") e.rate = swarmsync::PulseRate::fast;
+      else throw PayloadJsonError("rate", "must be \"slow\", \"medium\" or \"fast\", got " + json_excerpt(f.at("rate")));
+      e.n = f.integer<std::uint64_t>("n");
+      return e;
+    }
+    default: {
+      JobStatusChanged e;
+      e.job = f.integer<JobId>("job");
+      e.run = f.integer<std::uint64_t>("run");
+      try {
+        from_json(f.at("status"), e.status);
+      } catch (const PayloadJsonError& bad) {
+        throw bad.within("status");
+      }
+      e.attempt = f.integer<unsigned>("attempt");
+      return e;
+    }
+  }
+}
+
+}  // namespace
+
+void to_json(json& j, const CoreEvent& event) {
+  std::visit(EventFields{j}, event);
+  j["kind"] = event_kind_names[event.index()];
+}
+
+void from_json(const json& j, CoreEvent& event) {
+  const Fields f(j, "a core event");
+  const json& kind = f.at("kind");
+  const std::string known = "one of " + joined(event_kind_names);
+  if (!kind.is_string()) throw PayloadJsonError("kind", "must be a string, " + known + ", got " + json_excerpt(kind));
+  const auto& name = kind.get_ref<const std::string&>();
+  for (std::size_t i = 0; i < event_kind_names.size(); ++i)
+    if (name == event_kind_names[i]) {
+      try {
+        event = read_event(i, j);
+      } catch (const PayloadJsonError& e) {
+        throw e.within(event_kind_names[i]);
+      }
+      return;
+    }
+  throw PayloadJsonError("kind", "must be " + known + ", got " + json_excerpt(kind));
+}
+
 }  // namespace core
 
 NLOHMANN_JSON_NAMESPACE_BEGIN

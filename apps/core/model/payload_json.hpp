@@ -29,6 +29,10 @@
 //   Archive       {"kind":"Archive","record":{"attempts":1,"error":"","finished_ns":...,"job":{...},
 //                 "ok":true,"started_ns":...,"submitted_ns":...,"worker":2}}
 //   CronExpression  its text; JobStatus  its name (`to_string`).
+//   CoreEvent     an object with "kind" ("Startup", "Shutdown", "ServiceRestarted", "Tick",
+//                 "JobStatusChanged") and the event's fields:
+//                 {"attempt":1,"job":7,"kind":"JobStatusChanged","run":0,"status":"done"},
+//                 {"kind":"Tick","n":12,"rate":"slow"}
 //
 // Time points (`std::chrono::steady_clock`) are integer nanoseconds since the steady clock's epoch,
 // in fields named with an `_ns` suffix. On Linux the steady clock is CLOCK_MONOTONIC, which every
@@ -139,6 +143,12 @@ void from_json(const nlohmann::json& j, EventPayload& payload);
 
 /// The name "kind" has for `payload`'s alternative ("Submit", ...).
 std::string_view kind_name(const EventPayload& payload) noexcept;
+
+/// A core event (the runtime's and the Core's, wiring.hpp's `CoreEvent`): its fields and "kind".
+/// Decoding is as for EventPayload ("ServiceRestarted.restarts must be ..."); a Tick's "rate" is
+/// "slow", "medium" or "fast".
+void to_json(nlohmann::json& j, const CoreEvent& event);
+void from_json(const nlohmann::json& j, CoreEvent& event);
 
 }  // namespace core
 

@@ -96,7 +96,8 @@ struct KvBucket::Store {
 swarmsync::Result<std::shared_ptr<KvBucket>, sn::NatsError> KvBucket::open(sn::Connection& conn,
                                                                            const std::string& name,
                                                                            std::shared_ptr<spdlog::logger> logger,
-                                                                           std::shared_ptr<sn::AckFence> fence) {
+                                                                           std::shared_ptr<sn::AckFence> fence,
+                                                                           std::chrono::seconds max_age) {
   std::shared_ptr<KvBucket> bucket(new KvBucket(name, std::move(logger), std::move(fence)));
   Store& store = *bucket->store_;
   natsStatus st = js_KeyValue(&store.kv, conn.jetstream(), name.c_str());
@@ -105,7 +106,7 @@ swarmsync::Result<std::shared_ptr<KvBucket>, sn::NatsError> KvBucket::open(sn::C
     kvConfig_Init(&cfg);
     cfg.Bucket = name.c_str();
     cfg.History = 1;
-    cfg.TTL = 24LL * 3600 * 1000 * 1000 * 1000;  // nanoseconds: an entry older than a day is dropped
+    cfg.TTL = std::chrono::duration_cast<std::chrono::nanoseconds>(max_age).count();  // 0: kept
     cfg.StorageType = js_FileStorage;
     st = js_CreateKeyValue(&store.kv, conn.jetstream(), &cfg);
     // Another process created it meanwhile: open that one.

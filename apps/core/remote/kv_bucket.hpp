@@ -9,7 +9,8 @@
 //     for (auto& [key, value] : bucket->entries()) ...
 //
 // The bucket is created if it does not exist: file storage, one revision a key, entries older
-// than a day dropped by the server (what a Core left behind does not outlive it for long).
+// than a day dropped by the server by default (what a Core left behind does not outlive it for
+// long).
 //
 // Changes are published without waiting (a JetStream round trip each would bound a service
 // to a few thousand changes a second), and the bucket is an outbox of the process's AckFence: a
@@ -43,12 +44,13 @@ namespace core {
 
 class KvBucket : public std::enable_shared_from_this<KvBucket> {
  public:
-  /// Opens the bucket `name` (letters, digits, '-' and '_'), creating it if it does not exist.
-  /// Blocks for the JetStream API calls. `conn` must outlive the bucket; `fence` is the
-  /// process's (drop_after_fence waits for it; null: it drops at once).
+  /// Opens the bucket `name` (letters, digits, '-' and '_'), creating it if it does not exist,
+  /// with entries dropped by the server at `max_age` (zero: never). Blocks for the JetStream API
+  /// calls. `conn` must outlive the bucket; `fence` is the process's (drop_after_fence waits for
+  /// it; null: it drops at once).
   static swarmsync::Result<std::shared_ptr<KvBucket>, swarmsync::nats::NatsError> open(
       swarmsync::nats::Connection& conn, const std::string& name, std::shared_ptr<spdlog::logger> logger,
-      std::shared_ptr<swarmsync::nats::AckFence> fence);
+      std::shared_ptr<swarmsync::nats::AckFence> fence, std::chrono::seconds max_age = std::chrono::hours(24));
   ~KvBucket();
   KvBucket(const KvBucket&) = delete;
   KvBucket& operator=(const KvBucket&) = delete;

@@ -1,10 +1,13 @@
 #include "remote/nodes.hpp"
 
+#include "remote/kv_bucket.hpp"
+
 #include <nats/nats.h>
 
 #include <condition_variable>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <utility>
 
 namespace core {
 
@@ -78,8 +81,12 @@ NodeResponder::~NodeResponder() {
   natsSubscription_Destroy(state_->sub);
 }
 
+std::string roster_key(const NodeInfo& info) { return info.kind + "." + info.name; }
+
 swarmsync::Result<std::vector<NodeInfo>, sn::NatsError> ask_nodes(sn::Connection& conn, const std::string& core,
-                                                                  std::chrono::milliseconds wait, std::size_t enough) {
+                                                                  std::chrono::milliseconds wait,
+                                                                  const std::set<std::string>& expected,
+                                                                  std::chrono::milliseconds expected_wait) {
   natsInbox* inbox = nullptr;
   natsSubscription* sub = nullptr;
   const std::string subject = subject_of(core);
@@ -89,12 +96,18 @@ swarmsync::Result<std::vector<NodeInfo>, sn::NatsError> ask_nodes(sn::Connection
   if (st == NATS_OK) st = natsConnection_Flush(conn.native());
   std::vector<NodeInfo> nodes;
   if (st == NATS_OK) {
-    const auto deadline = std::chrono::steady_clock::now() + wait;
-    while (nodes.size() < enough) {
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-      if (left.count() <= 0) break;
+    const auto start = std::chrono::steady_clock::now();
+    const auto short_deadline = start + wait;
+    const auto long_deadline = start + std::max(wait, expected_wait);
+    std::set<std::string> missing = expected;
+    for (;;) {
+      const auto now = std::chrono::steady_clock::now();
+      const bool short_over = now >= short_deadline;
+      if (short_over && (missing.empty() || now >= long_deadline)) break;
+      const auto deadline = short_over ? long_deadline : short_deadline;
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now);
       natsMsg* msg = nullptr;
-      if (natsSubscription_NextMsg(&msg, sub, left.count()) != NATS_OK) break;  // timed out
+      if (natsSubscription_NextMsg(&msg, sub, std::max<std::int64_t>(1, left.count())) != NATS_OK) continue;  // timed out
       try {
         const auto j = nlohmann::json::parse(std::string(natsMsg_GetData(msg), natsMsg_GetDataLength(msg)));
         NodeInfo info;
@@ -102,6 +115,7 @@ swarmsync::Result<std::vector<NodeInfo>, sn::NatsError> ask_nodes(sn::Connection
         info.kind = j.at("kind").get<std::string>();
         info.services = j.at("services").get<std::vector<std::string>>();
         if (j.contains("counters")) info.counters = j.at("counters").get<std::map<std::string, std::uint64_t>>();
+        missing.erase(roster_key(info));
         nodes.push_back(std::move(info));
       } catch (const std::exception&) {
         // Not an answer of ours: skipped.
@@ -111,13 +125,72 @@ swarmsync::Result<std::vector<NodeInfo>, sn::NatsError> ask_nodes(sn::Connection
   }
   const natsStatus failed = st;
   if (sub) {
-    // An answer may still be arriving (from a node past `enough`, or late).
+    // An answer may still be arriving (from a node not waited for, or late).
     sn::unsubscribe_settled(conn.native(), sub);
     natsSubscription_Destroy(sub);
   }
   natsInbox_Destroy(inbox);
   if (failed != NATS_OK) return sn::NatsError::from_status("ask the nodes on " + subject, failed);
   return nodes;
+}
+
+swarmsync::Result<NodeRoster, sn::NatsError> NodeRoster::open(sn::Connection& conn, const std::string& core,
+                                                              std::shared_ptr<spdlog::logger> logger) {
+  // Kept without an age limit: an entry stays as long as its process runs, however long.
+  auto bucket = KvBucket::open(conn, "swarmsync_" + core + "_nodes", std::move(logger), nullptr, {});
+  if (!bucket) return std::move(bucket).error();
+  return NodeRoster(std::move(*bucket));
+}
+
+NodeRoster::Entry NodeRoster::enter(const NodeInfo& self) {
+  Entry entry;
+  entry.bucket_ = bucket_;
+  entry.key_ = roster_key(self);
+  entry.stored_ = bucket_->put(entry.key_, to_json(self)) && bucket_->flush();
+  return entry;
+}
+
+NodeRoster::Entry& NodeRoster::Entry::operator=(Entry&& other) noexcept {
+  if (this != &other) {
+    leave();
+    bucket_ = std::move(other.bucket_);
+    key_ = std::move(other.key_);
+    stored_ = std::exchange(other.stored_, false);
+  }
+  return *this;
+}
+
+void NodeRoster::Entry::leave() {
+  if (!bucket_) return;
+  (void)bucket_->drop(key_);
+  (void)bucket_->flush();
+  bucket_.reset();
+  stored_ = false;
+}
+
+bool NodeRoster::drop(const std::string& key) { return bucket_->drop(key) && bucket_->flush(); }
+
+std::set<std::string> NodeRoster::listed() {
+  std::set<std::string> keys;
+  for (auto& [key, value] : bucket_->entries()) keys.insert(key);
+  return keys;
+}
+
+const std::string& NodeRoster::bucket() const { return bucket_->name(); }
+
+swarmsync::Result<Discovery, sn::NatsError> discover_nodes(sn::Connection& conn, const std::string& core,
+                                                          NodeRoster& roster, std::chrono::milliseconds wait,
+                                                          std::chrono::milliseconds listed_wait) {
+  const auto listed = roster.listed();
+  auto answers = ask_nodes(conn, core, wait, listed, listed_wait);
+  if (!answers) return std::move(answers).error();
+  Discovery found;
+  std::set<std::string> heard;
+  for (const auto& info : *answers) heard.insert(roster_key(info));
+  for (const auto& key : listed)
+    if (!heard.count(key)) found.silent.push_back(key);
+  found.answers = std::move(*answers);
+  return found;
 }
 
 std::string to_json(const NodeInfo& info) {

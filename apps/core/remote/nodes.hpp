@@ -13,6 +13,13 @@
 // that is up answers, so a killed node is not found. An answer that is not a JSON object of the
 // shape below is skipped.
 //
+// How long to wait for answers: a process also enters the core's roster (`NodeRoster`, the
+// key-value bucket `swarmsync_<core>_nodes`) once it answers, and leaves it when it stops. Who
+// asks waits for every process the roster lists (a busy machine may answer late: a fixed window
+// alone would take a slow node for none and run its services twice), and only a short while
+// for others. A listed process that stays silent was killed (its entry outlived it) or is cut
+// off: `discover_nodes` names it.
+//
 //   {"name":"node-a","kind":"node","services":["scheduler","dispatcher"],
 //    "counters":{"reachable_workers":4,"retried":12,...}}
 
@@ -21,12 +28,16 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
+#include <spdlog/logger.h>
 #include <string>
 #include <swarmsync/transport/nats/connection.hpp>
 #include <swarmsync/transport/nats/error.hpp>
 #include <vector>
 
 namespace core {
+
+class KvBucket;
 
 /// One process of a Core, as it answered.
 struct NodeInfo {
@@ -55,11 +66,76 @@ class NodeResponder {
   std::unique_ptr<State> state_;
 };
 
-/// The answers to one request on `swarmsync:nodes.<core>` that arrive within `wait`, or the
-/// first `enough` of them. Blocks until then. Errors: the connection could not send the request.
+/// `kind.name`: how the roster and `ask_nodes` name a process ("node.a", "run.run").
+std::string roster_key(const NodeInfo& info);
+
+/// The answers to one request on `swarmsync:nodes.<core>` that arrive within `wait`; past it, the
+/// wait goes on (to `expected_wait` in all) while a process named in `expected` (roster keys)
+/// has not answered. Returns early once `wait` is over, or every expected process answered if
+/// `wait` is zero. Blocks until then. Errors: the connection could not send the request.
 swarmsync::Result<std::vector<NodeInfo>, swarmsync::nats::NatsError> ask_nodes(
     swarmsync::nats::Connection& conn, const std::string& core, std::chrono::milliseconds wait,
-    std::size_t enough = static_cast<std::size_t>(-1));
+    const std::set<std::string>& expected = {}, std::chrono::milliseconds expected_wait = {});
+
+/// The processes of a core that run, as the key-value bucket `swarmsync_<core>_nodes` lists them:
+/// one entry a process (its roster key), entered once it answers and left when it stops. A
+/// process killed leaves its entry behind; `discover_nodes` finds it silent and `drop` removes it.
+/// Thread safety: every member from any thread.
+class NodeRoster {
+ public:
+  /// This process's entry: it leaves the roster when destroyed (or `leave()`), whichever way the
+  /// process ends short of being killed. Move-only.
+  class Entry {
+   public:
+    Entry() = default;
+    Entry(Entry&& other) noexcept { *this = std::move(other); }
+    Entry& operator=(Entry&& other) noexcept;
+    ~Entry() { leave(); }
+    /// True if the server stored the entry.
+    bool stored() const noexcept { return stored_; }
+    /// Leaves the roster now (once).
+    void leave();
+
+   private:
+    friend class NodeRoster;
+    std::shared_ptr<KvBucket> bucket_;
+    std::string key_;
+    bool stored_ = false;
+  };
+
+  /// Opens (creating it if need be) the roster of `core`. Blocks for the JetStream API calls.
+  static swarmsync::Result<NodeRoster, swarmsync::nats::NatsError> open(swarmsync::nats::Connection& conn,
+                                                                       const std::string& core,
+                                                                       std::shared_ptr<spdlog::logger> logger);
+  /// Enters `self`, and waits until the server stored it (`stored()` is false if it did not
+  /// in 10 s: logged).
+  [[nodiscard]] Entry enter(const NodeInfo& self);
+  /// Removes the entry `key` (another process's, found gone) and waits until the server stored
+  /// that.
+  bool drop(const std::string& key);
+  /// The roster keys listed now.
+  std::set<std::string> listed();
+  /// The bucket's name.
+  const std::string& bucket() const;
+
+ private:
+  explicit NodeRoster(std::shared_ptr<KvBucket> bucket) : bucket_(std::move(bucket)) {}
+  std::shared_ptr<KvBucket> bucket_;
+};
+
+/// What a process of a core found at boot: who answered, and who the roster lists but stayed
+/// silent (roster keys).
+struct Discovery {
+  std::vector<NodeInfo> answers;
+  std::vector<std::string> silent;
+};
+
+/// Asks who runs in `core`: waits `wait` for any answer, and up to `listed_wait` for each process
+/// the roster lists. Errors: the request could not be sent.
+swarmsync::Result<Discovery, swarmsync::nats::NatsError> discover_nodes(swarmsync::nats::Connection& conn,
+                                                                      const std::string& core, NodeRoster& roster,
+                                                                      std::chrono::milliseconds wait,
+                                                                      std::chrono::milliseconds listed_wait);
 
 /// `info` as the JSON object above.
 std::string to_json(const NodeInfo& info);
