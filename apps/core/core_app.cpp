@@ -627,9 +627,6 @@ Summary run_core(std::vector<JobSpec> jobs, const CoreOptions& options_in) {
     return summary;
   }
   supervisor.handle_signals();
-#if SWARMSYNC_CORE_WITH_NATS
-  if (conn) shared->logger->info("core: the wiring of this process\n{}", supervisor.check_wiring().table());
-#endif
 
   // Workers, outside the Core, on their own strands.
   std::vector<std::shared_ptr<WorkerControl>> controls;
@@ -929,7 +926,6 @@ int run_node(const NodeOptions& options, std::ostream& out, std::ostream& err, c
   declare_services(supervisor, parts, as_core, placement);
   if (auto started = supervisor.start(); !started) return fail("the wiring check failed:\n" + started.error().table());
   supervisor.handle_signals();
-  shared->logger->info("{}: the wiring of this process\n{}", who, supervisor.check_wiring().table());
 
   // What the run's process asks for: the services and their counters (relaxed atomics and the
   // supervisor's snapshot, safe from cnats's thread).

@@ -15,6 +15,7 @@
 
 #include "placement.hpp"
 #if SWARMSYNC_CORE_WITH_NATS
+#include "remote/core_events.hpp"
 #include "remote/kv_bucket.hpp"
 #include "remote/nodes.hpp"
 #endif
@@ -392,6 +393,40 @@ TEST_F(CoreAcrossProcesses, TheCoreEventsOfANodeReachTheLoggerOfTheRun) {
   w->signal(SIGTERM);
   EXPECT_EQ(w->wait(), 0);
   stop(a, "node a: stopped");
+}
+
+// Two processes' core events (remote/core_events.hpp): the events of a job or a service reach the
+// other process, those of a process's own life (startup, shutdown, ticks) stay in it.
+TEST_F(CoreAcrossProcesses, CoreEventsOfJobsAndServicesCrossAndThoseOfAProcessStay) {
+  auto conn_a = swarmsync::nats::connect(server.url());
+  auto conn_b = swarmsync::nats::connect(server.url());
+  ASSERT_TRUE(conn_a && conn_b);
+  auto troubles = std::make_shared<core::BridgeTroubles>();
+  auto a = core::bridge_core_events(*conn_a, "core", "a", nullptr, troubles);
+  auto b = core::bridge_core_events(*conn_b, "core", "b", nullptr, troubles);
+  ASSERT_TRUE(a && b);
+  swarmsync::ServiceChannels<core::CoreEvent> at_a(std::move(*a)), at_b(std::move(*b));
+  auto heard_at_a = at_a.subscribe_to_core_event();
+  auto heard_at_b = at_b.subscribe_to_core_event();
+  at_a.send_event_to_all_services(swarmsync::Startup{});
+  at_a.send_event_to_all_services(swarmsync::Tick{swarmsync::PulseRate::slow, 1});
+  at_a.send_event_to_all_services(swarmsync::ServiceRestarted{"scheduler", 1, false, "boom", 0});
+  at_a.send_event_to_all_services(core::JobStatusChanged{7, 0, core::JobStatus::done, 1});
+  at_a.send_event_to_all_services(swarmsync::Shutdown{"asked to stop"});
+  // Process a hears all five, in order; process b the two that cross, in order.
+  std::vector<std::size_t> kinds_at_a, kinds_at_b;
+  const auto deadline = std::chrono::steady_clock::now() + 20s;
+  while ((kinds_at_a.size() < 5 || kinds_at_b.size() < 2) && std::chrono::steady_clock::now() < deadline) {
+    if (auto e = heard_at_a.try_recv()) kinds_at_a.push_back(e->index());
+    else if (auto f = heard_at_b.try_recv()) kinds_at_b.push_back(f->index());
+    else std::this_thread::sleep_for(1ms);
+  }
+  EXPECT_EQ(kinds_at_a.size(), 5u);
+  EXPECT_EQ(kinds_at_b, (std::vector<std::size_t>{2, 4})) << "ServiceRestarted, JobStatusChanged";
+  std::this_thread::sleep_for(200ms);
+  EXPECT_FALSE(heard_at_b.try_recv()) << "a process's own events reached another";
+  EXPECT_EQ(troubles->undecodable.load(), 0u);
+  EXPECT_EQ(troubles->lost.load(), 0u);
 }
 
 // A service runs in one process of a core: a second node, or a run asked for what only the

@@ -584,6 +584,41 @@ TEST_F(NatsChannel, AConnectionMovedOrAssignedKeepsWorking) {
   EXPECT_EQ(*stored, 0u);
 }
 
+// The consumer's settings are its consuming side's: a producer declaring the channel with other
+// ones (a process started with the default ack wait) leaves them as they are; it creates the
+// consumer only if it is missing.
+TEST_F(NatsChannel, AProducerLeavesTheConsumersSettingsAsItsConsumerSetThem) {
+  const sn::ChannelAddress address{"settings", "ToConsumer"};
+  auto settings = [&] {
+    auto st = sn::consumer_state(nc(), address);
+    EXPECT_TRUE(st) << st.error().message;
+    return st ? std::pair{st->ack_wait, st->max_ack_pending} : std::pair{std::chrono::milliseconds(0), std::int64_t{0}};
+  };
+  using std::chrono::milliseconds;
+  ASSERT_TRUE(sn::declare_channel(nc(), address, {}, {.capacity = 16, .ack_wait = std::chrono::seconds(3)}));
+  EXPECT_EQ(settings(), (std::pair{milliseconds(3000), std::int64_t{16}}));
+  ASSERT_TRUE(sn::declare_channel(nc(), address, {}, {}, sn::ChannelSide::producer));
+  EXPECT_EQ(settings(), (std::pair{milliseconds(3000), std::int64_t{16}})) << "a producer changed the consumer";
+  {
+    auto producer = sn::bridge_channel<Item>(nc(), address, {.sender = "p"});  // default options, not consumed here
+    ASSERT_TRUE(producer) << producer.error().message;
+  }
+  EXPECT_EQ(settings(), (std::pair{milliseconds(3000), std::int64_t{16}})) << "a producing bridge changed the consumer";
+  ASSERT_TRUE(sn::declare_channel(nc(), address, {}, {.capacity = 8, .ack_wait = std::chrono::seconds(5)}));
+  EXPECT_EQ(settings(), (std::pair{milliseconds(5000), std::int64_t{8}})) << "its consumer updates it";
+
+  // Declared first by a producer: created with the producer's settings, then the consumer's.
+  const sn::ChannelAddress fresh{"settings", "Fresh"};
+  ASSERT_TRUE(sn::declare_channel(nc(), fresh, {}, {.ack_wait = std::chrono::seconds(7)}, sn::ChannelSide::producer));
+  auto st = sn::consumer_state(nc(), fresh);
+  ASSERT_TRUE(st);
+  EXPECT_EQ(st->ack_wait, milliseconds(7000));
+  ASSERT_TRUE(sn::declare_channel(nc(), fresh, {}, {.ack_wait = std::chrono::seconds(2)}));
+  st = sn::consumer_state(nc(), fresh);
+  ASSERT_TRUE(st);
+  EXPECT_EQ(st->ack_wait, milliseconds(2000));
+}
+
 TEST_F(NatsChannel, BridgesMovedOrAssignedKeepWorking) {
   const sn::ChannelAddress address{"handles", "ToConsumer"};
   // A short AckWait: a message a bridge had on its way when it went comes back within the guard

@@ -134,6 +134,18 @@ class Fields {
   const json& j_;
 };
 
+// The index in `names` of the object's "kind", or an error naming the known kinds.
+template <std::size_t N>
+std::size_t kind_index(const Fields& f, const std::array<std::string_view, N>& names) {
+  const json& kind = f.at("kind");
+  const std::string known = "one of " + joined(names);
+  if (!kind.is_string()) throw PayloadJsonError("kind", "must be a string, " + known + ", got " + json_excerpt(kind));
+  const auto& name = kind.get_ref<const std::string&>();
+  for (std::size_t i = 0; i < N; ++i)
+    if (name == names[i]) return i;
+  throw PayloadJsonError("kind", "must be " + known + ", got " + json_excerpt(kind));
+}
+
 mpsc::UnboundedSender<RunJob> no_inbox() {
   auto [tx, rx] = mpsc::unbounded_channel<RunJob>();
   return std::move(tx);  // the receiver goes here: the sender is closed
@@ -461,17 +473,7 @@ void to_json(json& j, const EventPayload& payload) {
 }
 
 void from_json(const json& j, EventPayload& payload) {
-  const Fields f(j, "an EventPayload");
-  const json& kind = f.at("kind");
-  const std::string known = "one of " + joined(kind_names);
-  if (!kind.is_string()) throw PayloadJsonError("kind", "must be a string, " + known + ", got " + json_excerpt(kind));
-  const auto& name = kind.get_ref<const std::string&>();
-  for (std::size_t i = 0; i < kind_names.size(); ++i)
-    if (name == kind_names[i]) {
-      payload = read_payload(i, j);
-      return;
-    }
-  throw PayloadJsonError("kind", "must be " + known + ", got " + json_excerpt(kind));
+  payload = read_payload(kind_index(Fields(j, "an EventPayload"), kind_names), j);
 }
 
 std::string_view kind_name(const EventPayload& payload) noexcept { return kind_names[payload.index()]; }
@@ -546,21 +548,12 @@ void to_json(json& j, const CoreEvent& event) {
 }
 
 void from_json(const json& j, CoreEvent& event) {
-  const Fields f(j, "a core event");
-  const json& kind = f.at("kind");
-  const std::string known = "one of " + joined(event_kind_names);
-  if (!kind.is_string()) throw PayloadJsonError("kind", "must be a string, " + known + ", got " + json_excerpt(kind));
-  const auto& name = kind.get_ref<const std::string&>();
-  for (std::size_t i = 0; i < event_kind_names.size(); ++i)
-    if (name == event_kind_names[i]) {
-      try {
-        event = read_event(i, j);
-      } catch (const PayloadJsonError& e) {
-        throw e.within(event_kind_names[i]);
-      }
-      return;
-    }
-  throw PayloadJsonError("kind", "must be " + known + ", got " + json_excerpt(kind));
+  const std::size_t i = kind_index(Fields(j, "a core event"), event_kind_names);
+  try {
+    event = read_event(i, j);
+  } catch (const PayloadJsonError& e) {
+    throw e.within(event_kind_names[i]);
+  }
 }
 
 }  // namespace core

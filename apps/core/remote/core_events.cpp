@@ -20,11 +20,13 @@ swarmsync::Result<swarmsync::RemoteBroadcast<CoreEvent>, std::string> bridge_cor
   auto bridged = swarmsync::nats::bridge_broadcast<CoreEvent>(conn, {.core = core, .channel = "events"}, options);
   if (!bridged) return R(swarmsync::in_place_error, "bridge the core events: " + bridged.error().message);
   swarmsync::RemoteBroadcast<CoreEvent> remote = std::move(*bridged);
-  // A refused event comes back; nothing waits for it, so it is counted and dropped here. Ticks
-  // go to this process's subscribers only.
+  // A refused event comes back; nothing waits for it, so it is counted and dropped here. The
+  // events of a process's own life (its startup, its shutdown, its pulse's ticks) go to its own
+  // subscribers only: elsewhere they would read as the other process's.
   remote.publish = [publish = std::move(remote.publish), local = remote.local, logger,
                     troubles](CoreEvent&& event) -> std::optional<CoreEvent> {
-    if (std::holds_alternative<swarmsync::Tick>(event)) {
+    if (std::holds_alternative<swarmsync::Tick>(event) || std::holds_alternative<swarmsync::Startup>(event) ||
+        std::holds_alternative<swarmsync::Shutdown>(event)) {
       (void)local.send(std::move(event));
       return std::nullopt;
     }

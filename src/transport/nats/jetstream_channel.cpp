@@ -84,7 +84,7 @@ Result<void, NatsError> ensure_stream(Connection& conn, std::string_view core_na
 }
 
 Result<void, NatsError> ensure_consumer(Connection& conn, const ChannelAddress& address,
-                                        const ConsumerOptions& options) {
+                                        const ConsumerOptions& options, ChannelSide side) {
   if (auto ok = validate(address); !ok) return ok;
   if (options.ack_wait <= std::chrono::milliseconds(0))
     return NatsError::invalid("ensure_consumer", "ack_wait must be positive");
@@ -103,12 +103,30 @@ Result<void, NatsError> ensure_consumer(Connection& conn, const ChannelAddress& 
   jsOptions jo = api_options(conn);
   jsConsumerInfo* ci = nullptr;
   jsErrCode jerr = static_cast<jsErrCode>(0);
+  if (side == ChannelSide::producer) {
+    // The settings are the consuming side's: a producer creates the consumer only if it is
+    // missing (the server's create would update one that exists with other settings).
+    const natsStatus exists = js_GetConsumerInfo(&ci, conn.jetstream(), stream.c_str(), durable.c_str(), &jo, &jerr);
+    jsConsumerInfo_Destroy(ci);
+    ci = nullptr;
+    if (exists == NATS_OK) return {};
+    if (exists != NATS_NOT_FOUND) return NatsError::from_status("ensure_consumer: look up " + durable, exists, jerr);
+    jerr = static_cast<jsErrCode>(0);
+  }
   natsStatus s = js_AddConsumer(&ci, conn.jetstream(), stream.c_str(), &cfg, &jo, &jerr);
   jsConsumerInfo_Destroy(ci);
   ci = nullptr;
   if (s == NATS_OK) return {};
   if (jerr == 0) return NatsError::from_status("ensure_consumer " + durable, s, jerr);
-  // Most likely it exists with other settings: bring them to these.
+  // Most likely it exists with other settings (or another producer created it meanwhile).
+  if (side == ChannelSide::producer) {
+    jerr = static_cast<jsErrCode>(0);
+    const natsStatus exists = js_GetConsumerInfo(&ci, conn.jetstream(), stream.c_str(), durable.c_str(), &jo, &jerr);
+    jsConsumerInfo_Destroy(ci);
+    if (exists == NATS_OK) return {};
+    return NatsError::from_status("ensure_consumer " + durable, s, jerr);
+  }
+  // Bring them to these.
   const NatsError first = NatsError::from_status("ensure_consumer " + durable, s, jerr);
   jerr = static_cast<jsErrCode>(0);
   s = js_UpdateConsumer(&ci, conn.jetstream(), stream.c_str(), &cfg, &jo, &jerr);
@@ -122,10 +140,10 @@ Result<void, NatsError> ensure_consumer(Connection& conn, const ChannelAddress& 
 }
 
 Result<void, NatsError> declare_channel(Connection& conn, const ChannelAddress& address, const StreamOptions& stream,
-                                        const ConsumerOptions& consumer) {
+                                        const ConsumerOptions& consumer, ChannelSide side) {
   if (auto ok = validate(address); !ok) return ok;
   if (auto ok = ensure_stream(conn, address.core, stream); !ok) return ok;
-  return ensure_consumer(conn, address, consumer);
+  return ensure_consumer(conn, address, consumer, side);
 }
 
 Result<ConsumerState, NatsError> consumer_state(Connection& conn, const ChannelAddress& address) {
@@ -137,7 +155,9 @@ Result<ConsumerState, NatsError> consumer_state(Connection& conn, const ChannelA
   jsErrCode jerr = static_cast<jsErrCode>(0);
   natsStatus s = js_GetConsumerInfo(&ci, conn.jetstream(), stream.c_str(), durable.c_str(), &jo, &jerr);
   if (s != NATS_OK) return NatsError::from_status("consumer_state " + durable, s, jerr);
-  ConsumerState state{ci->NumPending, ci->NumAckPending, static_cast<std::uint64_t>(ci->NumRedelivered)};
+  ConsumerState state{ci->NumPending, ci->NumAckPending, static_cast<std::uint64_t>(ci->NumRedelivered),
+                      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::nanoseconds(ci->Config->AckWait)),
+                      ci->Config->MaxAckPending};
   jsConsumerInfo_Destroy(ci);
   return state;
 }

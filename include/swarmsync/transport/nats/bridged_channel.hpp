@@ -77,6 +77,8 @@ struct BridgeOptions {
   bool consume_here = false;        ///< the channel's consumer lives in this process
   std::string sender = "swarmsync";  ///< the base of this process's sender identity (a nonce is added)
   StreamOptions stream;
+  /// The consumer's settings: applied where the channel is consumed (`consume_here`); a
+  /// producing side only creates the consumer with them if it does not exist yet.
   ConsumerOptions consumer;
   PublishOptions publish;
   InboundOptions inbound;
@@ -238,7 +240,9 @@ template <class T, class C = JsonCodec<T>>
 requires Codec<C, T>
 Result<BridgedEnds<T>, NatsError> bridge_channel(Connection& conn, const ChannelAddress& address,
                                                  BridgeOptions options = {}, C codec = {}) {
-  if (auto declared = declare_channel(conn, address, options.stream, options.consumer); !declared)
+  if (auto declared = declare_channel(conn, address, options.stream, options.consumer,
+                                      options.consume_here ? ChannelSide::consumer : ChannelSide::producer);
+      !declared)
     return std::move(declared).error();
   auto outbound = OutboundBridge<T, C>::create(conn, address, make_sender_identity(options.sender),
                                                options.publish, codec);

@@ -39,9 +39,13 @@
 // Names. `core` and `channel` may hold letters, digits, `_` and `-` only (they become stream,
 // subject and consumer names); anything else is refused with an error.
 //
-// Declaring is idempotent and may be done by both sides: a stream or consumer that exists is
-// updated to the options given (the duplicate window, ack wait, MaxAckPending). Every function
-// here blocks for at most the connection's JetStream wait and returns errors as values.
+// Declaring is idempotent and may be done by both sides. A stream that exists is updated to the
+// options given (the duplicate window). The consumer belongs to the consuming side: declared as
+// `ChannelSide::consumer`, an existing consumer is updated to the options given (ack wait,
+// MaxAckPending); declared as `ChannelSide::producer`, it is created if missing and otherwise left
+// as its consumer set it (else each producer with other settings, a worker with the default ack
+// wait, say, would turn the consumer's back to its own, last one wins). Every function here
+// blocks for at most the connection's JetStream wait and returns errors as values.
 // Thread safety: any thread, concurrently.
 
 #include <chrono>
@@ -90,25 +94,36 @@ struct ConsumerOptions {
   std::chrono::milliseconds ack_wait{std::chrono::seconds(30)};
 };
 
+/// Which end of a channel declares it: the consumer's settings are its consuming side's.
+enum class ChannelSide {
+  consumer,  ///< creates the consumer, or updates it to these options
+  producer,  ///< creates the consumer if missing; leaves an existing one as it is
+};
+
 /// Checks `address`'s names (see Names); an error names the bad one.
 Result<void, NatsError> validate(const ChannelAddress& address);
 
 /// Creates or updates the stream of `core`. Blocks for one or two JetStream API calls.
 Result<void, NatsError> ensure_stream(Connection& conn, std::string_view core, const StreamOptions& options = {});
 
-/// Creates or updates the durable consumer of `address` (its stream must exist).
+/// Creates the durable consumer of `address` (its stream must exist); one that exists is updated
+/// to `options` when declared from the `consumer` side, and left as it is from the `producer` side.
 Result<void, NatsError> ensure_consumer(Connection& conn, const ChannelAddress& address,
-                                        const ConsumerOptions& options = {});
+                                        const ConsumerOptions& options = {},
+                                        ChannelSide side = ChannelSide::consumer);
 
 /// `ensure_stream` then `ensure_consumer`.
 Result<void, NatsError> declare_channel(Connection& conn, const ChannelAddress& address,
-                                        const StreamOptions& stream = {}, const ConsumerOptions& consumer = {});
+                                        const StreamOptions& stream = {}, const ConsumerOptions& consumer = {},
+                                        ChannelSide side = ChannelSide::consumer);
 
 /// What the server says of a channel's consumer, for metrics and tests.
 struct ConsumerState {
   std::uint64_t num_pending = 0;      ///< stored, not yet delivered
   std::int64_t num_ack_pending = 0;   ///< delivered, not yet acknowledged
   std::uint64_t num_redelivered = 0;  ///< delivered more than once
+  std::chrono::milliseconds ack_wait{0};  ///< its settings now
+  std::int64_t max_ack_pending = 0;
 };
 /// Asks the server for the consumer's state (one JetStream API call).
 Result<ConsumerState, NatsError> consumer_state(Connection& conn, const ChannelAddress& address);
