@@ -10,6 +10,7 @@ packages=(
   libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev
   graphviz python3 libconcurrentqueue-dev
   nats-server libnats-dev
+  prometheus-cpp-dev
 )
 case "${1:-}" in
   "") ;;

@@ -53,6 +53,7 @@
 #include "swarmsync/runtime/boot_report.hpp"
 #include "swarmsync/runtime/core_event.hpp"
 #include "swarmsync/runtime/service_context.hpp"
+#include "swarmsync/runtime/snapshot.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
@@ -90,21 +91,6 @@ enum class RestartPolicy {
   transient,  ///< only after a failure
   temporary,  ///< never
 };
-
-/// What a service is doing.
-enum class ServiceState { declared, running, restarting, stopping, stopped, failed };
-
-constexpr const char* to_string(ServiceState s) {
-  switch (s) {
-    case ServiceState::declared: return "declared";
-    case ServiceState::running: return "running";
-    case ServiceState::restarting: return "restarting";
-    case ServiceState::stopping: return "stopping";
-    case ServiceState::stopped: return "stopped";
-    case ServiceState::failed: return "failed";
-  }
-  return "?";
-}
 
 /// At most `max_restarts` restarts of one service within `period`.
 struct RestartIntensity {
@@ -147,37 +133,6 @@ struct SupervisorOptions {
   RestartIntensity intensity{};
   RestartBackoff backoff{};
   bool run_pulses = true;
-};
-
-/// Introspection of one service.
-struct ServiceInfo {
-  std::string name;
-  ServiceState state = ServiceState::declared;
-  std::uint64_t restarts = 0;
-  std::uint64_t failures = 0;
-  std::uint64_t swaps = 0;
-  std::string last_error;
-  /// Messages lost in hand: taken from a direct channel by an instance that then failed (or was
-  /// cancelled) before its next receive. Each failure loses at most one.
-  std::uint64_t lost_in_hand = 0;
-};
-
-/// Introspection of one wired channel.
-struct ChannelInfo {
-  std::string name;
-  std::size_t depth = 0;
-  std::uint64_t sent = 0;
-  std::uint64_t received = 0;
-  std::string tx;  ///< holder of the tx end, empty when free
-  std::string rx;
-};
-
-/// A snapshot of the whole system.
-struct Snapshot {
-  std::vector<ServiceInfo> services;
-  std::vector<ChannelInfo> channels;
-  std::uint64_t events_sent = 0;    ///< core events broadcast so far
-  std::uint64_t events_lagged = 0;  ///< core events missed by lagging subscribers so far
 };
 
 /// The outcome of a hot swap.

@@ -1,0 +1,208 @@
+#include "swarmsync/observe/http_exporter.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http.hpp>
+#include <charconv>
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <sstream>
+
+#include "swarmsync/observe/metrics.hpp"
+
+namespace swarmsync::observe {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+constexpr std::size_t kLimit = 8 * 1024;             // a request's head or body
+constexpr auto kIdle = std::chrono::seconds(30);     // a connection with no request coming
+
+using Response = http::response<http::string_body>;
+
+Response answer(const http::request<http::string_body>& req, const Metrics& metrics) {
+  Response res;
+  res.version(req.version());
+  res.keep_alive(req.keep_alive());
+  res.set(http::field::server, "swarmsync");
+  auto text = [&](http::status status, std::string body, const char* type = "text/plain; charset=utf-8") {
+    res.result(status);
+    res.set(http::field::content_type, type);
+    res.body() = std::move(body);
+  };
+  if (req.method() != http::verb::get && req.method() != http::verb::head) {
+    text(http::status::method_not_allowed, "only GET and HEAD\n");
+    res.set(http::field::allow, "GET, HEAD");
+  } else if (req.target() == "/metrics") {
+    text(http::status::ok, metrics.exposition(), kExpositionContentType);
+  } else if (req.target() == "/") {
+    text(http::status::ok, "swarmsync: the metrics are at /metrics\n");
+  } else {
+    text(http::status::not_found, "not found: " + std::string(req.target()) + " (the metrics are at /metrics)\n");
+  }
+  res.prepare_payload();
+  if (req.method() == http::verb::head) res.body().clear();  // the length stays the GET's
+  return res;
+}
+
+Response refusal(http::status status, std::string why) {
+  Response res{status, 11};
+  res.set(http::field::server, "swarmsync");
+  res.set(http::field::content_type, "text/plain; charset=utf-8");
+  res.keep_alive(false);
+  res.body() = std::move(why) + "\n";
+  res.prepare_payload();
+  return res;
+}
+
+}  // namespace
+
+struct HttpExporter::State : std::enable_shared_from_this<State> {
+  State(asio::any_io_executor ex, std::shared_ptr<const Metrics> m)
+      : executor(ex), acceptor(asio::make_strand(ex)), metrics(std::move(m)) {}
+
+  asio::any_io_executor executor;
+  tcp::acceptor acceptor;  // used on its strand only, once listening
+  tcp::endpoint bound;     // set before the first accept
+  std::shared_ptr<const Metrics> metrics;
+  std::mutex mutex;        // guards what follows
+  bool stopped = false;
+  std::uint64_t next_id = 0;
+  std::map<std::uint64_t, std::weak_ptr<beast::tcp_stream>> open;  // each on its own strand
+
+  asio::awaitable<void> accept_loop() {
+    auto self = shared_from_this();
+    for (;;) {
+      auto [ec, socket] = co_await acceptor.async_accept(asio::make_strand(executor), asio::as_tuple(asio::use_awaitable));
+      if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
+      if (ec) continue;  // a connection that failed before it was accepted
+      auto stream = std::make_shared<beast::tcp_stream>(std::move(socket));
+      std::uint64_t id = 0;
+      {
+        std::lock_guard lock(mutex);
+        if (stopped) co_return;
+        id = next_id++;
+        open.emplace(id, stream);
+      }
+      asio::co_spawn(stream->get_executor(), serve(stream, id), asio::detached);
+    }
+  }
+
+  asio::awaitable<void> serve(std::shared_ptr<beast::tcp_stream> stream, std::uint64_t id) {
+    auto self = shared_from_this();
+    beast::flat_buffer buffer;
+    for (;;) {
+      http::request_parser<http::string_body> parser;
+      parser.header_limit(kLimit);
+      parser.body_limit(kLimit);
+      stream->expires_after(kIdle);
+      auto [ec, n] = co_await http::async_read(*stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
+      (void)n;
+      if (ec == http::error::end_of_stream || ec == beast::error::timeout || ec == asio::error::operation_aborted ||
+          ec == asio::error::connection_reset || ec == asio::error::eof)
+        break;
+      if (ec) {
+        const bool too_large = ec == http::error::header_limit || ec == http::error::body_limit;
+        auto res = too_large ? refusal(http::status::payload_too_large, "a request of at most 8 KiB")
+                             : refusal(http::status::bad_request, "not an HTTP request: " + ec.message());
+        stream->expires_after(kIdle);
+        co_await http::async_write(*stream, res, asio::as_tuple(asio::use_awaitable));
+        break;
+      }
+      const auto& req = parser.get();
+      auto res = answer(req, *metrics);
+      stream->expires_after(kIdle);
+      auto [wec, written] = co_await http::async_write(*stream, res, asio::as_tuple(asio::use_awaitable));
+      (void)written;
+      if (wec || !res.keep_alive()) break;
+    }
+    beast::error_code ignored;
+    stream->socket().shutdown(tcp::socket::shutdown_both, ignored);
+    stream->socket().close(ignored);
+    std::lock_guard lock(mutex);
+    open.erase(id);
+  }
+};
+
+Result<tcp::endpoint, std::string> parse_listen_address(std::string_view text) {
+  using R = Result<tcp::endpoint, std::string>;
+  const std::string given(text);
+  auto bad = [&](const std::string& why) {
+    return R(in_place_error, "'" + given + "' " + why + "; expected PORT, IPv4:PORT or [IPv6]:PORT, e.g. 127.0.0.1:9464");
+  };
+  std::string_view host = "127.0.0.1", port = text;
+  if (!text.empty() && text.front() == '[') {
+    const auto close = text.find(']');
+    if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':')
+      return bad("is not [IPv6]:PORT");
+    host = text.substr(1, close - 1);
+    port = text.substr(close + 2);
+  } else if (const auto colon = text.rfind(':'); colon != std::string_view::npos) {
+    host = text.substr(0, colon);
+    port = text.substr(colon + 1);
+  }
+  unsigned value = 0;
+  const auto [end, err] = std::from_chars(port.data(), port.data() + port.size(), value);
+  if (port.empty() || err != std::errc() || end != port.data() + port.size() || value > 65535)
+    return bad("has no port 0-65535");
+  boost::system::error_code ec;
+  const auto address = asio::ip::make_address(std::string(host), ec);
+  if (ec) return bad("has no IP address ('" + std::string(host) + "': names are not looked up)");
+  return tcp::endpoint(address, static_cast<std::uint16_t>(value));
+}
+
+Result<std::shared_ptr<HttpExporter>, std::string> HttpExporter::start(asio::any_io_executor executor,
+                                                                      const tcp::endpoint& at,
+                                                                      std::shared_ptr<const Metrics> metrics) {
+  using R = Result<std::shared_ptr<HttpExporter>, std::string>;
+  auto state = std::make_shared<State>(executor, std::move(metrics));
+  boost::system::error_code ec;
+  auto where = [&] {
+    std::ostringstream out;
+    out << at;
+    return out.str();
+  };
+  state->acceptor.open(at.protocol(), ec);
+  if (!ec) state->acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) state->acceptor.bind(at, ec);
+  if (!ec) state->acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (!ec) state->bound = state->acceptor.local_endpoint(ec);
+  if (ec) return R(in_place_error, "listen at " + where() + ": " + ec.message());
+  asio::co_spawn(state->acceptor.get_executor(), state->accept_loop(), asio::detached);
+  return R(in_place_value, std::shared_ptr<HttpExporter>(new HttpExporter(std::move(state))));
+}
+
+HttpExporter::~HttpExporter() { stop(); }
+
+tcp::endpoint HttpExporter::local_endpoint() const { return state_->bound; }
+
+void HttpExporter::stop() {
+  std::map<std::uint64_t, std::weak_ptr<beast::tcp_stream>> open;
+  {
+    std::lock_guard lock(state_->mutex);
+    if (state_->stopped) return;
+    state_->stopped = true;
+    open.swap(state_->open);
+  }
+  asio::post(state_->acceptor.get_executor(), [state = state_] {
+    boost::system::error_code ignored;
+    state->acceptor.close(ignored);
+  });
+  for (auto& [id, weak] : open)
+    if (auto stream = weak.lock())
+      asio::post(stream->get_executor(), [stream] { stream->cancel(); });
+}
+
+}  // namespace swarmsync::observe
