@@ -24,6 +24,12 @@
 #include "services/scheduler.hpp"
 #include "services/task_archive.hpp"
 #include "workers/simulated_worker.hpp"
+#if SWARMSYNC_CORE_WITH_METRICS
+#include <swarmsync/observe/http_exporter.hpp>
+#include <swarmsync/observe/snapshot_metrics.hpp>
+
+#include "core_metrics.hpp"
+#endif
 #if SWARMSYNC_CORE_WITH_NATS
 #include <swarmsync/transport/nats/ack_fence.hpp>
 #include <swarmsync/transport/nats/bridged_channel.hpp>
@@ -622,6 +628,38 @@ Summary run_core(std::vector<JobSpec> jobs, const CoreOptions& options_in) {
   }
   const bool recurring = finite < jobs.size();
 
+  // The metrics over HTTP, on this io_context: listening before the services start, so that a
+  // bad address fails the run before any job is taken.
+#if SWARMSYNC_CORE_WITH_METRICS
+  std::shared_ptr<swarmsync::observe::HttpExporter> exporter;
+  if (!options.http.empty()) {
+    auto at = swarmsync::observe::parse_listen_address(options.http);
+    if (!at) {
+      summary.error = "--http " + at.error();
+      return summary;
+    }
+    auto metrics = std::make_shared<swarmsync::observe::Metrics>();
+    metrics->add(std::make_shared<swarmsync::observe::SnapshotCollector>([&supervisor] { return supervisor.snapshot(); }));
+    metrics->add(std::make_shared<CoreCollector>(
+        CoreMetricsSources{parts.archive, parts.harvester, parts.dispatcher, summary.submitted, finite}));
+    auto started = swarmsync::observe::HttpExporter::start(ioc.get_executor(), *at, metrics);
+    if (!started) {
+      summary.error = "--http " + started.error();
+      return summary;
+    }
+    exporter = std::move(*started);
+    if (options.on_http) {
+      std::ostringstream url;
+      url << "http://" << exporter->local_endpoint() << "/metrics";
+      options.on_http(url.str());
+    }
+  }
+#else
+  if (!options.http.empty()) {
+    summary.error = "--http: this build has no metrics exporter (SWARMSYNC_WITH_METRICS=OFF)";
+    return summary;
+  }
+#endif
   if (auto started = supervisor.start(); !started) {
     summary.error = started.error().table();
     return summary;
@@ -759,6 +797,9 @@ Summary run_core(std::vector<JobSpec> jobs, const CoreOptions& options_in) {
   ask_counters(std::chrono::seconds(2));  // the final counts: every node, given time
 #endif
   for (auto& c : controls) c->kill();
+#if SWARMSYNC_CORE_WITH_METRICS
+  if (exporter) exporter->stop();  // before the io_context: no scrape reads a state going away
+#endif
   guard.reset();
   ioc.stop();
   for (auto& t : threads) t.join();

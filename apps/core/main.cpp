@@ -33,6 +33,9 @@
 #include "model/workload.hpp"
 #include "placement.hpp"
 #include "remote/remote_worker.hpp"
+#if SWARMSYNC_CORE_WITH_METRICS
+#include <swarmsync/observe/http_exporter.hpp>
+#endif
 
 namespace {
 
@@ -145,6 +148,11 @@ int main(int argc, char** argv) {
       ->type_name("URL");
   run->add_option("--core", options.core_name, "the Core's name on NATS: its stream is SWARMSYNC_<core>")
       ->type_name("NAME");
+  run->add_option("--http", options.http,
+                  "serve the metrics in the Prometheus text format at http://ADDRESS/metrics while the Core "
+                  "runs: PORT (on 127.0.0.1), IPv4:PORT or [IPv6]:PORT; another interface than loopback only "
+                  "when named")
+      ->type_name("ADDRESS");
   std::string ack_wait_text = "30s";
   run->add_option("--ack-wait", ack_wait_text,
                   "with --nats: how long a message taken by a process that died waits before it is delivered "
@@ -366,6 +374,14 @@ int main(int argc, char** argv) {
     options.no_worker_stop = std::chrono::seconds(30);
     // Over the network a heartbeat can wait behind results: a worker is lost after 2 s of silence.
     options.heartbeat_timeout = std::chrono::seconds(2);
+  }
+  if (!options.http.empty()) {
+#if SWARMSYNC_CORE_WITH_METRICS
+    if (auto at = swarmsync::observe::parse_listen_address(options.http); !at) return bad_input("--http " + at.error());
+    options.on_http = [](const std::string& url) { std::cerr << "metrics at " << url << std::endl; };
+#else
+    return bad_input("--http: this build has no metrics exporter (SWARMSYNC_WITH_METRICS=OFF)");
+#endif
   }
   if (kill_worker && options.workers < 2)
     return bad_input("--kill-worker " + std::to_string(kill_worker) +

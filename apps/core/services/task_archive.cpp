@@ -21,6 +21,11 @@ bool TaskArchiveStore::add(ArchiveRecord record) {
   index_.emplace(key, records_.size());
   if (record.ok) ++done_;
   const JobSpec& spec = record.job.spec;
+  if (!spec.cron) {  // as the summary's latencies
+    histograms_.to_ready.observe(record.job.ready_at - record.submitted);
+    histograms_.ready_to_started.observe(record.started - record.job.ready_at);
+    histograms_.run.observe(record.finished - record.started);
+  }
   if (!spec.finite()) {
     ++(record.ok ? counts_.recurring_runs_done : counts_.recurring_runs_failed);
   } else if (++counts_.finite_runs; spec.run_count() <= 1) {
@@ -36,6 +41,19 @@ bool TaskArchiveStore::add(ArchiveRecord record) {
   }
   records_.push_back(std::move(record));
   return true;
+}
+
+void TaskArchiveStore::Histogram::observe(std::chrono::nanoseconds latency) {
+  const double seconds = std::max(0.0, std::chrono::duration<double>(latency).count());
+  ++count;
+  sum_seconds += seconds;
+  for (std::size_t i = 0; i < bounds.size(); ++i)
+    if (seconds <= bounds[i]) ++at_most[i];
+}
+
+TaskArchiveStore::Histograms TaskArchiveStore::histograms() const {
+  std::lock_guard lock(mutex_);
+  return histograms_;
 }
 
 void TaskArchiveStore::accept_ids(JobId first, JobId last) {

@@ -5,6 +5,7 @@
 // instances and may be read from any thread while the service runs. A job run is kept once: a
 // record for a (job, run) already archived is dropped and counted as a duplicate.
 
+#include <array>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -66,6 +67,24 @@ class TaskArchiveStore {
   /// One line: counts and the 50th, 90th and 99th percentiles of latency.
   std::string summary() const;
 
+  /// The per-hop latencies of the kept runs of jobs without cron, in fixed buckets, counted as
+  /// each record is kept (for metrics: reading them costs a copy, not a pass over the records).
+  struct Histogram {
+    /// Upper bounds in seconds; a latency above the last one counts only in `count`.
+    static constexpr std::array<double, 16> bounds = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                                                      0.25,   0.5,   1.0,    2.5,   5.0,  10.0,  30.0, 60.0};
+    std::array<std::uint64_t, bounds.size()> at_most{};  ///< latencies <= bounds[i] (cumulative)
+    std::uint64_t count = 0;
+    double sum_seconds = 0;  ///< negative latencies count as zero
+    void observe(std::chrono::nanoseconds latency);
+  };
+  struct Histograms {
+    Histogram to_ready;          ///< submitted -> ready
+    Histogram ready_to_started;  ///< ready -> started on its worker
+    Histogram run;               ///< started -> finished
+  };
+  Histograms histograms() const;
+
  private:
   mutable std::mutex mutex_;
   std::vector<ArchiveRecord> records_;
@@ -76,6 +95,7 @@ class TaskArchiveStore {
   JobId first_id_ = 0;
   JobId last_id_ = ~JobId{0};
   Counts counts_;
+  Histograms histograms_;
   std::map<JobId, std::pair<unsigned, unsigned>> partial_;  // cron jobs with runs: runs kept, failed ones
 };
 
