@@ -39,6 +39,8 @@ UNITS = {
     "jobs_per_s": "jobs/s",
     "jobs_per_s_in_process": "jobs/s, the same jobs on in-process workers",
     "jobs_per_s_split": "jobs/s, the same remote workers, the Core in three processes",
+    "jobs_per_s_http": "jobs/s, the same jobs with --http and a scraper every 100 ms",
+    "scrapes": "scrapes of /metrics and /api/state during the run",
     "json_ns_per_msg": "JSON encode + decode, ns per message",
     "msgpack_ns_per_msg": "MessagePack encode + decode, ns per message",
     "json_bytes_per_msg": "JSON bytes per message",

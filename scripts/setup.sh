@@ -11,6 +11,7 @@ packages=(
   graphviz python3 libconcurrentqueue-dev
   nats-server libnats-dev
   prometheus-cpp-dev
+  chromium
 )
 case "${1:-}" in
   "") ;;

@@ -29,6 +29,7 @@
 #include <swarmsync/observe/snapshot_metrics.hpp>
 
 #include "core_metrics.hpp"
+#include "dashboard/dashboard.hpp"
 #endif
 #if SWARMSYNC_CORE_WITH_NATS
 #include <swarmsync/transport/nats/ack_fence.hpp>
@@ -640,9 +641,20 @@ Summary run_core(std::vector<JobSpec> jobs, const CoreOptions& options_in) {
     }
     auto metrics = std::make_shared<swarmsync::observe::Metrics>();
     metrics->add(std::make_shared<swarmsync::observe::SnapshotCollector>([&supervisor] { return supervisor.snapshot(); }));
-    metrics->add(std::make_shared<CoreCollector>(
-        CoreMetricsSources{parts.archive, parts.harvester, parts.dispatcher, summary.submitted, finite}));
-    auto started = swarmsync::observe::HttpExporter::start(ioc.get_executor(), *at, metrics);
+    const CoreMetricsSources core_sources{parts.archive, parts.harvester, parts.dispatcher, summary.submitted, finite};
+    metrics->add(std::make_shared<CoreCollector>(core_sources));
+    // The dashboard shows the last log lines: a ring of them beside the logger's own sinks.
+    auto ring = std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(200);
+    ring->set_pattern("%H:%M:%S.%e %l %v");
+    shared->logger->sinks().push_back(ring);
+    DashboardSources dashboard{[&supervisor] { return supervisor.snapshot(); }, core_sources, ring,
+                               [&supervisor] {
+                                 return supervisor.finished().wait_for(std::chrono::seconds(0)) ==
+                                        std::future_status::ready;
+                               }};
+    auto started = swarmsync::observe::HttpExporter::start(ioc.get_executor(), *at, metrics,
+                                                           dashboard_routes(std::move(dashboard),
+                                                                            supervisor.check_wiring().dot()));
     if (!started) {
       summary.error = "--http " + started.error();
       return summary;
@@ -650,7 +662,7 @@ Summary run_core(std::vector<JobSpec> jobs, const CoreOptions& options_in) {
     exporter = std::move(*started);
     if (options.on_http) {
       std::ostringstream url;
-      url << "http://" << exporter->local_endpoint() << "/metrics";
+      url << "http://" << exporter->local_endpoint();
       options.on_http(url.str());
     }
   }

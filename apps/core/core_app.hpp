@@ -79,9 +79,10 @@ struct CoreOptions {
   /// With `nats_url`: how long a message taken by a process that died waits in JetStream before
   /// it is delivered again (the consumers' AckWait). The same in every process of a core.
   std::chrono::milliseconds ack_wait{std::chrono::seconds(30)};
-  /// Where to serve the metrics over HTTP (`/metrics`, swarmsync/observe/http_exporter.hpp's
-  /// addresses: `PORT`, `IPv4:PORT`, `[IPv6]:PORT`); empty: not served. `on_http` is told the
-  /// URL once it listens.
+  /// Where to serve the metrics (`/metrics`) and the dashboard (`/`, dashboard/dashboard.hpp)
+  /// over HTTP (swarmsync/observe/http_exporter.hpp's addresses: `PORT`, `IPv4:PORT`,
+  /// `[IPv6]:PORT`); empty: not served. `on_http` is told the base URL (`http://127.0.0.1:9464`)
+  /// once it listens.
   std::string http;
   std::function<void(const std::string& url)> on_http;
 };

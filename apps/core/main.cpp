@@ -149,9 +149,9 @@ int main(int argc, char** argv) {
   run->add_option("--core", options.core_name, "the Core's name on NATS: its stream is SWARMSYNC_<core>")
       ->type_name("NAME");
   run->add_option("--http", options.http,
-                  "serve the metrics in the Prometheus text format at http://ADDRESS/metrics while the Core "
-                  "runs: PORT (on 127.0.0.1), IPv4:PORT or [IPv6]:PORT; another interface than loopback only "
-                  "when named")
+                  "serve a live dashboard at http://ADDRESS/ and the metrics in the Prometheus text format at "
+                  "http://ADDRESS/metrics while the Core runs: PORT (on 127.0.0.1), IPv4:PORT or [IPv6]:PORT; "
+                  "another interface than loopback only when named")
       ->type_name("ADDRESS");
   std::string ack_wait_text = "30s";
   run->add_option("--ack-wait", ack_wait_text,
@@ -378,7 +378,9 @@ int main(int argc, char** argv) {
   if (!options.http.empty()) {
 #if SWARMSYNC_CORE_WITH_METRICS
     if (auto at = swarmsync::observe::parse_listen_address(options.http); !at) return bad_input("--http " + at.error());
-    options.on_http = [](const std::string& url) { std::cerr << "metrics at " << url << std::endl; };
+    options.on_http = [](const std::string& url) {
+      std::cerr << "dashboard at " << url << "/, metrics at " << url << "/metrics" << std::endl;
+    };
 #else
     return bad_input("--http: this build has no metrics exporter (SWARMSYNC_WITH_METRICS=OFF)");
 #endif

@@ -4,10 +4,16 @@
 #include <swarmsync/channels/mpsc.hpp>
 
 #include <atomic>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/write.hpp>
 #include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "bench.hpp"
@@ -231,6 +237,69 @@ Metrics core_jobs(double scale) {
   return {{"jobs_per_s", summary.jobs_per_second}};
 }
 
+#if SWARMSYNC_CORE_WITH_METRICS
+// GETs `path` from `host:port` on a fresh connection; the bytes of the answer (0 on failure).
+std::size_t http_get(const std::string& host, unsigned short port, const std::string& path) {
+  boost::asio::io_context ioc;
+  boost::asio::ip::tcp::socket socket(ioc);
+  boost::system::error_code ec;
+  socket.connect({boost::asio::ip::make_address(host), port}, ec);
+  if (ec) return 0;
+  const std::string request = "GET " + path + " HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n";
+  boost::asio::write(socket, boost::asio::buffer(request), ec);
+  std::string answer;
+  boost::asio::read(socket, boost::asio::dynamic_buffer(answer), ec);
+  return answer.size();
+}
+
+// The cost of serving the metrics and the dashboard: the `core_jobs` workload (five times the
+// jobs) run twice in this case, without `--http`, then with it and a scraper that takes
+// /metrics and /api/state every 100 ms (ten times a usual scrape interval) throughout.
+Metrics core_jobs_http(double scale) {
+  core::WorkloadOptions workload;
+  workload.jobs = bench::scaled(100'000, scale, 100);
+  workload.delayed_share = 0;
+  workload.failing_share = 0;
+  workload.max_work = std::chrono::milliseconds(0);
+  const auto jobs = core::generate_workload(workload);
+  auto check = [&](const core::Summary& s, const char* how) {
+    if (!s.error.empty()) bench::fail(std::string(how) + ": " + s.error);
+    if (s.done != workload.jobs || s.unaccounted != 0)
+      bench::fail(std::string(how) + ": " + std::to_string(s.done) + " of " + std::to_string(workload.jobs) + " jobs done");
+  };
+  core::CoreOptions plain;
+  plain.workers = 8;
+  const auto without = core::run_core(jobs, plain);
+  check(without, "without --http");
+
+  core::CoreOptions served = plain;
+  served.http = "127.0.0.1:0";
+  std::atomic<unsigned short> port{0};
+  served.on_http = [&](const std::string& url) {
+    port.store(static_cast<unsigned short>(std::stoi(url.substr(url.rfind(':') + 1))));
+  };
+  std::atomic<bool> done{false};
+  std::atomic<std::uint64_t> scrapes{0}, failed{0};
+  std::thread scraper([&] {
+    while (!done.load()) {
+      if (const auto p = port.load()) {
+        const bool ok = http_get("127.0.0.1", p, "/metrics") > 0 && http_get("127.0.0.1", p, "/api/state") > 0;
+        (ok ? scrapes : failed).fetch_add(1);
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  });
+  const auto with = core::run_core(jobs, served);
+  done.store(true);
+  scraper.join();
+  check(with, "with --http");
+  if (scrapes.load() == 0 && with.seconds > 0.3) bench::fail("no scrape succeeded during the run");
+  return {{"jobs_per_s", without.jobs_per_second},
+          {"jobs_per_s_http", with.jobs_per_second},
+          {"scrapes", static_cast<double>(scrapes.load())}};
+}
+#endif
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -250,6 +319,9 @@ int main(int argc, char** argv) {
   cases.push_back({"memory_mpsc", memory_mpsc});
   cases.push_back({"memory_broadcast", memory_broadcast});
   cases.push_back({"core_jobs", core_jobs});
+#if SWARMSYNC_CORE_WITH_METRICS
+  cases.push_back({"core_jobs_http", core_jobs_http});
+#endif
 #if SWARMSYNC_CORE_WITH_NATS
   for (auto& c : bench::nats::swarmsync_cases()) cases.push_back(std::move(c));
 #endif

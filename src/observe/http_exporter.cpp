@@ -5,16 +5,20 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
+#include <atomic>
 #include <charconv>
 #include <chrono>
 #include <map>
 #include <mutex>
 #include <sstream>
+#include <tuple>
 
 #include "swarmsync/observe/metrics.hpp"
 
@@ -32,7 +36,10 @@ constexpr auto kIdle = std::chrono::seconds(30);     // a connection with no req
 
 using Response = http::response<http::string_body>;
 
-Response answer(const http::request<http::string_body>& req, const Metrics& metrics) {
+// The path of a request target, without its query string.
+std::string_view path_of(std::string_view target) { return target.substr(0, target.find('?')); }
+
+Response answer(const http::request<http::string_body>& req, const Metrics& metrics, const HttpRoutes& routes) {
   Response res;
   res.version(req.version());
   res.keep_alive(req.keep_alive());
@@ -45,9 +52,12 @@ Response answer(const http::request<http::string_body>& req, const Metrics& metr
   if (req.method() != http::verb::get && req.method() != http::verb::head) {
     text(http::status::method_not_allowed, "only GET and HEAD\n");
     res.set(http::field::allow, "GET, HEAD");
-  } else if (req.target() == "/metrics") {
+  } else if (const auto path = path_of(req.target()); path == "/metrics") {
     text(http::status::ok, metrics.exposition(), kExpositionContentType);
-  } else if (req.target() == "/") {
+  } else if (auto page = routes.pages.find(path); page != routes.pages.end()) {
+    text(http::status::ok, page->second.body(), page->second.content_type.c_str());
+    res.set(http::field::cache_control, "no-store");
+  } else if (path == "/") {
     text(http::status::ok, "swarmsync: the metrics are at /metrics\n");
   } else {
     text(http::status::not_found, "not found: " + std::string(req.target()) + " (the metrics are at /metrics)\n");
@@ -70,13 +80,17 @@ Response refusal(http::status status, std::string why) {
 }  // namespace
 
 struct HttpExporter::State : std::enable_shared_from_this<State> {
-  State(asio::any_io_executor ex, std::shared_ptr<const Metrics> m)
-      : executor(ex), acceptor(asio::make_strand(ex)), metrics(std::move(m)) {}
+  State(asio::any_io_executor ex, std::shared_ptr<const Metrics> m, HttpRoutes r)
+      : executor(ex), acceptor(asio::make_strand(ex)), metrics(std::move(m)), routes(std::move(r)) {}
 
   asio::any_io_executor executor;
   tcp::acceptor acceptor;  // used on its strand only, once listening
   tcp::endpoint bound;     // set before the first accept
   std::shared_ptr<const Metrics> metrics;
+  const HttpRoutes routes;
+  // Set by stop(); the event streams end at their next check. Relaxed everywhere: a flag read on
+  // its own, nothing else is published through it.
+  std::atomic<bool> stopping{false};
   std::mutex mutex;        // guards what follows
   bool stopped = false;
   std::uint64_t next_id = 0;
@@ -97,6 +111,29 @@ struct HttpExporter::State : std::enable_shared_from_this<State> {
         open.emplace(id, stream);
       }
       asio::co_spawn(stream->get_executor(), serve(stream, id), asio::detached);
+    }
+  }
+
+  // Server-sent events until the client goes or the exporter stops: the head, then one event a
+  // period. The body has no length: the connection closes at its end.
+  asio::awaitable<void> stream_events(beast::tcp_stream& stream, const HttpEventStream& events) {
+    static constexpr std::string_view head =
+        "HTTP/1.1 200 OK\r\nServer: swarmsync\r\nContent-Type: text/event-stream\r\n"
+        "Cache-Control: no-store\r\nConnection: close\r\n\r\n";
+    stream.expires_never();
+    auto [ec, n] = co_await asio::async_write(stream, asio::buffer(head), asio::as_tuple(asio::use_awaitable));
+    (void)n;
+    asio::steady_timer timer(stream.get_executor());
+    while (!ec && !stopping.load(std::memory_order_relaxed)) {
+      std::string event = "data: " + events.next() + "\n\n";
+      std::tie(ec, n) = co_await asio::async_write(stream, asio::buffer(event), asio::as_tuple(asio::use_awaitable));
+      // Waits a period, or less when stopping: the exporter's stop is seen within 250 ms.
+      for (auto left = events.period; !ec && left.count() > 0 && !stopping.load(std::memory_order_relaxed);) {
+        const auto step = std::min<std::chrono::milliseconds>(left, std::chrono::milliseconds(250));
+        timer.expires_after(step);
+        co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+        left -= step;
+      }
     }
   }
 
@@ -122,7 +159,13 @@ struct HttpExporter::State : std::enable_shared_from_this<State> {
         break;
       }
       const auto& req = parser.get();
-      auto res = answer(req, *metrics);
+      if (req.method() == http::verb::get) {
+        if (auto it = routes.streams.find(path_of(req.target())); it != routes.streams.end()) {
+          co_await stream_events(*stream, it->second);
+          break;
+        }
+      }
+      auto res = answer(req, *metrics, routes);
       stream->expires_after(kIdle);
       auto [wec, written] = co_await http::async_write(*stream, res, asio::as_tuple(asio::use_awaitable));
       (void)written;
@@ -165,9 +208,10 @@ Result<tcp::endpoint, std::string> parse_listen_address(std::string_view text) {
 
 Result<std::shared_ptr<HttpExporter>, std::string> HttpExporter::start(asio::any_io_executor executor,
                                                                       const tcp::endpoint& at,
-                                                                      std::shared_ptr<const Metrics> metrics) {
+                                                                      std::shared_ptr<const Metrics> metrics,
+                                                                      HttpRoutes routes) {
   using R = Result<std::shared_ptr<HttpExporter>, std::string>;
-  auto state = std::make_shared<State>(executor, std::move(metrics));
+  auto state = std::make_shared<State>(executor, std::move(metrics), std::move(routes));
   boost::system::error_code ec;
   auto where = [&] {
     std::ostringstream out;
@@ -194,6 +238,7 @@ void HttpExporter::stop() {
     std::lock_guard lock(state_->mutex);
     if (state_->stopped) return;
     state_->stopped = true;
+    state_->stopping.store(true, std::memory_order_relaxed);
     open.swap(state_->open);
   }
   asio::post(state_->acceptor.get_executor(), [state = state_] {

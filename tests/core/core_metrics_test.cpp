@@ -14,7 +14,11 @@
 #include <swarmsync/observe/metrics.hpp>
 #include <thread>
 
+#include <nlohmann/json.hpp>
+#include <spdlog/logger.h>
+
 #include "core_metrics.hpp"
+#include "dashboard/dashboard.hpp"
 #include "support/program.hpp"
 
 namespace core_metrics_test {
@@ -71,6 +75,47 @@ TEST(CoreMetrics, JobsByOutcomeAndTheHopsAsHistograms) {
   EXPECT_EQ(archive->histograms().run.count, 3u);
 }
 
+TEST(Dashboard, PercentilesAreTheBoundOfTheirBucket) {
+  core::TaskArchiveStore::Histogram h;
+  EXPECT_EQ(core::histogram_percentile(h, 0.5), 0.0) << "empty";
+  for (int i = 0; i < 98; ++i) h.observe(2ms);  // <= 0.0025
+  h.observe(300ms);                             // <= 0.5
+  h.observe(120s);                              // beyond the last bound
+  EXPECT_EQ(core::histogram_percentile(h, 0.50), 0.0025);
+  EXPECT_EQ(core::histogram_percentile(h, 0.99), 0.5);
+  EXPECT_EQ(core::histogram_percentile(h, 1.0), 60.0) << "the last bound for what lies beyond";
+}
+
+TEST(Dashboard, TheStateIsOneJsonObjectOfTheSnapshotAndTheJobs) {
+  auto archive = std::make_shared<core::TaskArchiveStore>();
+  ASSERT_TRUE(archive->add(record(1, true, 0ms, 3ms, 20ms)));
+  auto ring = std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(10);
+  spdlog::logger logger("test", ring);
+  logger.warn("a line with \xff, not UTF-8");
+  swarmsync::Snapshot snap;
+  snap.services.push_back({"scheduler", swarmsync::ServiceState::running, 1, 1, 0, "boom", 0});
+  snap.channels.push_back({"ToScheduler", 4, 10, 6, "", ""});
+  core::DashboardSources sources{[&] { return snap; },
+                                 {archive, std::make_shared<core::HarvesterState>(),
+                                  std::make_shared<core::DispatcherState>(), 3, 3},
+                                 ring,
+                                 {}};
+  const auto j = nlohmann::json::parse(core::dashboard_state_json(sources));
+  EXPECT_EQ(j["services"][0]["name"], "scheduler");
+  EXPECT_EQ(j["services"][0]["state"], "running");
+  EXPECT_EQ(j["services"][0]["last_error"], "boom");
+  EXPECT_EQ(j["channels"][0]["depth"], 4);
+  EXPECT_EQ(j["jobs"]["submitted"], 3);
+  EXPECT_EQ(j["jobs"]["done"], 1);
+  EXPECT_EQ(j["jobs"]["unfinished"], 2);
+  EXPECT_EQ(j["jobs"]["runs"], 1);
+  EXPECT_EQ(j["latency"].size(), 3u);
+  EXPECT_EQ(j["latency"][1]["p50"], 0.005);
+  ASSERT_EQ(j["log"].size(), 1u);
+  EXPECT_NE(j["log"][0].get<std::string>().find("a line with"), std::string::npos);
+  EXPECT_EQ(j["stopping"], false);
+}
+
 std::string scrape(const std::string& url) {
   const std::regex parts(R"(http://([0-9.]+):([0-9]+)/metrics)");
   std::smatch m;
@@ -94,7 +139,7 @@ TEST(CoreMetrics, RunWithHttpServesTheMetricsWhileItRuns) {
                                 "3s", "--http", "127.0.0.1:0", "--json"},
                                true);
   ASSERT_TRUE(run.wait_for_output("/metrics\n")) << run.output();
-  const std::regex said(R"(metrics at (http://127\.0\.0\.1:[0-9]+/metrics))");
+  const std::regex said(R"(dashboard at http://127\.0\.0\.1:[0-9]+/, metrics at (http://127\.0\.0\.1:[0-9]+/metrics))");
   std::smatch m;
   const std::string head = run.output();
   ASSERT_TRUE(std::regex_search(head, m, said)) << head;

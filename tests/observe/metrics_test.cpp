@@ -14,6 +14,7 @@
 #include <swarmsync/observe/snapshot_metrics.hpp>
 #include <swarmsync/runtime/supervisor.hpp>
 #include <swarmsync/runtime/shared_resource.hpp>
+#include <atomic>
 #include <thread>
 
 namespace metrics_test {
@@ -212,6 +213,52 @@ TEST_F(HttpExporterTest, StoppedItRefusesNewConnections) {
     if (!refused) std::this_thread::sleep_for(5ms);
   }
   EXPECT_TRUE(refused);
+}
+
+// Pages and server-sent events beside /metrics: a page by its path (the query string aside), a
+// stream that sends an event each period until the exporter stops.
+TEST(HttpExporter, PagesAndEventStreamsAreServedAtTheirPaths) {
+  boost::asio::io_context ioc;
+  auto guard = boost::asio::make_work_guard(ioc);
+  std::atomic<int> events{0};
+  observe::HttpRoutes routes;
+  routes.pages["/"] = {"text/html; charset=utf-8", [] { return std::string("<p>page</p>"); }};
+  routes.pages["/api/state"] = {"application/json", [] { return std::string("{\"n\":1}"); }};
+  routes.streams["/events"] = {20ms, [&] { return "{\"event\":" + std::to_string(events.fetch_add(1)) + "}"; }};
+  auto exporter = observe::HttpExporter::start(ioc.get_executor(), *observe::parse_listen_address("127.0.0.1:0"),
+                                               std::make_shared<observe::Metrics>(), std::move(routes));
+  ASSERT_TRUE(exporter) << exporter.error();
+  std::thread runner([&] { ioc.run(); });
+  const auto at = (*exporter)->local_endpoint();
+  const auto page = get(at, "/");
+  EXPECT_NE(page.find("Content-Type: text/html; charset=utf-8\r\n"), std::string::npos) << page;
+  EXPECT_NE(page.find("<p>page</p>"), std::string::npos) << page;
+  const auto state = get(at, "/api/state?x=1");
+  EXPECT_NE(state.find("\r\n\r\n{\"n\":1}"), std::string::npos) << state;
+
+  // The stream: its head, then events in order, until stop() closes it.
+  boost::asio::io_context client;
+  tcp::socket socket(client);
+  socket.connect(at);
+  boost::asio::write(socket, boost::asio::buffer(std::string("GET /events HTTP/1.1\r\nHost: t\r\n\r\n")));
+  std::string got;
+  while (got.find("data: {\"event\":2}\n\n") == std::string::npos) {
+    char buf[512];
+    boost::system::error_code ec;
+    const auto n = socket.read_some(boost::asio::buffer(buf), ec);
+    ASSERT_FALSE(ec) << ec.message() << " after: " << got;
+    got.append(buf, n);
+  }
+  EXPECT_EQ(got.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << got;
+  EXPECT_NE(got.find("Content-Type: text/event-stream\r\n"), std::string::npos) << got;
+  EXPECT_LT(got.find("data: {\"event\":0}\n\n"), got.find("data: {\"event\":1}\n\n"));
+  (*exporter)->stop();
+  boost::system::error_code ec;
+  std::string rest;
+  boost::asio::read(socket, boost::asio::dynamic_buffer(rest), ec);  // returns once the server closes
+  EXPECT_TRUE(ec == boost::asio::error::eof || ec == boost::asio::error::connection_reset) << ec.message();
+  guard.reset();
+  runner.join();
 }
 
 TEST(HttpExporter, AnAddressInUseIsNamed) {

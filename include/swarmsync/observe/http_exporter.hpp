@@ -11,10 +11,13 @@
 //     exporter->stop();   // or let it go: it stops when destroyed
 //
 // Routes: `GET /metrics` (and HEAD) answers 200 with the metrics' exposition in the Prometheus
-// text format; `GET /` a line naming the routes; any other path 404; another method 405 with
-// `Allow: GET, HEAD`. A request head or body over 8 KiB is refused with 413, a request that does
-// not parse with 400; a connection idle for 30 s is closed. Each connection serves its requests
-// in turn (keep-alive), many connections at once.
+// text format; the `HttpRoutes` given add pages (GET, HEAD) and streams of server-sent events
+// (GET: `text/event-stream`, one event every period until the client or the server goes); `GET /`,
+// unless a page takes it, a line naming the routes; any other path 404; another method 405 with
+// `Allow: GET, HEAD`. The query string (`?...`) is not part of the path. A request head or body
+// over 8 KiB is refused with 413, a request that does not parse with 400; a connection idle for
+// 30 s is closed. Each connection serves its requests in turn (keep-alive), many connections at
+// once; a page is built on the executor's thread that serves its request.
 //
 // Where it listens: loopback unless told otherwise; `parse_listen_address` takes `PORT`
 // (127.0.0.1), `IPv4:PORT` or `[IPv6]:PORT`, IP literals only (no name lookup): binding to
@@ -25,7 +28,10 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <chrono>
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -34,6 +40,25 @@
 #include "swarmsync/observe/metrics.hpp"
 
 namespace swarmsync::observe {
+
+/// A document served at a path (GET and HEAD); `body` is called for each request.
+struct HttpPage {
+  std::string content_type;
+  std::function<std::string()> body;
+};
+
+/// Server-sent events at a path: `next()` gives each event's data (one line, no newline) every
+/// `period`, the first at once.
+struct HttpEventStream {
+  std::chrono::milliseconds period{500};
+  std::function<std::string()> next;
+};
+
+/// What an exporter serves besides `/metrics`, by path.
+struct HttpRoutes {
+  std::map<std::string, HttpPage, std::less<>> pages;
+  std::map<std::string, HttpEventStream, std::less<>> streams;
+};
 
 /// An address to listen at, or why `text` is not one (a sentence naming what was given).
 Result<boost::asio::ip::tcp::endpoint, std::string> parse_listen_address(std::string_view text);
@@ -46,7 +71,8 @@ class HttpExporter {
   /// sentence naming it.
   static Result<std::shared_ptr<HttpExporter>, std::string> start(boost::asio::any_io_executor executor,
                                                                   const boost::asio::ip::tcp::endpoint& at,
-                                                                  std::shared_ptr<const Metrics> metrics);
+                                                                  std::shared_ptr<const Metrics> metrics,
+                                                                  HttpRoutes routes = {});
   ~HttpExporter();
   HttpExporter(const HttpExporter&) = delete;
   HttpExporter& operator=(const HttpExporter&) = delete;
