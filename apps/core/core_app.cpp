@@ -651,10 +651,27 @@ Summary run_core(std::vector<JobSpec> jobs, const CoreOptions& options_in) {
                                [&supervisor] {
                                  return supervisor.finished().wait_for(std::chrono::seconds(0)) ==
                                         std::future_status::ready;
-                               }};
-    auto started = swarmsync::observe::HttpExporter::start(ioc.get_executor(), *at, metrics,
-                                                           dashboard_routes(std::move(dashboard),
-                                                                            supervisor.check_wiring().dot()));
+                               },
+                               {}};
+    std::string token;
+    if (options.control) {
+      std::random_device entropy;
+      char hex[33];
+      std::snprintf(hex, sizeof hex, "%08x%08x%08x%08x", entropy(), entropy(), entropy(), entropy());
+      token = hex;
+      // Answers at once: the restart goes on while the page watches the service's counters.
+      dashboard.restart = [&supervisor](const std::string& service) {
+        auto started = supervisor.restart(service);
+        if (started.wait_for(std::chrono::seconds(0)) == std::future_status::ready) {
+          auto r = started.get();
+          if (!r) return swarmsync::observe::HttpAnswer{409, r.error().message};
+          return swarmsync::observe::HttpAnswer{200, "restarted " + service};
+        }
+        return swarmsync::observe::HttpAnswer{202, "restarting " + service};
+      };
+    }
+    auto started = swarmsync::observe::HttpExporter::start(
+        ioc.get_executor(), *at, metrics, dashboard_routes(std::move(dashboard), supervisor.check_wiring().dot(), token));
     if (!started) {
       summary.error = "--http " + started.error();
       return summary;
@@ -665,6 +682,7 @@ Summary run_core(std::vector<JobSpec> jobs, const CoreOptions& options_in) {
       url << "http://" << exporter->local_endpoint();
       options.on_http(url.str());
     }
+    if (options.control && options.on_control) options.on_control(token);
   }
 #else
   if (!options.http.empty()) {

@@ -85,6 +85,11 @@ struct CoreOptions {
   /// once it listens.
   std::string http;
   std::function<void(const std::string& url)> on_http;
+  /// With `http`: the dashboard offers to restart a service (`POST /api/restart?service=NAME`),
+  /// for requests that carry the token `on_control` is told (`Authorization: Bearer TOKEN`) and
+  /// come from the dashboard's own origin.
+  bool control = false;
+  std::function<void(const std::string& token)> on_control;
 };
 
 /// A part of the Core in its own process (`swarmsync-core node`): the services named, over NATS.

@@ -153,6 +153,9 @@ int main(int argc, char** argv) {
                   "http://ADDRESS/metrics while the Core runs: PORT (on 127.0.0.1), IPv4:PORT or [IPv6]:PORT; "
                   "another interface than loopback only when named")
       ->type_name("ADDRESS");
+  run->add_flag("--control", options.control,
+               "with --http: the dashboard offers to restart services, for requests with the token printed at "
+               "start");
   std::string ack_wait_text = "30s";
   run->add_option("--ack-wait", ack_wait_text,
                   "with --nats: how long a message taken by a process that died waits before it is delivered "
@@ -375,11 +378,15 @@ int main(int argc, char** argv) {
     // Over the network a heartbeat can wait behind results: a worker is lost after 2 s of silence.
     options.heartbeat_timeout = std::chrono::seconds(2);
   }
+  if (options.control && options.http.empty()) return bad_input("--control needs --http: it acts through the dashboard");
   if (!options.http.empty()) {
 #if SWARMSYNC_CORE_WITH_METRICS
     if (auto at = swarmsync::observe::parse_listen_address(options.http); !at) return bad_input("--http " + at.error());
     options.on_http = [](const std::string& url) {
       std::cerr << "dashboard at " << url << "/, metrics at " << url << "/metrics" << std::endl;
+    };
+    options.on_control = [](const std::string& token) {
+      std::cerr << "control token: " << token << " (the dashboard asks for it)" << std::endl;
     };
 #else
     return bad_input("--http: this build has no metrics exporter (SWARMSYNC_WITH_METRICS=OFF)");

@@ -49,7 +49,25 @@ Response answer(const http::request<http::string_body>& req, const Metrics& metr
     res.set(http::field::content_type, type);
     res.body() = std::move(body);
   };
-  if (req.method() != http::verb::get && req.method() != http::verb::head) {
+  if (auto action = routes.actions.find(path_of(req.target())); action != routes.actions.end()) {
+    const std::string_view target = req.target();
+    const auto q = target.find('?');
+    const std::string_view query = q == std::string_view::npos ? std::string_view{} : target.substr(q + 1);
+    const auto origin = req[http::field::origin];
+    const auto host = req[http::field::host];
+    if (req.method() != http::verb::post) {
+      text(http::status::method_not_allowed, "only POST\n");
+      res.set(http::field::allow, "POST");
+    } else if ((!origin.empty() && origin != "http://" + std::string(host)) || req["Sec-Fetch-Site"] == "cross-site") {
+      text(http::status::forbidden, "cross-origin requests are refused\n");
+    } else if (!routes.token.empty() && req[http::field::authorization] != "Bearer " + routes.token) {
+      text(http::status::unauthorized, "the control token is missing or wrong (Authorization: Bearer TOKEN)\n");
+      res.set(http::field::www_authenticate, "Bearer");
+    } else {
+      auto answer = action->second.run(query);
+      text(static_cast<http::status>(answer.status), answer.body + "\n");
+    }
+  } else if (req.method() != http::verb::get && req.method() != http::verb::head) {
     text(http::status::method_not_allowed, "only GET and HEAD\n");
     res.set(http::field::allow, "GET, HEAD");
   } else if (const auto path = path_of(req.target()); path == "/metrics") {

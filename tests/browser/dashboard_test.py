@@ -43,6 +43,62 @@ def counter(page, name):
     return int(text.replace(",", "")) if text else None
 
 
+def start_run(core, *extra):
+    """A run that lasts (recurring cron jobs, cron time 600 times faster, 60 s at most) with the
+    dashboard on a free port; its base URL and the rest of what it said first."""
+    run = subprocess.Popen([core, "run", "--count", "400", "--cron-share", "0.5", "--cron-speed", "600",
+                            "--duration", "60s", "--http", "127.0.0.1:0", "--json", *extra],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    line = run.stderr.readline()
+    m = re.search(r"dashboard at (http://127\.0\.0\.1:\d+)/", line)
+    if not m:
+        run.kill()
+        fail("the run did not say where its dashboard is: " + line)
+    return run, m.group(1)
+
+
+def stop_run(run):
+    if run.poll() is None:
+        run.send_signal(signal.SIGINT)
+    out, err = run.communicate(timeout=60)
+    if run.returncode != 0:
+        fail("the run exited with %d: %s" % (run.returncode, err[-2000:]))
+    if not json.loads(out)["stop_reason"].startswith("signal"):
+        fail("the run stopped for another reason: " + out[-500:])
+
+
+def control(core, browser):
+    """With --control: the restart button is refused without the token, and restarts with it."""
+    run, base = start_run(core, "--control")
+    try:
+        m = re.match(r"control token: ([0-9a-f]{32}) ", run.stderr.readline())
+        if not m:
+            fail("the run printed no control token")
+        token = m.group(1)
+        with cdp.Browser(browser, base + "/") as page:
+            page.wait_for('!!document.querySelector(\'button.restart[data-service="scheduler"]\')')
+            page.evaluate('document.querySelector(\'button.restart[data-service="scheduler"]\').click()')
+            refused = page.wait_for('(t => t.startsWith("401") && t)(document.getElementById("answer").textContent)')
+            if counter_of(page, "scheduler") != 0:
+                fail("a restart without the token happened")
+            page.evaluate('document.getElementById("token").value = "%s"' % token)
+            page.evaluate('document.querySelector(\'button.restart[data-service="scheduler"]\').click()')
+            accepted = page.wait_for('(t => /^20[02] /.test(t) && t)(document.getElementById("answer").textContent)')
+            page.wait_for('Array.from(document.querySelectorAll("#services tr")).some(tr =>'
+                          ' tr.cells[0].textContent === "scheduler" && tr.cells[2].textContent === "1")', timeout=20)
+            page.wait_for('document.getElementById("happenings").textContent.includes("scheduler restarted")')
+        print("control: without the token %r; with it %r; the scheduler restarted once" % (refused, accepted))
+    finally:
+        stop_run(run)
+
+
+def counter_of(page, service):
+    """The restarts the page shows for `service`."""
+    return int(page.evaluate('Array.from(document.querySelectorAll("#services tr")).filter(tr =>'
+                             ' tr.cells[0].textContent === "%s").map(tr => tr.cells[2].textContent)[0] || "-1"'
+                             % service))
+
+
 def main():
     if len(sys.argv) < 2:
         print(__doc__, file=sys.stderr)
@@ -54,16 +110,8 @@ def main():
         print("SKIPPED: no chromium on this machine (scripts/setup.sh installs it)", file=sys.stderr)
         return SKIP
 
-    # A run that lasts: recurring cron jobs, cron time 600 times faster, for 60 s at most.
-    run = subprocess.Popen([core, "run", "--count", "400", "--cron-share", "0.5", "--cron-speed", "600",
-                            "--duration", "60s", "--http", "127.0.0.1:0", "--json"],
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    run, base = start_run(core)
     try:
-        line = run.stderr.readline()
-        m = re.search(r"dashboard at (http://127\.0\.0\.1:\d+)/", line)
-        if not m:
-            fail("the run did not say where its dashboard is: " + line)
-        base = m.group(1)
         state = json.load(urllib.request.urlopen(base + "/api/state", timeout=10))
         services = [s["name"] for s in state["services"]]
         channels = [c["name"] for c in state["channels"]]
@@ -96,14 +144,8 @@ def main():
         print("dashboard: %d services, %d channels, %d edges, runs finished %d then %d%s" %
               (len(services), len(channels), edges, done_first, done_later, ", screenshot " + shot if shot else ""))
     finally:
-        if run.poll() is None:
-            run.send_signal(signal.SIGINT)
-        out, err = run.communicate(timeout=60)
-    if run.returncode != 0:
-        fail("the run exited with %d: %s" % (run.returncode, err[-2000:]))
-    summary = json.loads(out)
-    if not summary["stop_reason"].startswith("signal"):
-        fail("the run stopped for another reason: " + summary["stop_reason"])
+        stop_run(run)
+    control(core, browser)
     return 0
 
 

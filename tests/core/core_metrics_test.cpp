@@ -168,6 +168,10 @@ TEST(CoreMetrics, ABadOrTakenAddressIsNamed) {
   EXPECT_NE(bad.output().find("error: --http 'localhost:9464' has no IP address ('localhost': names are not looked up)"),
             std::string::npos)
       << bad.output();
+  swarmsync::test::Program control({"run", "--count", "5", "--control"}, true);
+  EXPECT_EQ(control.wait(30s), 2);
+  EXPECT_NE(control.output().find("error: --control needs --http: it acts through the dashboard"), std::string::npos)
+      << control.output();
   boost::asio::io_context ioc;
   tcp::acceptor holder(ioc, tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), 0));
   const auto port = std::to_string(holder.local_endpoint().port());

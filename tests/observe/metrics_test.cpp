@@ -261,6 +261,47 @@ TEST(HttpExporter, PagesAndEventStreamsAreServedAtTheirPaths) {
   runner.join();
 }
 
+// An action needs its token and the server's own origin; it is given the query string.
+TEST(HttpExporter, ActionsNeedTheTokenAndTheSameOrigin) {
+  boost::asio::io_context ioc;
+  auto guard = boost::asio::make_work_guard(ioc);
+  std::vector<std::string> queries;
+  observe::HttpRoutes routes;
+  routes.token = "s3cret";
+  routes.actions["/api/poke"] = {[&](std::string_view query) {
+    queries.emplace_back(query);
+    return observe::HttpAnswer{202, "poked"};
+  }};
+  auto exporter = observe::HttpExporter::start(ioc.get_executor(), *observe::parse_listen_address("127.0.0.1:0"),
+                                               std::make_shared<observe::Metrics>(), std::move(routes));
+  ASSERT_TRUE(exporter) << exporter.error();
+  std::thread runner([&] { ioc.run(); });
+  const auto at = (*exporter)->local_endpoint();
+  const std::string host = "127.0.0.1:" + std::to_string(at.port());
+  auto post = [&](const std::string& headers) {
+    return fetch(at, "POST /api/poke?service=scheduler HTTP/1.1\r\nHost: " + host +
+                         "\r\nContent-Length: 0\r\nConnection: close\r\n" + headers + "\r\n");
+  };
+  const auto none = post("");
+  EXPECT_EQ(none.rfind("HTTP/1.1 401 Unauthorized\r\n", 0), 0u) << none;
+  EXPECT_NE(none.find("WWW-Authenticate: Bearer\r\n"), std::string::npos) << none;
+  EXPECT_EQ(post("Authorization: Bearer wrong\r\n").rfind("HTTP/1.1 401", 0), 0u);
+  const auto elsewhere = post("Authorization: Bearer s3cret\r\nOrigin: http://evil.example\r\n");
+  EXPECT_EQ(elsewhere.rfind("HTTP/1.1 403 Forbidden\r\n", 0), 0u) << elsewhere;
+  EXPECT_EQ(post("Authorization: Bearer s3cret\r\nSec-Fetch-Site: cross-site\r\n").rfind("HTTP/1.1 403", 0), 0u);
+  EXPECT_TRUE(queries.empty()) << "a refused request acted";
+  const auto ok = post("Authorization: Bearer s3cret\r\nOrigin: http://" + host + "\r\n");
+  EXPECT_EQ(ok.rfind("HTTP/1.1 202 Accepted\r\n", 0), 0u) << ok;
+  EXPECT_NE(ok.find("\r\n\r\npoked\n"), std::string::npos) << ok;
+  ASSERT_EQ(queries, std::vector<std::string>{"service=scheduler"});
+  const auto got = get(at, "/api/poke");
+  EXPECT_EQ(got.rfind("HTTP/1.1 405 Method Not Allowed\r\n", 0), 0u) << got;
+  EXPECT_NE(got.find("Allow: POST\r\n"), std::string::npos) << got;
+  (*exporter)->stop();
+  guard.reset();
+  runner.join();
+}
+
 TEST(HttpExporter, AnAddressInUseIsNamed) {
   boost::asio::io_context ioc;
   auto metrics = std::make_shared<observe::Metrics>();

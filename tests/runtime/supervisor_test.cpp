@@ -250,6 +250,85 @@ TEST(Supervisor, HotSwapUnderLoadLosesNothingAndKeepsOrder) {
   EXPECT_LT(slowest, 10s);  // sanity: every swap completed (not a timing claim)
 }
 
+// A restart on demand: the same main starts again, nothing queued is lost or reordered, it counts
+// as a restart (not a swap, not a failure) and is broadcast as such; refused with a reason where
+// it cannot be done.
+TEST(Supervisor, ARestartOnDemandLosesNothingAndCountsAsARestart) {
+  const std::uint64_t n = scaled(200'000);
+  auto shared = std::make_shared<Shared>();
+  shared->wiring->add_channel(Ch::Numbers).value();
+  asio::io_context ioc;
+  Supervisor<Shared> supervisor(ioc.get_executor(), shared, quiet());
+  auto events = shared->channels->subscribe_to_core_event();
+  std::vector<std::uint64_t> handled;
+  std::atomic<std::uint64_t> count{0};
+  std::atomic<int> instances{0};
+  // The producer sends the stream in 6 chunks and waits after each of the first 5 for a restart,
+  // which the restarter asks for while half of the chunk is still queued.
+  const std::uint64_t chunk = n / 6;
+  std::atomic<int> restarts_done{0};
+  supervisor.add_service({.name = "producer",
+                          .main = [&](Context& ctx) -> asio::awaitable<void> {
+                            auto tx = ctx.shared()->wiring->take_tx(Ch::Numbers, ctx.name()).value();
+                            asio::steady_timer timer(co_await asio::this_coro::executor);
+                            for (std::uint64_t i = 0; i < n; ++i) {
+                              tx.send(i).value();
+                              const auto k = static_cast<int>(i / chunk);
+                              if ((i + 1) % chunk == 0 && k < 5) {
+                                while (restarts_done.load() <= k) {
+                                  timer.expires_after(100us);
+                                  co_await timer.async_wait(asio::use_awaitable);
+                                }
+                              }
+                            }
+                          },
+                          .restart = RestartPolicy::transient, .produces = {Ch::Numbers}}).value();
+  supervisor.add_service({.name = "consumer",
+                          .main = [&](Context& ctx) -> asio::awaitable<void> {
+                            instances.fetch_add(1);
+                            auto rx = ctx.shared()->wiring->take_rx(Ch::Numbers, ctx.name()).value();
+                            while (auto v = co_await ctx.recv(rx)) {
+                              handled.push_back(*v);
+                              if (count.fetch_add(1) + 1 == n) supervisor.request_shutdown("all handled");
+                            }
+                          },
+                          .consumes = {Ch::Numbers}}).value();
+  auto unknown = supervisor.restart("nobody").get();
+  ASSERT_FALSE(unknown);
+  EXPECT_EQ(unknown.error().message, "no service named nobody");
+  auto before_start = supervisor.restart("consumer").get();
+  ASSERT_FALSE(before_start);
+  EXPECT_EQ(before_start.error().message, "service consumer: not running (declared)");
+  ASSERT_TRUE(supervisor.start());
+  int restarted = 0;
+  std::thread restarter([&] {
+    for (int k = 1; k <= 5; ++k) {
+      while (count.load() < (k - 1) * chunk + chunk / 2) std::this_thread::yield();
+      if (auto r = supervisor.restart("consumer").get()) ++restarted;
+      restarts_done = k;
+    }
+  });
+  const auto report = run_until_finished(ioc, supervisor);
+  restarter.join();
+  EXPECT_TRUE(report.ok()) << report.error;
+  ASSERT_EQ(handled.size(), n);
+  for (std::uint64_t i = 0; i < n; ++i) ASSERT_EQ(handled[i], i) << "order or loss at " << i;
+  EXPECT_EQ(restarted, 5);
+  EXPECT_EQ(instances.load(), 6);
+  EXPECT_EQ(report.services[1].restarts, 5u);
+  EXPECT_EQ(report.services[1].swaps, 0u);
+  EXPECT_EQ(report.services[1].failures, 0u);
+  std::vector<ServiceRestarted> broadcast;
+  while (auto e = events.try_recv())
+    if (auto* r = std::get_if<ServiceRestarted>(&*e)) broadcast.push_back(*r);
+  ASSERT_EQ(broadcast.size(), 5u);
+  EXPECT_FALSE(broadcast[0].swapped);
+  EXPECT_EQ(broadcast[4].restarts, 5u);
+  auto after = supervisor.restart("consumer").get();
+  ASSERT_FALSE(after);
+  EXPECT_EQ(after.error().message, "service consumer: shutting down");
+}
+
 TEST(Supervisor, ExceedingTheRestartIntensityShutsTheSystemDownNamingTheService) {
   auto shared = std::make_shared<Shared>();
   shared->wiring->add_channel(Ch::Numbers).value();

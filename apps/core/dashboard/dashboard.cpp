@@ -57,7 +57,8 @@ std::string dashboard_state_json(const DashboardSources& sources) {
     }
   json state{{"services", std::move(services)}, {"channels", std::move(channels)}, {"jobs", std::move(jobs)},
              {"latency", std::move(latency)},   {"log", std::move(log)},
-             {"stopping", sources.stopping ? sources.stopping() : false}};
+             {"stopping", sources.stopping ? sources.stopping() : false},
+             {"control", static_cast<bool>(sources.restart)}};
   return state.dump(-1, ' ', false, json::error_handler_t::replace);  // a log line need not be UTF-8
 }
 
@@ -86,8 +87,19 @@ std::optional<std::string> render_svg(const std::string& dot_text) {
   return svg.substr(at);
 }
 
-swarmsync::observe::HttpRoutes dashboard_routes(DashboardSources sources, const std::string& wiring_dot) {
+swarmsync::observe::HttpRoutes dashboard_routes(DashboardSources sources, const std::string& wiring_dot,
+                                                std::string token) {
   swarmsync::observe::HttpRoutes routes;
+  if (sources.restart) {
+    routes.token = std::move(token);
+    routes.actions["/api/restart"] = {[restart = sources.restart](std::string_view query) {
+      // service=NAME, the only parameter; names are letters, digits, '-' and '_' (no decoding).
+      constexpr std::string_view key = "service=";
+      if (query.substr(0, key.size()) != key || query.size() == key.size())
+        return swarmsync::observe::HttpAnswer{400, "name the service: /api/restart?service=NAME"};
+      return restart(std::string(query.substr(key.size())));
+    }};
+  }
   auto shared = std::make_shared<DashboardSources>(std::move(sources));
   routes.pages["/"] = {"text/html; charset=utf-8", [] { return std::string(kDashboardPage); }};
   if (auto svg = render_svg(wiring_dot))

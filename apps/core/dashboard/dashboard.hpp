@@ -11,12 +11,14 @@
 //                 graphviz's `dot` (404 where it is not installed; the page says so)
 //   /api/state    the state below, as one JSON object
 //   /events       the same state as server-sent events, twice a second
+//   /api/restart  POST ?service=NAME, with `--control` only: restarts a service (the page shows a
+//                 button per service and asks for the token the run printed)
 //
 // The state: {"services":[{"name","state","restarts","failures","swaps","last_error"}],
 // "channels":[{"name","depth","sent","received"}], "jobs":{"submitted","done","failed",
 // "unfinished","running","retries","workers_reachable","runs"} (runs: every run finished, a cron
 // job's firings each), "latency":[{"hop","p50","p99","count"}],
-// "log":["..."], "stopping":false}. Latencies are in seconds, each the upper bound of the
+// "log":["..."], "stopping":false, "control":false}. Latencies are in seconds, each the upper bound of the
 // histogram bucket (core_metrics.hpp) that holds the percentile: an estimate that costs the same
 // with a million jobs as with ten. The page computes rates from successive events.
 //
@@ -40,6 +42,8 @@ struct DashboardSources {
   CoreMetricsSources core;
   std::shared_ptr<spdlog::sinks::ringbuffer_sink_mt> log;  ///< the last log lines; null: none
   std::function<bool()> stopping;                          ///< true once the run shuts down; null: never
+  /// Set: the control is on, and restarts `service`; an answer says whether it was started.
+  std::function<swarmsync::observe::HttpAnswer(const std::string& service)> restart;
 };
 
 /// The state the page shows, as one JSON object (see above).
@@ -52,8 +56,11 @@ double histogram_percentile(const TaskArchiveStore::Histogram& h, double p);
 /// `dot -Tsvg` of `dot_text`, or nothing if graphviz's `dot` could not make it.
 std::optional<std::string> render_svg(const std::string& dot_text);
 
-/// The routes above. `wiring_dot` is rendered once, here.
-swarmsync::observe::HttpRoutes dashboard_routes(DashboardSources sources, const std::string& wiring_dot);
+/// The routes above. `wiring_dot` is rendered once, here. With `sources.restart` and a `token`,
+/// also `POST /api/restart?service=NAME` (swarmsync/observe/http_exporter.hpp's rules for actions:
+/// 401 without the token, 403 from another origin; 400 without a service named).
+swarmsync::observe::HttpRoutes dashboard_routes(DashboardSources sources, const std::string& wiring_dot,
+                                                std::string token = {});
 
 /// The page's HTML (dashboard/page.html).
 extern const char* const kDashboardPage;

@@ -13,8 +13,8 @@
 // Routes: `GET /metrics` (and HEAD) answers 200 with the metrics' exposition in the Prometheus
 // text format; the `HttpRoutes` given add pages (GET, HEAD) and streams of server-sent events
 // (GET: `text/event-stream`, one event every period until the client or the server goes); `GET /`,
-// unless a page takes it, a line naming the routes; any other path 404; another method 405 with
-// `Allow: GET, HEAD`. The query string (`?...`) is not part of the path. A request head or body
+// unless a page takes it, a line naming the routes; actions (POST, see `HttpRoutes`); any
+// other path 404; another method 405 with `Allow`. The query string (`?...`) is not part of the path. A request head or body
 // over 8 KiB is refused with 413, a request that does not parse with 400; a connection idle for
 // 30 s is closed. Each connection serves its requests in turn (keep-alive), many connections at
 // once; a page is built on the executor's thread that serves its request.
@@ -54,10 +54,27 @@ struct HttpEventStream {
   std::function<std::string()> next;
 };
 
-/// What an exporter serves besides `/metrics`, by path.
+/// What an action answers: a status and a line of text.
+struct HttpAnswer {
+  unsigned status = 200;
+  std::string body;
+};
+
+/// An action at a path (POST only), given the request's query string (after `?`, undecoded).
+/// Called on the thread that serves the request: it must not block.
+struct HttpAction {
+  std::function<HttpAnswer(std::string_view query)> run;
+};
+
+/// What an exporter serves besides `/metrics`, by path. Actions are refused with 401 unless the
+/// request carries `Authorization: Bearer <token>` (when `token` is set, as it should be), and
+/// with 403 when it comes from another origin (an `Origin` header that is not this server's, or
+/// `Sec-Fetch-Site: cross-site`): a page elsewhere cannot make a browser act here.
 struct HttpRoutes {
   std::map<std::string, HttpPage, std::less<>> pages;
   std::map<std::string, HttpEventStream, std::less<>> streams;
+  std::map<std::string, HttpAction, std::less<>> actions;
+  std::string token;
 };
 
 /// An address to listen at, or why `text` is not one (a sentence naming what was given).

@@ -189,6 +189,15 @@ class Supervisor {
     return core_->replace(name, std::move(main));
   }
 
+  /// Restarts service `name` on demand, with the main it runs: its instance is asked to stop as
+  /// for a swap (it ends at its next receive; a message it holds is handled first, none is lost
+  /// on the way), then the same main starts again. Counted as a restart (and not against the
+  /// restart intensity, which is about failures), broadcast as `ServiceRestarted{swapped=false}`.
+  /// The future is ready once the new instance started, or with why not: no such service, it does
+  /// not run now (restarting, stopped, failed), a swap or restart already in progress, shutting
+  /// down. Thread-safe.
+  std::future<Result<SwapReport, SupervisorError>> restart(std::string_view name) { return core_->restart(name); }
+
   /// States, restart counts and channel depths now.
   Snapshot snapshot() const { return core_->snapshot(); }
 
@@ -209,6 +218,7 @@ class Supervisor {
     std::deque<std::chrono::steady_clock::time_point> recent;  // restart times within the period
     std::shared_ptr<Instance> current;
     std::optional<Main> swap_to;
+    bool swap_is_restart = false;  // `swap_to` is the same main, asked for by restart()
     std::chrono::steady_clock::time_point swap_started;
     std::promise<Result<SwapReport, SupervisorError>> swap_done;
     std::shared_ptr<asio::steady_timer> timer;  // backoff, or the grace period at shutdown
@@ -291,6 +301,28 @@ class Supervisor {
         return ready(SwapReport{s->spec.name, std::chrono::nanoseconds(0)});
       }
       s->swap_to = std::move(main);
+      s->swap_is_restart = false;
+      s->swap_started = std::chrono::steady_clock::now();
+      s->swap_done = {};
+      auto future = s->swap_done.get_future();
+      asio::dispatch(s->strand, [inst = s->current] { inst->ctx.request_stop(false); });
+      return future;
+    }
+
+    std::future<Result<SwapReport, SupervisorError>> restart(std::string_view name) {
+      std::unique_lock lock(mutex_);
+      auto error = [&](std::string why) {
+        std::promise<Result<SwapReport, SupervisorError>> p;
+        p.set_value(Result<SwapReport, SupervisorError>(boost::system::in_place_error, SupervisorError{std::move(why)}));
+        return p.get_future();
+      };
+      Service* s = find(name);
+      if (!s) return error("no service named " + std::string(name));
+      if (shutting_down_) return error("service " + s->spec.name + ": shutting down");
+      if (s->swap_to) return error("service " + s->spec.name + ": a swap or restart is already in progress");
+      if (!s->current) return error("service " + s->spec.name + ": not running (" + to_string(s->info.state) + ")");
+      s->swap_to = s->spec.main;
+      s->swap_is_restart = true;
       s->swap_started = std::chrono::steady_clock::now();
       s->swap_done = {};
       auto future = s->swap_done.get_future();
@@ -471,14 +503,15 @@ class Supervisor {
       if (s.swap_to) {
         s.spec.main = std::move(*s.swap_to);
         s.swap_to.reset();
-        ++s.info.swaps;
+        const bool swapped = !s.swap_is_restart;
+        ++(swapped ? s.info.swaps : s.info.restarts);
         const auto took = std::chrono::steady_clock::now() - s.swap_started;
         auto done = std::move(s.swap_done);
         const auto restarts = s.info.restarts;
         lock.unlock();
         spawn(s);
         done.set_value(SwapReport{s.spec.name, std::chrono::duration_cast<std::chrono::nanoseconds>(took)});
-        broadcast(ServiceRestarted{s.spec.name, restarts, true});
+        broadcast(ServiceRestarted{s.spec.name, restarts, swapped});
         return;
       }
       const bool failed = !error.empty();
