@@ -222,12 +222,18 @@ Metrics memory_broadcast(double) {
 
 // --- the Core ---------------------------------------------------------------------------------
 
-Metrics core_jobs(double scale) {
+// `n` immediate jobs of no work that never fail: the Core's own cost per job.
+core::WorkloadOptions instant_jobs(std::size_t n) {
   core::WorkloadOptions workload;
-  workload.jobs = bench::scaled(20'000, scale, 100);
+  workload.jobs = n;
   workload.delayed_share = 0;
   workload.failing_share = 0;
   workload.max_work = std::chrono::milliseconds(0);
+  return workload;
+}
+
+Metrics core_jobs(double scale) {
+  const auto workload = instant_jobs(bench::scaled(20'000, scale, 100));
   core::CoreOptions options;
   options.workers = 8;
   const core::Summary summary = core::run_core(core::generate_workload(workload), options);
@@ -256,11 +262,7 @@ std::size_t http_get(const std::string& host, unsigned short port, const std::st
 // jobs) run twice in this case, without `--http`, then with it and a scraper that takes
 // /metrics and /api/state every 100 ms (ten times a usual scrape interval) throughout.
 Metrics core_jobs_http(double scale) {
-  core::WorkloadOptions workload;
-  workload.jobs = bench::scaled(100'000, scale, 100);
-  workload.delayed_share = 0;
-  workload.failing_share = 0;
-  workload.max_work = std::chrono::milliseconds(0);
+  const auto workload = instant_jobs(bench::scaled(100'000, scale, 100));
   const auto jobs = core::generate_workload(workload);
   auto check = [&](const core::Summary& s, const char* how) {
     if (!s.error.empty()) bench::fail(std::string(how) + ": " + s.error);

@@ -71,6 +71,27 @@ Supervisor<Shared>::Main counting_producer(Ch channel, std::uint64_t n) {
   };
 }
 
+// A producer that sends 0..n-1 on `channel` in chunks of `chunk` and, after the k-th chunk for k
+// below `pauses`, waits until `done` is past k: something (a swap, a restart) happens while
+// half of each chunk is still queued.
+Supervisor<Shared>::Main paced_producer(Ch channel, std::uint64_t n, std::uint64_t chunk, int pauses,
+                                        std::atomic<int>& done) {
+  return [=, &done](Context& ctx) -> asio::awaitable<void> {
+    auto tx = ctx.shared()->wiring->take_tx(channel, ctx.name()).value();
+    asio::steady_timer timer(co_await asio::this_coro::executor);
+    for (std::uint64_t i = 0; i < n; ++i) {
+      tx.send(i).value();
+      const auto k = static_cast<int>(i / chunk);
+      if ((i + 1) % chunk == 0 && k < pauses) {
+        while (done.load() <= k) {
+          timer.expires_after(100us);
+          co_await timer.async_wait(asio::use_awaitable);
+        }
+      }
+    }
+  };
+}
+
 SupervisorOptions quiet(RestartIntensity intensity = {100000, 60s}) {
   return SupervisorOptions{intensity, RestartBackoff{0ms, 0ms}, false};
 }
@@ -203,21 +224,7 @@ TEST(Supervisor, HotSwapUnderLoadLosesNothingAndKeepsOrder) {
   // swapper makes while half of the chunk is still queued.
   const std::uint64_t chunk = n / (swaps + 1);
   std::atomic<int> swaps_done{0};
-  supervisor.add_service({.name = "producer",
-                          .main = [&](Context& ctx) -> asio::awaitable<void> {
-                            auto tx = ctx.shared()->wiring->take_tx(Ch::Numbers, ctx.name()).value();
-                            asio::steady_timer timer(co_await asio::this_coro::executor);
-                            for (std::uint64_t i = 0; i < n; ++i) {
-                              tx.send(i).value();
-                              const auto k = static_cast<int>(i / chunk);
-                              if ((i + 1) % chunk == 0 && k < swaps) {
-                                while (swaps_done.load() <= k) {
-                                  timer.expires_after(100us);
-                                  co_await timer.async_wait(asio::use_awaitable);
-                                }
-                              }
-                            }
-                          },
+  supervisor.add_service({.name = "producer", .main = paced_producer(Ch::Numbers, n, chunk, swaps, swaps_done),
                           .restart = RestartPolicy::transient,
                           .produces = {Ch::Numbers}}).value();
   supervisor.add_service({.name = "consumer", .main = version(0), .consumes = {Ch::Numbers}}).value();
@@ -267,21 +274,7 @@ TEST(Supervisor, ARestartOnDemandLosesNothingAndCountsAsARestart) {
   // which the restarter asks for while half of the chunk is still queued.
   const std::uint64_t chunk = n / 6;
   std::atomic<int> restarts_done{0};
-  supervisor.add_service({.name = "producer",
-                          .main = [&](Context& ctx) -> asio::awaitable<void> {
-                            auto tx = ctx.shared()->wiring->take_tx(Ch::Numbers, ctx.name()).value();
-                            asio::steady_timer timer(co_await asio::this_coro::executor);
-                            for (std::uint64_t i = 0; i < n; ++i) {
-                              tx.send(i).value();
-                              const auto k = static_cast<int>(i / chunk);
-                              if ((i + 1) % chunk == 0 && k < 5) {
-                                while (restarts_done.load() <= k) {
-                                  timer.expires_after(100us);
-                                  co_await timer.async_wait(asio::use_awaitable);
-                                }
-                              }
-                            }
-                          },
+  supervisor.add_service({.name = "producer", .main = paced_producer(Ch::Numbers, n, chunk, 5, restarts_done),
                           .restart = RestartPolicy::transient, .produces = {Ch::Numbers}}).value();
   supervisor.add_service({.name = "consumer",
                           .main = [&](Context& ctx) -> asio::awaitable<void> {

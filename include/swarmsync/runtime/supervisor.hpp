@@ -282,52 +282,29 @@ class Supervisor {
 
     std::future<Result<SwapReport, SupervisorError>> replace(std::string_view name, Main main) {
       std::unique_lock lock(mutex_);
-      auto ready = [](Result<SwapReport, SupervisorError> r) {
-        std::promise<Result<SwapReport, SupervisorError>> p;
-        p.set_value(std::move(r));
-        return p.get_future();
-      };
-      auto error = [&](std::string why) {
-        return ready(Result<SwapReport, SupervisorError>(boost::system::in_place_error, SupervisorError{std::move(why)}));
-      };
       Service* s = find(name);
-      if (!s) return error("no service named " + std::string(name));
-      if (!main) return error("service " + s->spec.name + ": no main coroutine to swap in");
-      if (shutting_down_) return error("service " + s->spec.name + ": shutting down");
-      if (s->swap_to) return error("service " + s->spec.name + ": a swap is already in progress");
+      if (!s) return refused("no service named " + std::string(name));
+      if (!main) return refused("service " + s->spec.name + ": no main coroutine to swap in");
+      if (shutting_down_) return refused("service " + s->spec.name + ": shutting down");
+      if (s->swap_to) return refused("service " + s->spec.name + ": a swap is already in progress");
       if (!s->current) {  // not running now (restarting or stopped): the next start uses `main`
         s->spec.main = std::move(main);
         ++s->info.swaps;
-        return ready(SwapReport{s->spec.name, std::chrono::nanoseconds(0)});
+        std::promise<Result<SwapReport, SupervisorError>> p;
+        p.set_value(SwapReport{s->spec.name, std::chrono::nanoseconds(0)});
+        return p.get_future();
       }
-      s->swap_to = std::move(main);
-      s->swap_is_restart = false;
-      s->swap_started = std::chrono::steady_clock::now();
-      s->swap_done = {};
-      auto future = s->swap_done.get_future();
-      asio::dispatch(s->strand, [inst = s->current] { inst->ctx.request_stop(false); });
-      return future;
+      return stop_for(*s, std::move(main), false);
     }
 
     std::future<Result<SwapReport, SupervisorError>> restart(std::string_view name) {
       std::unique_lock lock(mutex_);
-      auto error = [&](std::string why) {
-        std::promise<Result<SwapReport, SupervisorError>> p;
-        p.set_value(Result<SwapReport, SupervisorError>(boost::system::in_place_error, SupervisorError{std::move(why)}));
-        return p.get_future();
-      };
       Service* s = find(name);
-      if (!s) return error("no service named " + std::string(name));
-      if (shutting_down_) return error("service " + s->spec.name + ": shutting down");
-      if (s->swap_to) return error("service " + s->spec.name + ": a swap or restart is already in progress");
-      if (!s->current) return error("service " + s->spec.name + ": not running (" + to_string(s->info.state) + ")");
-      s->swap_to = s->spec.main;
-      s->swap_is_restart = true;
-      s->swap_started = std::chrono::steady_clock::now();
-      s->swap_done = {};
-      auto future = s->swap_done.get_future();
-      asio::dispatch(s->strand, [inst = s->current] { inst->ctx.request_stop(false); });
-      return future;
+      if (!s) return refused("no service named " + std::string(name));
+      if (shutting_down_) return refused("service " + s->spec.name + ": shutting down");
+      if (s->swap_to) return refused("service " + s->spec.name + ": a swap or restart is already in progress");
+      if (!s->current) return refused("service " + s->spec.name + ": not running (" + to_string(s->info.state) + ")");
+      return stop_for(*s, s->spec.main, true);
     }
 
     Snapshot snapshot() const {
@@ -384,6 +361,25 @@ class Supervisor {
    private:
     static Result<void, SupervisorError> fail(std::string why) {
       return Result<void, SupervisorError>(boost::system::in_place_error, SupervisorError{std::move(why)});
+    }
+
+    // A swap or restart refused: its future, ready with why.
+    static std::future<Result<SwapReport, SupervisorError>> refused(std::string why) {
+      std::promise<Result<SwapReport, SupervisorError>> p;
+      p.set_value(Result<SwapReport, SupervisorError>(boost::system::in_place_error, SupervisorError{std::move(why)}));
+      return p.get_future();
+    }
+
+    // Asks `s`'s running instance to stop so that `main` starts in its place (a swap, or with
+    // `is_restart` the same main again); the future is ready once it started. Under mutex_.
+    std::future<Result<SwapReport, SupervisorError>> stop_for(Service& s, Main main, bool is_restart) {
+      s.swap_to = std::move(main);
+      s.swap_is_restart = is_restart;
+      s.swap_started = std::chrono::steady_clock::now();
+      s.swap_done = {};
+      auto future = s.swap_done.get_future();
+      asio::dispatch(s.strand, [inst = s.current] { inst->ctx.request_stop(false); });
+      return future;
     }
 
     Service* find(std::string_view name) {
