@@ -26,7 +26,7 @@ if ! grep -q 'add_subdirectory(fuzz)' CMakeLists.txt; then
 fi
 
 build=build/fuzz
-harnesses=(cron_fuzz job_file_fuzz payload_json_fuzz)
+harnesses=(cron_fuzz job_file_fuzz payload_json_fuzz log_record_fuzz)
 
 echo "== configuring $build (clang, SWARMSYNC_BUILD_FUZZERS=ON)"
 cmake -S . -B "$build" -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo \

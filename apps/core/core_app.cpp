@@ -176,6 +176,8 @@ DispatcherOptions dispatcher_options(const CoreOptions& options, const Parts& pa
   return out;
 }
 
+Supervisor::Main service_main(std::string_view name, Parts& parts, const CoreOptions& options);
+
 // The faults asked for in CoreOptions, applied at fractions of the run: the worker killed at a
 // third, the Scheduler's crashes at 1/(N+1), 2/(N+1), ..., one at a time, the Dispatcher swapped
 // at half. A fault is settled once it happened and the Core saw it (the killed worker found lost,
@@ -204,7 +206,7 @@ class FaultPlan {
     }
     if (options_.swap_dispatcher && !swap_tried_ && fraction >= 0.5) {
       swap_tried_ = true;
-      auto report = supervisor_.replace("dispatcher", dispatcher(parts_.dispatcher, dispatcher_options(options_, parts_))).get();
+      auto report = supervisor_.replace("dispatcher", service_main("dispatcher", parts_, options_)).get();
       if (report) swap_took_ = report->took;
       else swap_error_ = report.error().message;
     }
@@ -264,64 +266,85 @@ class FaultPlan {
   std::string swap_error_;
 };
 
+// A new main of the Core's service `name` (a service of ServiceChannels' wiring), built from
+// `parts` and `options`; empty for a name that is not one. Used to declare the services and to
+// swap one in place of its running instance (the dashboard's --control).
+Supervisor::Main service_main(std::string_view name, Parts& parts, const CoreOptions& options) {
+  if (name == "receiver") return receiver(parts.receiver);
+  if (name == "hibernator") {
+    HibernatorOptions hibernator_options;
+    hibernator_options.clock_speed = options.cron_speed;
+    return hibernator(parts.hibernator, hibernator_options);
+  }
+  if (name == "scheduler") {
+    auto crash_scheduler = [&parts](const EventPayload&) {
+      if (parts.scheduler_crashes.exchange(false)) {
+        parts.scheduler_crashed.fetch_add(1);
+        throw std::runtime_error("injected Scheduler crash");
+      }
+    };
+    return scheduler(parts.scheduler, crash_scheduler);
+  }
+  if (name == "dispatcher") return dispatcher(parts.dispatcher, dispatcher_options(options, parts));
+  if (name == "harvester")
+    return harvester(parts.harvester, HarvesterOptions{options.max_retries, options.retry_backoff, options.retry_backoff_max});
+  if (name == "task-archive") return task_archive(parts.archive);
+  if (name == "logger") return logger(parts.logger);
+#if SWARMSYNC_CORE_WITH_NATS
+  if (name == "worker-gateway" && parts.gateway) return worker_gateway(parts.gateway);
+#endif
+  return {};
+}
+
 void declare_services(Supervisor& supervisor, Parts& parts, const CoreOptions& options,
                       const Placement& placement = {}) {
   using swarmsync::RestartPolicy;
-  auto crash_scheduler = [&parts](const EventPayload&) {
-    if (parts.scheduler_crashes.exchange(false)) {
-      parts.scheduler_crashed.fetch_add(1);
-      throw std::runtime_error("injected Scheduler crash");
-    }
-  };
-  HibernatorOptions hibernator_options;
-  hibernator_options.clock_speed = options.cron_speed;
-  const HarvesterOptions harvester_options{options.max_retries, options.retry_backoff, options.retry_backoff_max};
+  auto main = [&](std::string_view name) { return service_main(name, parts, options); };
   if (placement.here("receiver"))
     supervisor
         .add_service({.name = "receiver",
-                    .main = receiver(parts.receiver),
+                    .main = main("receiver"),
                     .produces = {ChannelType::ToScheduler, ChannelType::ToHibernator},
                     .consumes = {ChannelType::Submissions}})
       .value();
   if (placement.here("hibernator"))
     supervisor
         .add_service({.name = "hibernator",
-                    .main = hibernator(parts.hibernator, hibernator_options),
+                    .main = main("hibernator"),
                     .produces = {ChannelType::ToScheduler},
                     .consumes = {ChannelType::ToHibernator}})
       .value();
   if (placement.here("scheduler"))
     supervisor
         .add_service({.name = "scheduler",
-                    .main = scheduler(parts.scheduler, crash_scheduler),
+                    .main = main("scheduler"),
                     .produces = {ChannelType::ToDispatcher},
                     .consumes = {ChannelType::ToScheduler}})
       .value();
   if (placement.here("dispatcher"))
     supervisor
         .add_service({.name = "dispatcher",
-                    .main = dispatcher(parts.dispatcher, dispatcher_options(options, parts)),
+                    .main = main("dispatcher"),
                     .produces = {ChannelType::ToScheduler, ChannelType::ToHarvester},
                     .consumes = {ChannelType::ToDispatcher}})
       .value();
   if (placement.here("harvester"))
     supervisor
         .add_service({.name = "harvester",
-                    .main = harvester(parts.harvester, harvester_options),
+                    .main = main("harvester"),
                     .produces = {ChannelType::ToHibernator, ChannelType::ToScheduler, ChannelType::HarvesterToArchive},
                     .consumes = {ChannelType::ToHarvester}})
       .value();
   if (placement.here("task-archive"))
     supervisor
-        .add_service(
-            {.name = "task-archive", .main = task_archive(parts.archive), .consumes = {ChannelType::HarvesterToArchive}})
+        .add_service({.name = "task-archive", .main = main("task-archive"), .consumes = {ChannelType::HarvesterToArchive}})
       .value();
-  if (placement.here("logger")) supervisor.add_service({.name = "logger", .main = logger(parts.logger)}).value();
+  if (placement.here("logger")) supervisor.add_service({.name = "logger", .main = main("logger")}).value();
 #if SWARMSYNC_CORE_WITH_NATS
   if (parts.gateway)
     supervisor
         .add_service({.name = "worker-gateway",
-                      .main = worker_gateway(parts.gateway),
+                      .main = main("worker-gateway"),
                       .produces = {ChannelType::ToDispatcher, ChannelType::ToHarvester},
                       .consumes = {ChannelType::FromWorkers}})
         .value();
@@ -642,7 +665,12 @@ Summary run_core(std::vector<JobSpec> jobs, const CoreOptions& options_in) {
     auto metrics = std::make_shared<swarmsync::observe::Metrics>();
     metrics->add(std::make_shared<swarmsync::observe::SnapshotCollector>([&supervisor] { return supervisor.snapshot(); }));
     const CoreMetricsSources core_sources{parts.archive, parts.harvester, parts.dispatcher, summary.submitted, finite};
-    metrics->add(std::make_shared<CoreCollector>(core_sources));
+    // The families of the services run elsewhere are the nodes' to serve (node --http).
+    CoreMetricsSources served = core_sources;
+    if (!placement.here("task-archive")) served.archive = nullptr;
+    if (!placement.here("harvester")) served.harvester = nullptr;
+    if (!placement.here("dispatcher")) served.dispatcher = nullptr;
+    metrics->add(std::make_shared<CoreCollector>(served));
     // The dashboard shows the last log lines: a ring of them beside the logger's own sinks.
     auto ring = std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(200);
     ring->set_pattern("%H:%M:%S.%e %l %v");
@@ -660,14 +688,24 @@ Summary run_core(std::vector<JobSpec> jobs, const CoreOptions& options_in) {
       std::snprintf(hex, sizeof hex, "%08x%08x%08x%08x", entropy(), entropy(), entropy(), entropy());
       token = hex;
       // Answers at once: the restart goes on while the page watches the service's counters.
-      dashboard.restart = [&supervisor](const std::string& service) {
-        auto started = supervisor.restart(service);
+      auto answer = [](std::future<swarmsync::Result<swarmsync::SwapReport, swarmsync::SupervisorError>> started,
+                       const std::string& done, const std::string& going) {
         if (started.wait_for(std::chrono::seconds(0)) == std::future_status::ready) {
           auto r = started.get();
           if (!r) return swarmsync::observe::HttpAnswer{409, r.error().message};
-          return swarmsync::observe::HttpAnswer{200, "restarted " + service};
+          return swarmsync::observe::HttpAnswer{200, done};
         }
-        return swarmsync::observe::HttpAnswer{202, "restarting " + service};
+        return swarmsync::observe::HttpAnswer{202, going};
+      };
+      dashboard.restart = [&supervisor, answer](const std::string& service) {
+        return answer(supervisor.restart(service), "restarted " + service, "restarting " + service);
+      };
+      // A swap brings a new instance of the service's code, built as at boot: the running one
+      // hands over at its next receive, nothing queued is lost.
+      dashboard.swap = [&supervisor, &parts, &options, answer](const std::string& service) {
+        auto main = service_main(service, parts, options);
+        if (!main) return swarmsync::observe::HttpAnswer{409, "no service named " + service + " to swap"};
+        return answer(supervisor.replace(service, std::move(main)), "swapped " + service, "swapping " + service);
       };
     }
     auto started = swarmsync::observe::HttpExporter::start(
@@ -995,6 +1033,29 @@ int run_node(const NodeOptions& options, std::ostream& out, std::ostream& err, c
                         {.intensity = {10, std::chrono::seconds(10)},
                          .backoff = {std::chrono::milliseconds(1), std::chrono::milliseconds(10)}});
   declare_services(supervisor, parts, as_core, placement);
+  // The node's own metrics over HTTP: its services and channels, and the Core's families of the
+  // services it runs. Listening before the services start: a bad address stops the node first.
+#if SWARMSYNC_CORE_WITH_METRICS
+  std::shared_ptr<swarmsync::observe::HttpExporter> exporter;
+  if (!options.http.empty()) {
+    auto at = swarmsync::observe::parse_listen_address(options.http);
+    if (!at) return fail("--http " + at.error(), 2);
+    auto metrics = std::make_shared<swarmsync::observe::Metrics>();
+    metrics->add(std::make_shared<swarmsync::observe::SnapshotCollector>([&supervisor] { return supervisor.snapshot(); }));
+    CoreMetricsSources sources;
+    sources.whole_run = false;
+    if (placement.here("task-archive")) sources.archive = parts.archive;
+    if (placement.here("harvester")) sources.harvester = parts.harvester;
+    if (placement.here("dispatcher")) sources.dispatcher = parts.dispatcher;
+    metrics->add(std::make_shared<CoreCollector>(sources));
+    auto started = swarmsync::observe::HttpExporter::start(ioc.get_executor(), *at, metrics);
+    if (!started) return fail("--http " + started.error());
+    exporter = std::move(*started);
+    out << who << ": metrics at http://" << exporter->local_endpoint() << "/metrics" << std::endl;
+  }
+#else
+  if (!options.http.empty()) return fail("--http: this build has no metrics exporter (SWARMSYNC_WITH_METRICS=OFF)", 2);
+#endif
   if (auto started = supervisor.start(); !started) return fail("the wiring check failed:\n" + started.error().table());
   supervisor.handle_signals();
 
@@ -1041,6 +1102,9 @@ int run_node(const NodeOptions& options, std::ostream& out, std::ostream& err, c
   const auto report = supervisor.finished().get();
   entry.leave();
   responder.reset();  // answers no more
+#if SWARMSYNC_CORE_WITH_METRICS
+  if (exporter) exporter->stop();  // before the io_context: no scrape reads a state going away
+#endif
   guard.reset();
   ioc.stop();
   for (auto& t : threads) t.join();

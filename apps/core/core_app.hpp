@@ -109,6 +109,9 @@ struct NodeOptions {
   std::chrono::milliseconds ack_wait{std::chrono::seconds(30)};  ///< as `CoreOptions::ack_wait`
   unsigned threads = 2;
   std::shared_ptr<spdlog::logger> logger;  ///< where the services log; null: nowhere
+  /// Set: serves the node's metrics at `/metrics` there (as `CoreOptions::http`; the families of
+  /// the services it runs), and says where on `out`.
+  std::string http;
 };
 
 /// Runs the services of `options` until SIGINT or SIGTERM (or `stop` becomes true), taking

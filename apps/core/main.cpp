@@ -2,7 +2,7 @@
 //
 //   swarmsync-core run [--count N | --jobs FILE|-] [--workers W] [--duration 90s] [--json] [faults]
 //   swarmsync-core run --nats URL [--workers 0] ...   (with workers in other processes)
-//   swarmsync-core node --nats URL --services scheduler,dispatcher [--name N]   (a part of the Core)
+//   swarmsync-core node --nats URL --services scheduler,dispatcher [--name N] [--http ADDRESS]   (a part of the Core)
 //   swarmsync-core worker --nats URL --name W [--capacity C] [--speed S]
 //   swarmsync-core wiring [--dot | --json]
 //   swarmsync-core --version
@@ -199,9 +199,13 @@ int main(int argc, char** argv) {
                    "how long a message taken by a process that died waits before it is delivered again (the same "
                    "in every process of a core)")
       ->type_name("TIME");
-  std::string node_log_level = "warn";
+  std::string node_log_level = "warn", node_log_format = "text";
   node->add_option("--log-level", node_log_level, "the least severe log lines written to standard error")
       ->type_name("LEVEL");
+  node->add_option("--log-format", node_log_format, "text, or json: one object a line")->type_name("FORMAT");
+  node->add_option("--http", node_options.http,
+                   "serve the node's metrics at http://ADDRESS/metrics (PORT alone: on 127.0.0.1)")
+      ->type_name("ADDRESS");
 
   auto* wiring = app.add_subcommand("wiring", "print the boot diagnostics of the Core's wiring");
   bool dot = false, wiring_json = false;
@@ -269,6 +273,9 @@ int main(int argc, char** argv) {
       return std::cerr << "error: --log-level: '" << node_log_level
                        << "' is not a level; expected trace, debug, info, warn, error or off\n",
              2;
+    if (node_log_format != "text" && node_log_format != "json")
+      return std::cerr << "error: --log-format: '" << node_log_format << "' is not a format; expected text or json\n", 2;
+    node_log.format = node_log_format == "json" ? core::cli::LogFormat::json : core::cli::LogFormat::text;
     auto node_logger = core::cli::make_logger(node_log);
     if (!node_logger) return std::cerr << "error: " << node_logger.error().message << "\n", 2;
     node_options.logger = *node_logger;

@@ -3,7 +3,10 @@
 #include <swarmsync/channels/broadcast.hpp>
 #include <swarmsync/channels/mpsc.hpp>
 
+#include <algorithm>
 #include <atomic>
+#include <cstdio>
+#include <cstdlib>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -245,7 +248,8 @@ Metrics core_jobs(double scale) {
 
 #if SWARMSYNC_CORE_WITH_METRICS
 // GETs `path` from `host:port` on a fresh connection; the bytes of the answer (0 on failure).
-std::size_t http_get(const std::string& host, unsigned short port, const std::string& path) {
+std::size_t http_get(const std::string& host, unsigned short port, const std::string& path,
+                     std::string* body = nullptr) {
   boost::asio::io_context ioc;
   boost::asio::ip::tcp::socket socket(ioc);
   boost::system::error_code ec;
@@ -255,6 +259,7 @@ std::size_t http_get(const std::string& host, unsigned short port, const std::st
   boost::asio::write(socket, boost::asio::buffer(request), ec);
   std::string answer;
   boost::asio::read(socket, boost::asio::dynamic_buffer(answer), ec);
+  if (body) *body = answer;
   return answer.size();
 }
 
@@ -300,6 +305,73 @@ Metrics core_jobs_http(double scale) {
           {"jobs_per_s_http", with.jobs_per_second},
           {"scrapes", static_cast<double>(scrapes.load())}};
 }
+
+// The dashboard under load: 1,000,000 jobs handed to the Core at once (in flight until done), the
+// page's state and the metrics fetched every 100 ms throughout, each fetch timed. What the page
+// and /metrics serve does not grow with the jobs (counts and histograms, the worker table, the
+// last log lines), so a fetch should take about as long with a million jobs in flight as with
+// none. The figures: the fetch times (median and slowest) and the most jobs in flight a fetch of
+// the state reported (its "unfinished").
+Metrics core_dashboard_loaded(double scale) {
+  const auto workload = instant_jobs(bench::scaled(1'000'000, scale, 100));
+  const auto jobs = core::generate_workload(workload);
+  core::CoreOptions served;
+  served.workers = 8;
+  served.http = "127.0.0.1:0";
+  std::atomic<unsigned short> port{0};
+  served.on_http = [&](const std::string& url) {
+    port.store(static_cast<unsigned short>(std::stoi(url.substr(url.rfind(':') + 1))));
+  };
+  std::atomic<bool> done{false};
+  std::vector<double> state_ms, metrics_ms;
+  // Failed fetches, and those of them before the last fetch that succeeded: the run stopping
+  // its server may fail the fetches at the end, never one in between.
+  std::uint64_t failed = 0, failed_before_last = 0;
+  std::uint64_t in_flight = 0;
+  auto timed = [&in_flight](unsigned short p, const char* path, std::vector<double>& into) {
+    const auto start = std::chrono::steady_clock::now();
+    std::string body;
+    const bool ok = http_get("127.0.0.1", p, path, &body) > 0;
+    if (const auto at = body.find("\"unfinished\":"); at != std::string::npos)
+      in_flight = std::max<std::uint64_t>(in_flight, std::strtoull(body.c_str() + at + 13, nullptr, 10));
+    into.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+    return ok;
+  };
+  std::thread scraper([&] {
+    while (!done.load()) {
+      if (const auto p = port.load()) {
+        for (auto [path, into] : {std::pair{"/api/state", &state_ms}, std::pair{"/metrics", &metrics_ms}}) {
+          if (timed(p, path, *into)) failed_before_last = failed;
+          else ++failed;
+        }
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  });
+  const auto summary = core::run_core(jobs, served);
+  done.store(true);
+  scraper.join();
+  if (!summary.error.empty()) bench::fail("core: " + summary.error);
+  if (summary.done != workload.jobs || summary.unaccounted != 0)
+    bench::fail(std::to_string(summary.done) + " of " + std::to_string(workload.jobs) + " jobs done");
+  if (failed_before_last) bench::fail(std::to_string(failed_before_last) + " fetches failed during the run");
+  if (std::getenv("BENCH_TRACE"))
+    for (std::size_t i = 0; i < state_ms.size(); ++i)
+      if (state_ms[i] > 20 || (i < metrics_ms.size() && metrics_ms[i] > 20))
+        std::fprintf(stderr, "fetch %zu: state %.1f ms, metrics %.1f ms\n", i, state_ms[i], i < metrics_ms.size() ? metrics_ms[i] : 0.0);
+  auto percentile = [](std::vector<double> v, double p) {
+    if (v.empty()) return 0.0;
+    std::sort(v.begin(), v.end());
+    return v[std::min(v.size() - 1, static_cast<std::size_t>(p * static_cast<double>(v.size())))];
+  };
+  return {{"jobs_per_s", summary.jobs_per_second},
+          {"fetches", static_cast<double>(state_ms.size() + metrics_ms.size())},
+          {"most_in_flight", static_cast<double>(in_flight)},
+          {"state_p50_ms", percentile(state_ms, 0.5)},
+          {"state_max_ms", percentile(state_ms, 1.0)},
+          {"metrics_p50_ms", percentile(metrics_ms, 0.5)},
+          {"metrics_max_ms", percentile(metrics_ms, 1.0)}};
+}
 #endif
 
 }  // namespace
@@ -323,6 +395,7 @@ int main(int argc, char** argv) {
   cases.push_back({"core_jobs", core_jobs});
 #if SWARMSYNC_CORE_WITH_METRICS
   cases.push_back({"core_jobs_http", core_jobs_http});
+  cases.push_back({"core_dashboard_loaded", core_dashboard_loaded});
 #endif
 #if SWARMSYNC_CORE_WITH_NATS
   for (auto& c : bench::nats::swarmsync_cases()) cases.push_back(std::move(c));

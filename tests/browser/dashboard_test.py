@@ -68,7 +68,8 @@ def stop_run(run):
 
 
 def control(core, browser):
-    """With --control: the restart button is refused without the token, and restarts with it."""
+    """With --control: the restart button is refused without the token, and restarts with it; the
+    swap button swaps a service in."""
     run, base = start_run(core, "--control")
     try:
         m = re.match(r"control token: ([0-9a-f]{32}) ", run.stderr.readline())
@@ -87,7 +88,15 @@ def control(core, browser):
             page.wait_for('Array.from(document.querySelectorAll("#services tr")).some(tr =>'
                           ' tr.cells[0].textContent === "scheduler" && tr.cells[2].textContent === "1")', timeout=20)
             page.wait_for('document.getElementById("happenings").textContent.includes("scheduler restarted")')
-        print("control: without the token %r; with it %r; the scheduler restarted once" % (refused, accepted))
+            # A swap: a new instance of the Dispatcher's code, counted as a swap, its duration shown.
+            page.evaluate('document.querySelector(\'button.swap[data-service="dispatcher"]\').click()')
+            swapped = page.wait_for('(t => /^20[02] swap/.test(t) && t)(document.getElementById("answer").textContent)')
+            page.wait_for('Array.from(document.querySelectorAll("#services tr")).some(tr =>'
+                          ' tr.cells[0].textContent === "dispatcher" && tr.cells[4].textContent === "1"'
+                          ' && / ms$/.test(tr.cells[5].textContent))', timeout=20)
+            page.wait_for('document.getElementById("happenings").textContent.includes("dispatcher swapped in")')
+        print("control: without the token %r; with it %r; the scheduler restarted once; the dispatcher %r once"
+              % (refused, accepted, swapped))
     finally:
         stop_run(run)
 

@@ -11,6 +11,8 @@
 #include <boost/asio/steady_timer.hpp>
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <atomic>
 #include <optional>
 #include <string>
 #include <thread>
@@ -381,6 +383,47 @@ TEST(Broadcast, ReportsRacingSendsAddUpExactly) {
   EXPECT_EQ(missed, 2 * reports);
   EXPECT_EQ(values, expected - reports);
   EXPECT_EQ(rx.try_recv().error(), empty);
+}
+
+// Each receiver counts what it missed; a move keeps its position and its count.
+TEST(Broadcast, AReceiverCountsWhatItMissed) {
+  auto [tx, rx] = broadcast::channel<int>(4);
+  auto keeping_up = tx.subscribe();
+  for (int i = 0; i < 10; ++i) {
+    tx.send(i).value();
+    ASSERT_EQ(keeping_up.try_recv().value(), i);
+  }
+  EXPECT_EQ(rx.len(), 10u);
+  EXPECT_EQ(rx.try_recv().error(), lagged(6));
+  EXPECT_EQ(rx.missed_count(), 6u);
+  EXPECT_EQ(rx.try_recv().value(), 6);
+  tx.report_missed(3);
+  auto moved = std::move(rx);
+  EXPECT_EQ(moved.missed_count(), 6u);
+  EXPECT_EQ(moved.len(), 4u);  // three values and the report
+  for (int i = 7; i < 10; ++i) ASSERT_EQ(moved.try_recv().value(), i);
+  EXPECT_EQ(moved.try_recv().error(), lagged(3));
+  EXPECT_EQ(moved.missed_count(), 9u);
+  EXPECT_EQ(keeping_up.missed_count(), 0u);
+  EXPECT_EQ(tx.lagged_count(), 9u);
+}
+
+// A monitor reads a receiver's backlog from another thread while it receives (the
+// ThreadSanitizer build checks the reads).
+TEST(Broadcast, AReceiversBacklogIsReadableFromAnotherThread) {
+  constexpr int values = 50'000;
+  auto [tx, rx] = broadcast::channel<int>(1 << 16);
+  std::atomic<bool> done{false};
+  std::size_t largest = 0;
+  std::thread monitor([&, &r = rx] {
+    while (!done.load()) largest = std::max(largest, r.len() + static_cast<std::size_t>(r.missed_count()));
+  });
+  for (int i = 0; i < values; ++i) tx.send(i).value();
+  for (int i = 0; i < values; ++i) ASSERT_EQ(rx.try_recv().value(), i);
+  done = true;
+  monitor.join();
+  EXPECT_LE(largest, static_cast<std::size_t>(values));
+  EXPECT_EQ(rx.len(), 0u);
 }
 
 }  // namespace

@@ -16,6 +16,7 @@
 #include <boost/asio/use_future.hpp>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <string>
@@ -452,6 +453,108 @@ TEST(Parking, DestroyingTheContextDestroysParkedCoroutines) {
   EXPECT_EQ(frx_end.try_recv().value(), 0);
   EXPECT_EQ(frx_end.try_recv().error(), mpsc::TryRecvError::empty);  // the parked send never sent
   EXPECT_TRUE(deadline_tx_end.is_closed());
+}
+
+}  // namespace
+
+// The statistics a monitor reads: high-water mark, refused sends, senders.
+namespace {
+
+using namespace swarmsync;
+
+// The mark is measured once a block of 32 sends: after 100 sends and a full drain, the claim
+// that opened the fourth block (index 96) saw 97 queued.
+TEST(MpscStatistics, TheHighWaterMarkKeepsThePeakOnceDrained) {
+  auto [tx, rx] = mpsc::unbounded_channel<int>();
+  EXPECT_EQ(tx.high_water(), 0u);
+  for (int i = 0; i < 100; ++i) tx.send(i).value();
+  for (int i = 0; i < 100; ++i) ASSERT_EQ(rx.try_recv().value(), i);
+  EXPECT_EQ(tx.len(), 0u);
+  EXPECT_EQ(tx.high_water(), 97u);
+  EXPECT_EQ(rx.high_water(), 97u);
+  // A lower peak later leaves the mark alone.
+  for (int i = 0; i < 40; ++i) tx.send(i).value();
+  for (int i = 0; i < 40; ++i) ASSERT_TRUE(rx.try_recv());
+  EXPECT_EQ(tx.high_water(), 97u);
+}
+
+// A query measures the depth too: a peak it saw stays after the drain, to the value.
+TEST(MpscStatistics, APeakSeenByAQueryStays) {
+  auto [tx, rx] = mpsc::unbounded_channel<int>();
+  for (int i = 0; i < 20; ++i) tx.send(i).value();
+  EXPECT_EQ(tx.high_water(), 20u);
+  while (rx.try_recv()) {
+  }
+  EXPECT_EQ(tx.high_water(), 20u);
+}
+
+// Senders on several threads while the receiver drains: the mark never exceeds what was sent
+// and is at most 31 below the largest depth the receiver saw.
+TEST(MpscStatistics, TheHighWaterMarkUnderConcurrentSends) {
+  constexpr int threads = 4, per_thread = 20'000;
+  auto [tx, rx] = mpsc::unbounded_channel<int>();
+  std::vector<std::thread> senders;
+  for (int t = 0; t < threads; ++t)
+    senders.emplace_back([t = tx] {
+      for (int i = 0; i < per_thread; ++i) t.send(i).value();
+    });
+  std::size_t deepest_seen = 0;
+  for (int taken = 0; taken < threads * per_thread;) {
+    deepest_seen = std::max(deepest_seen, rx.len());
+    if (rx.try_recv()) ++taken;
+  }
+  for (auto& s : senders) s.join();
+  const std::size_t mark = tx.high_water();
+  EXPECT_LE(mark, static_cast<std::size_t>(threads * per_thread));
+  EXPECT_GE(mark + 31, deepest_seen);
+}
+
+TEST(MpscStatistics, RefusedSendsAreCounted) {
+  auto [tx, rx] = mpsc::unbounded_channel<int>();
+  tx.send(1).value();
+  EXPECT_EQ(tx.refused_count(), 0u);
+  rx.close();
+  EXPECT_FALSE(tx.send(2));
+  EXPECT_FALSE(tx.send(3));
+  EXPECT_EQ(tx.refused_count(), 2u);
+  EXPECT_EQ(rx.refused_count(), 2u);
+  EXPECT_EQ(tx.sent_count(), 1u);  // refused before claiming a place: not counted as sent
+
+  auto [btx, brx] = mpsc::channel<int>(1);
+  btx.try_send(1).value();
+  EXPECT_EQ(btx.try_send(2).error().kind, swarmsync::TrySendErrorKind::full);
+  EXPECT_EQ(btx.refused_count(), 1u);
+  auto permit = swarmsync::test::run_sync([&]() -> asio::awaitable<std::optional<mpsc::Permit<int>>> {
+    (void)brx.try_recv();
+    co_return co_await btx.reserve();
+  }());
+  ASSERT_TRUE(permit);
+  {
+    auto dead = std::move(brx);  // the receiver goes: the permit's send is refused too
+  }
+  EXPECT_FALSE(std::move(*permit).send(3));
+  EXPECT_EQ(btx.try_send(4).error().kind, swarmsync::TrySendErrorKind::closed);
+  EXPECT_FALSE(swarmsync::test::run_sync(
+      [&]() -> asio::awaitable<bool> { co_return static_cast<bool>(co_await btx.send(5)); }()));
+  EXPECT_EQ(btx.refused_count(), 4u);
+
+  mpsc::UnboundedSender<int> moved_from = std::move(tx);
+  EXPECT_FALSE(tx.send(6));  // NOLINT(bugprone-use-after-move): a handle without a channel
+  EXPECT_EQ(moved_from.refused_count(), 2u);
+}
+
+TEST(MpscStatistics, SendersAreCountedWithCopiesAndPermits) {
+  auto [tx, rx] = mpsc::channel<int>(4);
+  EXPECT_EQ(tx.sender_count(), 1u);
+  {
+    auto copy = tx;
+    EXPECT_EQ(rx.sender_count(), 2u);
+    auto permit = swarmsync::test::run_sync(
+        [&]() -> asio::awaitable<std::optional<mpsc::Permit<int>>> { co_return co_await copy.reserve(); }());
+    ASSERT_TRUE(permit);
+    EXPECT_EQ(tx.sender_count(), 3u);
+  }
+  EXPECT_EQ(tx.sender_count(), 1u);
 }
 
 }  // namespace

@@ -211,14 +211,33 @@ TEST(CoreCli, LogLevelFileAndJsonFormat) {
   std::ifstream in(log_path);
   std::string line;
   int lines = 0, from_logger = 0;
+  std::vector<std::string> started;
+  std::vector<nlohmann::json> shutdowns, shutdowns_done;
   while (std::getline(in, line)) {
     const auto record = nlohmann::json::parse(line);  // every line is one JSON object
     ++lines;
-    EXPECT_TRUE(record.contains("time") && record.contains("level") && record.contains("message")) << line;
+    EXPECT_TRUE(record.contains("time") && record.contains("level")) << line;
+    // A message, or a structured record: a supervisor's decision with its fields.
+    EXPECT_NE(record.contains("message"), record.contains("event") && record.contains("fields")) << line;
     if (record.value("message", "").find("startup") != std::string::npos) ++from_logger;
+    if (record.value("event", "") == "started") started.push_back(record["service"].get<std::string>());
+    if (record.value("service", "") == "supervisor" && record.value("event", "") == "shutdown") shutdowns.push_back(record);
+    if (record.value("event", "") == "shutdown_done") shutdowns_done.push_back(record);
   }
   EXPECT_GT(lines, 0);
   EXPECT_GT(from_logger, 0) << "the Logger's core events are in the log";
+  std::sort(started.begin(), started.end());
+  EXPECT_EQ(started, (std::vector<std::string>{"dispatcher", "harvester", "hibernator", "logger", "receiver",
+                                               "scheduler", "submitter", "task-archive", "workers"}));
+  ASSERT_EQ(shutdowns.size(), 1u);
+  EXPECT_EQ(shutdowns[0]["level"], "info");
+  EXPECT_EQ(shutdowns[0]["fields"]["reason"], "all jobs done");
+  ASSERT_EQ(shutdowns_done.size(), 1u);
+  EXPECT_EQ(shutdowns_done[0]["service"], "supervisor");
+  long long left = 0;  // per channel, adding up to the whole
+  for (const auto& [key, value] : shutdowns_done[0]["fields"].items())
+    if (key.rfind("left.", 0) == 0) left += std::stoll(value.get<std::string>());
+  EXPECT_EQ(std::to_string(left), shutdowns_done[0]["fields"]["unhandled"].get<std::string>()) << shutdowns_done[0];
   std::filesystem::remove(log_path);
 
   const auto bad_level = run("run --count 5 --log-level loud");
@@ -227,6 +246,11 @@ TEST(CoreCli, LogLevelFileAndJsonFormat) {
   const auto bad_format = run("run --count 5 --log-format xml");
   EXPECT_EQ(bad_format.status, 2);
   EXPECT_NE(bad_format.err.find("--log-format: 'xml' is not a format"), std::string::npos) << bad_format.err;
+  const auto bad_node_format = run("node --nats nats://127.0.0.1:1 --services scheduler --name a --log-format xml");
+  EXPECT_EQ(bad_node_format.status, 2);
+  EXPECT_NE(bad_node_format.err.find("error: --log-format: 'xml' is not a format; expected text or json"),
+            std::string::npos)
+      << bad_node_format.err;
   const auto bad_file = run("run --count 5 --log-file /nonexistent/dir/core.log");
   EXPECT_EQ(bad_file.status, 2);
   EXPECT_NE(bad_file.err.find("--log-file: cannot open '/nonexistent/dir/core.log'"), std::string::npos)

@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <memory>
+#include <regex>
 #include <iostream>
 #include <string>
 #include <thread>
@@ -19,6 +20,7 @@
 #include "remote/kv_bucket.hpp"
 #include "remote/nodes.hpp"
 #endif
+#include "support/http_client.hpp"
 #include "support/program.hpp"
 #include "transport/nats_server.hpp"
 
@@ -162,6 +164,41 @@ TEST_F(CoreAcrossProcesses, ThreeProcessesAndFourWorkersRunEveryJob) {
   stop(a, "node a: stopped");
   stop(b, "node b: stopped");
 }
+
+#if SWARMSYNC_CORE_WITH_METRICS
+// A node serves its own metrics: its services and channels, and the Core's families of the
+// services it runs (the Dispatcher's worker table here), not the run's job counts.
+TEST_F(CoreAcrossProcesses, ANodeServesTheMetricsOfItsServices) {
+  Program bad({"node", "--nats", server.url(), "--name", "x", "--services", "dispatcher", "--http", "host:1"}, true);
+  EXPECT_EQ(bad.wait(30s), 2);
+  EXPECT_NE(bad.output().find("error: node x: --http 'host:1' has no IP address"), std::string::npos) << bad.output();
+
+  auto a = std::make_unique<Program>(std::vector<std::string>{"node", "--nats", server.url(), "--name", "a",
+                                                              "--services", "scheduler,dispatcher", "--http",
+                                                              "127.0.0.1:0"},
+                                     true);
+  ASSERT_TRUE(a->wait_for_output("node a: running")) << a->output();
+  const std::regex said(R"(node a: metrics at (http://127\.0\.0\.1:[0-9]+)/metrics)");
+  std::smatch m;
+  const std::string head = a->output();
+  ASSERT_TRUE(std::regex_search(head, m, said)) << head;
+  const std::string base = m[1];
+  auto w = worker("w1");
+  Program run({"run", "--nats", server.url(), "--count", "200", "--json"});
+  ASSERT_EQ(run.wait(120s), 0) << run.output();
+  const auto text = swarmsync::test::http_request(base, "GET", "/metrics");
+  EXPECT_EQ(text.rfind("HTTP/1.1 200", 0), 0u) << text;
+  EXPECT_NE(text.find("\nswarmsync_service_up{service=\"dispatcher\"} 1\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("\nswarmsync_service_up{service=\"scheduler\"} 1\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("\nswarmsync_core_workers_reachable 1\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("\nswarmsync_core_worker_capacity{worker="), std::string::npos) << text;
+  EXPECT_EQ(text.find("swarmsync_core_jobs_submitted_total"), std::string::npos) << "the run's, not the node's";
+  EXPECT_EQ(text.find("swarmsync_core_retries_total"), std::string::npos) << "the Harvester runs elsewhere";
+  w->signal(SIGTERM);
+  EXPECT_EQ(w->wait(), 0);
+  stop(a, "node a: stopped");
+}
+#endif
 
 // Nodes outlive a run. A run stopped early leaves jobs in them, which they finish afterwards; the
 // next run numbers its jobs apart and counts only its own (the earlier run's records are dropped

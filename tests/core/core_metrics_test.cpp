@@ -10,6 +10,7 @@
 #include <boost/asio/write.hpp>
 #include <chrono>
 #include <regex>
+#include <sstream>
 #include <string>
 #include <swarmsync/observe/metrics.hpp>
 #include <thread>
@@ -19,6 +20,7 @@
 
 #include "core_metrics.hpp"
 #include "dashboard/dashboard.hpp"
+#include "support/http_client.hpp"
 #include "support/program.hpp"
 
 namespace core_metrics_test {
@@ -93,8 +95,9 @@ TEST(Dashboard, TheStateIsOneJsonObjectOfTheSnapshotAndTheJobs) {
   spdlog::logger logger("test", ring);
   logger.warn("a line with \xff, not UTF-8");
   swarmsync::Snapshot snap;
-  snap.services.push_back({"scheduler", swarmsync::ServiceState::running, 1, 1, 0, "boom", 0});
-  snap.channels.push_back({"ToScheduler", 4, 10, 6, "", ""});
+  snap.services.push_back(
+      {"scheduler", swarmsync::ServiceState::running, 1, 1, 0, "boom", 0, std::chrono::microseconds(2500), 3, 7});
+  snap.channels.push_back({"ToScheduler", 4, 10, 6, "", "", 9, 2, 3, 1, "in-process"});
   core::DashboardSources sources{[&] { return snap; },
                                  {archive, std::make_shared<core::HarvesterState>(),
                                   std::make_shared<core::DispatcherState>(), 3, 3},
@@ -104,7 +107,12 @@ TEST(Dashboard, TheStateIsOneJsonObjectOfTheSnapshotAndTheJobs) {
   EXPECT_EQ(j["services"][0]["name"], "scheduler");
   EXPECT_EQ(j["services"][0]["state"], "running");
   EXPECT_EQ(j["services"][0]["last_error"], "boom");
+  EXPECT_EQ(j["services"][0]["last_swap_ms"], 2.5);
+  EXPECT_EQ(j["services"][0]["events_behind"], 3);
+  EXPECT_EQ(j["services"][0]["events_missed"], 7);
   EXPECT_EQ(j["channels"][0]["depth"], 4);
+  EXPECT_EQ(j["channels"][0]["high_water"], 9);
+  EXPECT_EQ(j["channels"][0]["refused"], 2);
   EXPECT_EQ(j["jobs"]["submitted"], 3);
   EXPECT_EQ(j["jobs"]["done"], 1);
   EXPECT_EQ(j["jobs"]["unfinished"], 2);
@@ -114,22 +122,45 @@ TEST(Dashboard, TheStateIsOneJsonObjectOfTheSnapshotAndTheJobs) {
   ASSERT_EQ(j["log"].size(), 1u);
   EXPECT_NE(j["log"][0].get<std::string>().find("a line with"), std::string::npos);
   EXPECT_EQ(j["stopping"], false);
+  EXPECT_TRUE(j["workers"].is_array());
+  EXPECT_EQ(j["control"], false);
+  sources.swap = [](const std::string&) { return swarmsync::observe::HttpAnswer{200, "swapped"}; };
+  EXPECT_EQ(nlohmann::json::parse(core::dashboard_state_json(sources))["control"], true);
+}
+
+// With the control on, the restart and swap actions take a service's name and need the token.
+TEST(Dashboard, TheControlsActionsNameTheirServiceAndCarryTheToken) {
+  std::vector<std::string> asked;
+  core::DashboardSources sources{[] { return swarmsync::Snapshot{}; },
+                                 {std::make_shared<core::TaskArchiveStore>(), std::make_shared<core::HarvesterState>(),
+                                  std::make_shared<core::DispatcherState>(), 0, 0},
+                                 nullptr,
+                                 {}};
+  const auto off = core::dashboard_routes(sources, "digraph {}");
+  EXPECT_TRUE(off.actions.empty());
+  sources.restart = [&](const std::string& service) {
+    asked.push_back("restart " + service);
+    return swarmsync::observe::HttpAnswer{202, "restarting " + service};
+  };
+  sources.swap = [&](const std::string& service) {
+    asked.push_back("swap " + service);
+    return swarmsync::observe::HttpAnswer{202, "swapping " + service};
+  };
+  const auto on = core::dashboard_routes(sources, "digraph {}", "secret");
+  EXPECT_EQ(on.token, "secret");
+  ASSERT_EQ(on.actions.count("/api/restart"), 1u);
+  ASSERT_EQ(on.actions.count("/api/swap"), 1u);
+  EXPECT_EQ(on.actions.at("/api/swap").run("service=dispatcher").status, 202u);
+  EXPECT_EQ(on.actions.at("/api/restart").run("service=scheduler").body, "restarting scheduler");
+  const auto unnamed = on.actions.at("/api/swap").run("");
+  EXPECT_EQ(unnamed.status, 400u);
+  EXPECT_EQ(unnamed.body, "name the service: /api/swap?service=NAME");
+  EXPECT_EQ(on.actions.at("/api/restart").run("who=x").status, 400u);
+  EXPECT_EQ(asked, (std::vector<std::string>{"swap dispatcher", "restart scheduler"}));
 }
 
 std::string scrape(const std::string& url) {
-  const std::regex parts(R"(http://([0-9.]+):([0-9]+)/metrics)");
-  std::smatch m;
-  if (!std::regex_match(url, m, parts)) return "bad url: " + url;
-  boost::asio::io_context ioc;
-  tcp::socket socket(ioc);
-  boost::system::error_code ec;
-  socket.connect(tcp::endpoint(boost::asio::ip::make_address(m[1].str()), static_cast<unsigned short>(std::stoi(m[2]))), ec);
-  if (ec) return "connect: " + ec.message();
-  const std::string request = "GET /metrics HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
-  boost::asio::write(socket, boost::asio::buffer(request));
-  std::string response;
-  boost::asio::read(socket, boost::asio::dynamic_buffer(response), ec);
-  return response;
+  return swarmsync::test::http_request(url, "GET", "/metrics");
 }
 
 // While the Core runs: the URL is said on standard error, and a scrape sees the services up and
@@ -158,8 +189,57 @@ TEST(CoreMetrics, RunWithHttpServesTheMetricsWhileItRuns) {
   EXPECT_EQ(text.find("swarmsync_core_jobs_finished_total{outcome=\"done\"} 0\n"), std::string::npos)
       << "no job finished in 4 s: " << text;
   EXPECT_NE(text.find("swarmsync_channel_sent_total{channel=\"ToScheduler\"} "), std::string::npos) << text;
+  EXPECT_NE(text.find("swarmsync_channel_depth_high_water{channel=\"ToScheduler\"} "), std::string::npos) << text;
+  // The worker table: 4 workers of 4 slots by default, each with its last heartbeat.
+  int workers = 0;
+  const std::regex capacity_line(R"(swarmsync_core_worker_capacity\{worker="[0-9]+"\} 4)");
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) workers += std::regex_match(line, capacity_line) ? 1 : 0;
+  EXPECT_EQ(workers, 4) << text;
+  EXPECT_NE(text.find("swarmsync_core_worker_last_heartbeat_timestamp_seconds{worker="), std::string::npos) << text;
   EXPECT_EQ(run.wait(60s), 0) << run.output();
   EXPECT_NE(scrape(url).rfind("connect: ", 0), std::string::npos) << "still served after the run";
+}
+
+std::string post(const std::string& base, const std::string& path, const std::string& token) {
+  return swarmsync::test::http_request(base, "POST", path, "Authorization: Bearer " + token + "\r\n");
+}
+
+// Every service of the Core swapped from the dashboard's control while jobs run: each counted as
+// a swap, and no job lost (the summary accounts for every one).
+TEST(CoreMetrics, EveryServiceSwappedFromTheControlLosesNoJob) {
+  swarmsync::test::Program run({"run", "--count", "2000", "--cron-share", "0.5", "--cron-speed", "600", "--duration",
+                                "4s", "--http", "127.0.0.1:0", "--control", "--json"},
+                               true);
+  ASSERT_TRUE(run.wait_for_output("control token: ")) << run.output();
+  ASSERT_TRUE(run.wait_for_output("\n", 5s));
+  const std::regex said(R"(dashboard at (http://127\.0\.0\.1:[0-9]+)/[^]*control token: ([0-9a-f]{32}))");
+  std::smatch m;
+  std::string head;
+  for (int i = 0; i < 100 && !std::regex_search(head = run.output(), m, said); ++i) std::this_thread::sleep_for(20ms);
+  ASSERT_TRUE(std::regex_search(head, m, said)) << head;
+  const std::string base = m[1], token = m[2];
+  const std::vector<std::string> services = {"receiver", "hibernator", "scheduler", "dispatcher",
+                                             "harvester", "task-archive", "logger"};
+  for (const auto& service : services) {
+    const auto answer = post(base, "/api/swap?service=" + service, token);
+    EXPECT_TRUE(answer.rfind("HTTP/1.1 200", 0) == 0 || answer.rfind("HTTP/1.1 202", 0) == 0) << service << ": " << answer;
+    std::this_thread::sleep_for(100ms);  // the hand-over, before the next (one at a time per service anyway)
+  }
+  const auto unknown = post(base, "/api/swap?service=nobody", token);
+  EXPECT_EQ(unknown.rfind("HTTP/1.1 409", 0), 0u) << unknown;
+  EXPECT_NE(unknown.find("no service named nobody to swap"), std::string::npos) << unknown;
+  EXPECT_EQ(run.wait(60s), 0) << run.output();
+  const std::string out = run.output();
+  const auto at = out.rfind("\n{\"submitted\"");
+  ASSERT_NE(at, std::string::npos) << out;
+  const auto summary = nlohmann::json::parse(out.substr(at + 1));
+  EXPECT_EQ(summary["swaps"], services.size()) << out;
+  EXPECT_EQ(summary["unaccounted"], 0) << out;
+  EXPECT_EQ(summary["done"].get<std::uint64_t>() + summary["failed"].get<std::uint64_t>() +
+                summary["left_total"].get<std::uint64_t>(),
+            summary["submitted"].get<std::uint64_t>())
+      << out;
 }
 
 TEST(CoreMetrics, ABadOrTakenAddressIsNamed) {

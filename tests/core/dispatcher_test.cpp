@@ -156,6 +156,32 @@ TEST(Dispatcher, ADispatchGoesToTheLeastLoadedWorkerWithRunJobAndExpect) {
   EXPECT_EQ(rig.state->credit_held(), 1u);
 }
 
+// The worker table a watcher reads: published at each silence check, a row a worker.
+TEST(Dispatcher, TheWorkerTableIsPublishedForWatchers) {
+  DispatcherRig rig;
+  EXPECT_TRUE(rig.state->worker_table().empty());
+  auto w1 = rig.add_worker(1, 2);
+  auto w2 = rig.add_worker(2, 3);
+  for (JobId id = 10; id < 13; ++id) rig.send(Dispatch{job(id)});
+  const auto before = Clock::now();
+  rig.run();  // a new instance checks for silence once its inbox is drained
+  const auto table = rig.state->worker_table();
+  ASSERT_EQ(table.size(), 2u);
+  EXPECT_EQ(table[0].id, 1u);
+  EXPECT_EQ(table[0].capacity, 2u);
+  EXPECT_EQ(table[0].load, 1u);
+  EXPECT_EQ(table[1].id, 2u);
+  EXPECT_EQ(table[1].capacity, 3u);
+  EXPECT_EQ(table[1].load, 2u);
+  for (const auto& row : table) {
+    EXPECT_TRUE(row.reachable);
+    EXPECT_LE(row.last_seen, Clock::now());
+    EXPECT_GE(row.last_seen + 1s, before);
+  }
+  (void)w1.jobs();
+  (void)w2.jobs();
+}
+
 TEST(Dispatcher, AFinishedJobFreesASlotAndGivesOneCredit) {
   DispatcherRig rig;
   auto w1 = rig.add_worker(1, 1);

@@ -1,4 +1,5 @@
-// The Logger alone: lines written on a slow tick, at 256 buffered lines and at stop; lags counted.
+// The Logger alone: lines written on a slow tick, at 256 buffered lines and at stop; lags counted;
+// the supervisor's decisions (shutdown, restarts, swaps) left to the supervisor's own log.
 
 #include "services/logger.hpp"
 
@@ -58,11 +59,28 @@ struct LoggerRig {
 
 TEST(Logger, DescribesEachCoreEventOnOneLine) {
   EXPECT_EQ(describe(swarmsync::Startup{}), "startup");
-  EXPECT_EQ(describe(swarmsync::Shutdown{"signal"}), "shutdown: signal");
-  EXPECT_EQ(describe(swarmsync::ServiceRestarted{"harvester", 2, false}), "service harvester restarted (restarts: 2)");
-  EXPECT_EQ(describe(swarmsync::ServiceRestarted{"scheduler", 1, true}), "service scheduler swapped (restarts: 1)");
   EXPECT_EQ(describe(swarmsync::Tick{PulseRate::slow, 4}), "tick slow #4");
   EXPECT_EQ(describe(JobStatusChanged{7, 1, JobStatus::retrying, 2}), "job 7 run 1: retrying (attempt 2)");
+}
+
+// The supervisor logs its decisions itself, each once: the Logger does not write them again.
+TEST(Logger, LeavesTheSupervisorsDecisionsToTheSupervisor) {
+  EXPECT_EQ(describe(swarmsync::Shutdown{"signal"}), std::nullopt);
+  EXPECT_EQ(describe(swarmsync::ServiceRestarted{"harvester", 2, false, "boom", 1}), std::nullopt);
+  EXPECT_EQ(describe(swarmsync::ServiceRestarted{"scheduler", 1, true}), std::nullopt);
+
+  LoggerRig rig;
+  Context ctx("logger", 0, rig.shared);
+  bool done = false;
+  rig.start(ctx, done);
+  rig.send(swarmsync::ServiceRestarted{"harvester", 2, false, "boom", 1});
+  rig.send(swarmsync::ServiceRestarted{"scheduler", 1, true});
+  rig.send(JobStatusChanged{7, 0, JobStatus::done, 0});
+  rig.send(swarmsync::Shutdown{"signal 2"});
+  rig.stop(ctx, done);
+  EXPECT_EQ(rig.out.str(), "info job 7 run 0: done (attempt 0)\n");
+  EXPECT_EQ(rig.stats->events, 4u);
+  EXPECT_EQ(rig.stats->lines, 1u);
 }
 
 TEST(Logger, WritesOnASlowTickAndAtStop) {
@@ -103,9 +121,10 @@ TEST(Logger, WritesOnASlowTickAndAtStop) {
   rig.send(JobStatusChanged{11, 0, JobStatus::dispatched, 0});
   rig.send(swarmsync::Shutdown{"test over"});
   rig.stop(ctx, done);  // drains what is queued, then flushes
-  EXPECT_TRUE(rig.wrote("info job 11 run 0: dispatched (attempt 0)\ninfo shutdown: test over\n"));
+  EXPECT_TRUE(rig.wrote("info job 11 run 0: dispatched (attempt 0)\n"));
+  EXPECT_FALSE(rig.wrote("shutdown")) << "the supervisor logs the shutdown";
   EXPECT_EQ(rig.stats->events, 8u);
-  EXPECT_EQ(rig.stats->lines, 8u);
+  EXPECT_EQ(rig.stats->lines, 7u);
   EXPECT_EQ(rig.stats->flushes, 3u);
   EXPECT_EQ(rig.stats->missed, 0u);
 }

@@ -39,9 +39,10 @@ bool has_line(const std::string& text, const std::string& line) {
 
 TEST(SnapshotMetrics, EveryFamilyHasItsHelpTypeAndOneSeriesPerServiceOrChannel) {
   Snapshot snap;
-  snap.services.push_back({"scheduler", ServiceState::running, 2, 3, 1, "boom \"quoted\"\nsecond line", 1});
+  snap.services.push_back({"scheduler", ServiceState::running, 2, 3, 1, "boom \"quoted\"\nsecond line", 1,
+                           std::chrono::microseconds(1500), 4, 9});
   snap.services.push_back({"archive", ServiceState::restarting, 0, 0, 0, "", 0});
-  snap.channels.push_back({"ToScheduler", 5, 120, 115, "receiver", "scheduler"});
+  snap.channels.push_back({"ToScheduler", 5, 120, 115, "receiver", "scheduler", 64, 2, 3, 1, "in-process"});
   snap.events_sent = 42;
   snap.events_lagged = 7;
   observe::Metrics metrics;
@@ -54,6 +55,18 @@ TEST(SnapshotMetrics, EveryFamilyHasItsHelpTypeAndOneSeriesPerServiceOrChannel) 
            "# TYPE swarmsync_channel_sent_total counter",
            "swarmsync_channel_sent_total{channel=\"ToScheduler\"} 120",
            "swarmsync_channel_received_total{channel=\"ToScheduler\"} 115",
+           "# TYPE swarmsync_channel_depth_high_water gauge",
+           "swarmsync_channel_depth_high_water{channel=\"ToScheduler\"} 64",
+           "# TYPE swarmsync_channel_refused_total counter",
+           "swarmsync_channel_refused_total{channel=\"ToScheduler\"} 2",
+           "swarmsync_channel_senders{channel=\"ToScheduler\"} 3",
+           "swarmsync_channel_receivers{channel=\"ToScheduler\"} 1",
+           "# TYPE swarmsync_service_last_swap_seconds gauge",
+           "swarmsync_service_last_swap_seconds{service=\"scheduler\"} 0.0015",
+           "swarmsync_service_last_swap_seconds{service=\"archive\"} 0",
+           "swarmsync_service_core_events_behind{service=\"scheduler\"} 4",
+           "# TYPE swarmsync_service_core_events_missed_total counter",
+           "swarmsync_service_core_events_missed_total{service=\"scheduler\"} 9",
            "swarmsync_service_up{service=\"scheduler\"} 1",
            "swarmsync_service_up{service=\"archive\"} 0",
            "swarmsync_service_state{service=\"archive\",state=\"restarting\"} 1",

@@ -577,12 +577,116 @@ TEST(Supervisor, SnapshotShowsChannelDepthAndCounts) {
   EXPECT_EQ(snap.channels[0].depth, 6u);
   EXPECT_EQ(snap.channels[0].tx, "producer");
   EXPECT_EQ(snap.channels[0].rx, "consumer");
+  // Six queued when the snapshot read the mark: at least that, at most the ten sent.
+  EXPECT_GE(snap.channels[0].high_water, 6u);
+  EXPECT_LE(snap.channels[0].high_water, 10u);
+  EXPECT_EQ(snap.channels[0].refused, 0u);
+  EXPECT_EQ(snap.channels[0].senders, 2u);  // the wiring's own and the producer's lease
+  EXPECT_EQ(snap.channels[0].receivers, 1u);
+  EXPECT_EQ(snap.channels[0].where, "in-process");
   EXPECT_EQ(snap.services[0].state, ServiceState::running);
   EXPECT_GE(snap.events_sent, 1u);  // Startup, seen by the contexts' own subscriptions
   // The consumer stopped reading Numbers after 4 values: the other 6 are reported, not lost.
   ASSERT_EQ(report.unhandled.size(), 1u);
   EXPECT_EQ(report.unhandled[0].channel, "Numbers");
   EXPECT_EQ(report.unhandled[0].queued, 6u);
+}
+
+// Per service: the core events its running instance has not received, those its instances
+// missed by lagging (kept across instances), and how long its last hand-over took.
+TEST(Supervisor, SnapshotShowsEachServicesEventBacklogAndLastHandOver) {
+  auto shared = std::make_shared<Shared>();
+  asio::io_context ioc;
+  Supervisor<Shared> supervisor(ioc.get_executor(), shared, quiet());
+  std::atomic<bool> read_now{false};
+  std::atomic<int> instances_done{0}, instances_started{0};
+  supervisor.add_service({.name = "listener",
+                          .main = [&](Context& ctx) -> asio::awaitable<void> {
+                            auto& events = ctx.core_events();  // a reader of the core events
+                            ++instances_started;
+                            asio::steady_timer timer(co_await asio::this_coro::executor);
+                            while (!read_now.load()) {
+                              timer.expires_after(1ms);
+                              co_await timer.async_wait(asio::use_awaitable);
+                            }
+                            for (;;) {  // everything there, lags included
+                              auto ev = events.try_recv();
+                              if (!ev && ev.error().kind != broadcast::RecvError::lagged) break;
+                            }
+                            ++instances_done;
+                            auto ticks = ctx.shared()->pulses->subscribe(PulseRate::slow);
+                            while (co_await ctx.recv(ticks)) {
+                            }
+                          }}).value();
+  // A service that never reads the core events is not behind them.
+  supervisor.add_service({.name = "deaf",
+                          .main = [&](Context& ctx) -> asio::awaitable<void> {
+                            auto ticks = ctx.shared()->pulses->subscribe(PulseRate::slow);
+                            while (co_await ctx.recv(ticks)) {
+                            }
+                          }}).value();
+  ASSERT_TRUE(supervisor.start());  // broadcasts Startup
+  auto guard = asio::make_work_guard(ioc);
+  std::thread runner([&] { ioc.run(); });
+  const std::size_t capacity = shared->channels->capacity();
+  while (instances_started.load() < 1) std::this_thread::yield();
+  for (std::uint64_t i = 0; i < capacity + 5; ++i) shared->channels->send_event_to_all_services(Tick{PulseRate::slow, i});
+  const auto snap = supervisor.snapshot();
+  const auto waiting = snap.services[0];
+  const auto deaf = snap.services[1];
+  read_now = true;
+  while (instances_done.load() < 1) std::this_thread::yield();
+  const auto caught_up = supervisor.snapshot().services[0];
+  auto handed_over = supervisor.restart("listener").get();
+  ASSERT_TRUE(handed_over);
+  while (instances_done.load() < 2) std::this_thread::yield();
+  const auto restarted = supervisor.snapshot().services[0];
+  supervisor.request_shutdown();
+  supervisor.finished().get();
+  guard.reset();
+  runner.join();
+
+  EXPECT_EQ(waiting.events_behind, capacity + 6);  // Startup and the ticks
+  EXPECT_EQ(deaf.events_behind, 0u);
+  EXPECT_EQ(waiting.events_missed, 0u);
+  EXPECT_EQ(waiting.last_swap, std::chrono::nanoseconds(0));
+  EXPECT_EQ(caught_up.events_behind, 0u);
+  EXPECT_EQ(caught_up.events_missed, 6u);  // all but the ring's `capacity` newest
+  EXPECT_EQ(restarted.events_missed, 6u);  // the first instance's, kept
+  EXPECT_GT(restarted.last_swap, std::chrono::nanoseconds(0));
+  EXPECT_EQ(restarted.last_swap, handed_over->took);
+}
+
+// A service with a long queue takes turns with the other handlers of its io_context: a handler
+// posted while it drains 10,000 values runs after at most one budget of them, not after all.
+TEST(ServiceContextFairness, ALongQueueYieldsToOtherHandlersEveryBudget) {
+  auto shared = std::make_shared<Shared>();
+  shared->wiring->add_channel(Ch::Numbers).value();
+  auto tx = shared->wiring->get_tx(Ch::Numbers).value();
+  constexpr std::uint64_t n = 10'000;
+  for (std::uint64_t i = 0; i < n; ++i) tx.send(i).value();
+  asio::io_context ioc;  // one thread: the handlers take turns
+  Context ctx("drainer", 0, shared);
+  std::uint64_t handled = 0;
+  std::optional<std::uint64_t> handled_when_probed;
+  ctx.spawn(
+      ioc.get_executor(),
+      [&](Context& c) -> asio::awaitable<void> {
+        auto rx = c.shared()->wiring->take_rx(Ch::Numbers, c.name()).value();
+        while (handled < n) {  // the co_await out of the condition (g++ 12 mis-builds it inside `&&`)
+          if (!co_await c.recv(rx)) break;
+          ++handled;
+        }
+      },
+      [](std::exception_ptr e) {
+        if (e) std::rethrow_exception(e);
+      });
+  asio::post(ioc, [&] { handled_when_probed = handled; });
+  ioc.run();
+  EXPECT_EQ(handled, n);
+  ASSERT_TRUE(handled_when_probed);
+  EXPECT_LT(*handled_when_probed, Context::receive_budget);
+  EXPECT_EQ(ctx.receives(), n);
 }
 
 TEST(Supervisor, EveryFirstInstanceSeesStartupAndEveryInstanceSeesShutdown) {

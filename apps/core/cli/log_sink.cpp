@@ -1,6 +1,7 @@
 #include "cli/log_sink.hpp"
 
 #include <spdlog/sinks/base_sink.h>
+#include <swarmsync/runtime/log_record.hpp>
 
 #include <algorithm>
 #include <cctype>
@@ -71,7 +72,13 @@ class LineSink final : public spdlog::sinks::base_sink<std::mutex> {
     std::string line;
     if (format_ == LogFormat::json) {
       line = "{\"time\":\"" + utc_time(msg.time) + "\",\"level\":\"" + std::string(level.data(), level.size()) + "\"";
-      if (const auto service = service_of(message); !service.empty())
+      if (const auto record = swarmsync::parse_log_record(message)) {
+        line += ",\"service\":" + json_quoted(record->service) + ",\"event\":" + json_quoted(record->event) +
+                ",\"fields\":{";
+        for (std::size_t i = 0; i < record->fields.size(); ++i)
+          line += (i ? "," : "") + json_quoted(record->fields[i].first) + ":" + json_quoted(record->fields[i].second);
+        line += "}";
+      } else if (const auto service = service_of(message); !service.empty())
         line += ",\"service\":" + json_quoted(service) + ",\"message\":" + json_quoted(message.substr(service.size() + 2));
       else
         line += ",\"message\":" + json_quoted(message);

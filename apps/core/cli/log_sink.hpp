@@ -7,9 +7,12 @@
 //
 // Text lines read `2026-12-01T18:20:00.123Z warn  hibernator: ...`; a JSON line is one object
 // `{"time": ..., "level": ..., "service": ..., "message": ...}` (`service` when the message
-// starts with a service's name and a colon, as every service's lines do). Lines written to a
-// terminal that also shows the progress bar first clear the bar's line; the bar is drawn again
-// at its next tick. Thread-safe: records come from every service's thread.
+// starts with a service's name and a colon, as every service's lines do). A message that is a
+// structured record (swarmsync/runtime/log_record.hpp, as the supervisor's decisions are) is
+// written `{"time": ..., "level": ..., "service": ..., "event": ..., "fields": {KEY: VALUE, ...}}`
+// instead, its fields in order, each value a JSON string; as text it is written as it is. Lines
+// written to a terminal that also shows the progress bar first clear the bar's line; the bar is
+// drawn again at its next tick. Thread-safe: records come from every service's thread.
 
 #include <spdlog/logger.h>
 

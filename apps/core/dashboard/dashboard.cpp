@@ -25,10 +25,22 @@ std::string dashboard_state_json(const DashboardSources& sources) {
   const auto snap = sources.snapshot();
   json services = json::array(), channels = json::array();
   for (const auto& s : snap.services)
-    services.push_back({{"name", s.name}, {"state", to_string(s.state)}, {"restarts", s.restarts},
-                        {"failures", s.failures}, {"swaps", s.swaps}, {"last_error", s.last_error}});
+    services.push_back({{"name", s.name},
+                        {"state", to_string(s.state)},
+                        {"restarts", s.restarts},
+                        {"failures", s.failures},
+                        {"swaps", s.swaps},
+                        {"last_error", s.last_error},
+                        {"last_swap_ms", std::chrono::duration<double, std::milli>(s.last_swap).count()},
+                        {"events_behind", s.events_behind},
+                        {"events_missed", s.events_missed}});
   for (const auto& c : snap.channels)
-    channels.push_back({{"name", c.name}, {"depth", c.depth}, {"sent", c.sent}, {"received", c.received}});
+    channels.push_back({{"name", c.name},
+                        {"depth", c.depth},
+                        {"high_water", c.high_water},
+                        {"sent", c.sent},
+                        {"received", c.received},
+                        {"refused", c.refused}});
   const auto& core = sources.core;
   const auto counts = core.archive->counts();
   const auto finished = counts.jobs_done + counts.jobs_failed;
@@ -40,6 +52,14 @@ std::string dashboard_state_json(const DashboardSources& sources) {
             {"retries", core.harvester->retried()},
             {"workers_reachable", core.dispatcher->reachable_now.load(std::memory_order_relaxed)},
             {"runs", counts.finite_runs + counts.recurring_runs_done + counts.recurring_runs_failed}};
+  json workers = json::array();
+  const auto now = std::chrono::steady_clock::now();
+  for (const auto& w : core.dispatcher->worker_table())
+    workers.push_back({{"id", w.id},
+                       {"capacity", w.capacity},
+                       {"load", w.load},
+                       {"heard_ms_ago", std::chrono::duration<double, std::milli>(now - w.last_seen).count()},
+                       {"reachable", w.reachable}});
   const auto h = core.archive->histograms();
   json latency = json::array();
   for (const auto& [hop, hist] : {std::pair{"submitted -> ready", &h.to_ready},
@@ -56,9 +76,10 @@ std::string dashboard_state_json(const DashboardSources& sources) {
       log.push_back(std::move(line));
     }
   json state{{"services", std::move(services)}, {"channels", std::move(channels)}, {"jobs", std::move(jobs)},
+             {"workers", std::move(workers)},
              {"latency", std::move(latency)},   {"log", std::move(log)},
              {"stopping", sources.stopping ? sources.stopping() : false},
-             {"control", static_cast<bool>(sources.restart)}};
+             {"control", static_cast<bool>(sources.restart) || static_cast<bool>(sources.swap)}};
   return state.dump(-1, ' ', false, json::error_handler_t::replace);  // a log line need not be UTF-8
 }
 
@@ -90,16 +111,19 @@ std::optional<std::string> render_svg(const std::string& dot_text) {
 swarmsync::observe::HttpRoutes dashboard_routes(DashboardSources sources, const std::string& wiring_dot,
                                                 std::string token) {
   swarmsync::observe::HttpRoutes routes;
-  if (sources.restart) {
-    routes.token = std::move(token);
-    routes.actions["/api/restart"] = {[restart = sources.restart](std::string_view query) {
-      // service=NAME, the only parameter; names are letters, digits, '-' and '_' (no decoding).
+  // POST /api/<verb>?service=NAME, the only parameter; names are letters, digits, '-' and '_'
+  // (no decoding needed).
+  auto action = [](std::string verb, std::function<swarmsync::observe::HttpAnswer(const std::string&)> act) {
+    return swarmsync::observe::HttpAction{[verb = std::move(verb), act = std::move(act)](std::string_view query) {
       constexpr std::string_view key = "service=";
       if (query.substr(0, key.size()) != key || query.size() == key.size())
-        return swarmsync::observe::HttpAnswer{400, "name the service: /api/restart?service=NAME"};
-      return restart(std::string(query.substr(key.size())));
+        return swarmsync::observe::HttpAnswer{400, "name the service: /api/" + verb + "?service=NAME"};
+      return act(std::string(query.substr(key.size())));
     }};
-  }
+  };
+  if (sources.restart || sources.swap) routes.token = std::move(token);
+  if (sources.restart) routes.actions["/api/restart"] = action("restart", sources.restart);
+  if (sources.swap) routes.actions["/api/swap"] = action("swap", sources.swap);
   auto shared = std::make_shared<DashboardSources>(std::move(sources));
   routes.pages["/"] = {"text/html; charset=utf-8", [] { return std::string(kDashboardPage); }};
   if (auto svg = render_svg(wiring_dot))

@@ -13,11 +13,15 @@
 //   /events       the same state as server-sent events, twice a second
 //   /api/restart  POST ?service=NAME, with `--control` only: restarts a service (the page shows a
 //                 button per service and asks for the token the run printed)
+//   /api/swap     POST ?service=NAME, with `--control` only: hot-swaps a new instance of the
+//                 service's code in (the page shows a button beside restart)
 //
-// The state: {"services":[{"name","state","restarts","failures","swaps","last_error"}],
-// "channels":[{"name","depth","sent","received"}], "jobs":{"submitted","done","failed",
+// The state: {"services":[{"name","state","restarts","failures","swaps","last_error",
+// "last_swap_ms","events_behind","events_missed"}],
+// "channels":[{"name","depth","high_water","sent","received","refused"}], "jobs":{"submitted","done","failed",
 // "unfinished","running","retries","workers_reachable","runs"} (runs: every run finished, a cron
-// job's firings each), "latency":[{"hop","p50","p99","count"}],
+// job's firings each), "workers":[{"id","capacity","load","heard_ms_ago","reachable"}] (the
+// Dispatcher's table, as of its last silence check), "latency":[{"hop","p50","p99","count"}],
 // "log":["..."], "stopping":false, "control":false}. Latencies are in seconds, each the upper bound of the
 // histogram bucket (core_metrics.hpp) that holds the percentile: an estimate that costs the same
 // with a million jobs as with ten. The page computes rates from successive events.
@@ -44,6 +48,8 @@ struct DashboardSources {
   std::function<bool()> stopping;                          ///< true once the run shuts down; null: never
   /// Set: the control is on, and restarts `service`; an answer says whether it was started.
   std::function<swarmsync::observe::HttpAnswer(const std::string& service)> restart;
+  /// Set: the control is on, and swaps a new instance of `service` in; an answer as `restart`'s.
+  std::function<swarmsync::observe::HttpAnswer(const std::string& service)> swap;
 };
 
 /// The state the page shows, as one JSON object (see above).
@@ -56,9 +62,10 @@ double histogram_percentile(const TaskArchiveStore::Histogram& h, double p);
 /// `dot -Tsvg` of `dot_text`, or nothing if graphviz's `dot` could not make it.
 std::optional<std::string> render_svg(const std::string& dot_text);
 
-/// The routes above. `wiring_dot` is rendered once, here. With `sources.restart` and a `token`,
-/// also `POST /api/restart?service=NAME` (swarmsync/observe/http_exporter.hpp's rules for actions:
-/// 401 without the token, 403 from another origin; 400 without a service named).
+/// The routes above. `wiring_dot` is rendered once, here. With `sources.restart` (`sources.swap`)
+/// and a `token`, also `POST /api/restart?service=NAME` (`/api/swap`), with
+/// swarmsync/observe/http_exporter.hpp's rules for actions: 401 without the token, 403 from
+/// another origin; 400 without a service named.
 swarmsync::observe::HttpRoutes dashboard_routes(DashboardSources sources, const std::string& wiring_dot,
                                                 std::string token = {});
 

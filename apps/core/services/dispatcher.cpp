@@ -116,6 +116,16 @@ class DispatcherCore {
       lose(entry.first, w, "silent for " + std::to_string(silent.count()) + " ms");
     }
     publish();
+    publish_table();
+  }
+
+  // Copies the worker table for watchers (DispatcherState::worker_table).
+  void publish_table() {
+    std::vector<DispatcherState::WorkerRow> rows;
+    rows.reserve(s_.workers_.size());
+    for (const auto& [id, w] : s_.workers_) rows.push_back({id, w.capacity, w.held.size(), w.last_seen, w.reachable});
+    std::lock_guard lock(s_.table_mutex_);
+    s_.table_.swap(rows);
   }
 
   // Updates the gauges a watcher reads (see DispatcherState::reachable_now).

@@ -25,6 +25,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <utility>
 #include <vector>
@@ -135,6 +136,21 @@ class DispatcherState {
   /// own, ordered with nothing else; a reader sees it at most one message late.
   std::atomic<std::size_t> reachable_now{0};
   std::atomic<std::uint64_t> lost_now{0};
+
+  /// One row of the worker table as a watcher sees it.
+  struct WorkerRow {
+    WorkerId id = 0;
+    unsigned capacity = 0;
+    std::size_t load = 0;          ///< jobs placed there and not finished
+    Clock::time_point last_seen{};  ///< when it was last heard from (a register, a heartbeat, a result)
+    bool reachable = true;
+  };
+  /// The worker table for a watcher on another thread, by id: as the Dispatcher published it at
+  /// its last silence check (every `DispatcherOptions::check_every`), never on a message's path.
+  std::vector<WorkerRow> worker_table() const {
+    std::lock_guard lock(table_mutex_);
+    return table_;
+  }
   /// The worker `id`, if it ever registered.
   const Worker* worker(WorkerId id) const noexcept {
     auto it = workers_.find(id);
@@ -160,6 +176,8 @@ class DispatcherState {
   std::uint64_t lost_ = 0;
   std::uint64_t revived_ = 0;
   std::uint64_t placements_ = 0;  // the last placement number given
+  mutable std::mutex table_mutex_;  // guards table_: the Dispatcher writes, watchers copy
+  std::vector<WorkerRow> table_;
 };
 
 /// The Dispatcher service over `state`.

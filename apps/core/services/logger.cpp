@@ -13,13 +13,15 @@ namespace {
 constexpr std::size_t max_buffered = 256;
 
 struct Describe {
-  std::string operator()(const swarmsync::Startup&) const { return "startup"; }
-  std::string operator()(const swarmsync::Shutdown& s) const { return fmt::format("shutdown: {}", s.reason); }
-  std::string operator()(const swarmsync::ServiceRestarted& r) const {
-    return fmt::format("service {} {} (restarts: {})", r.service, r.swapped ? "swapped" : "restarted", r.restarts);
+  std::optional<std::string> operator()(const swarmsync::Startup&) const { return "startup"; }
+  // The supervisor logs its decisions itself (swarmsync/runtime/supervisor.hpp): the shutdown,
+  // each restart and swap.
+  std::optional<std::string> operator()(const swarmsync::Shutdown&) const { return std::nullopt; }
+  std::optional<std::string> operator()(const swarmsync::ServiceRestarted&) const { return std::nullopt; }
+  std::optional<std::string> operator()(const swarmsync::Tick& t) const {
+    return fmt::format("tick {} #{}", to_string(t.rate), t.n);
   }
-  std::string operator()(const swarmsync::Tick& t) const { return fmt::format("tick {} #{}", to_string(t.rate), t.n); }
-  std::string operator()(const JobStatusChanged& j) const {
+  std::optional<std::string> operator()(const JobStatusChanged& j) const {
     return fmt::format("job {} run {}: {} (attempt {})", j.job, j.run, to_string(j.status), j.attempt);
   }
 };
@@ -53,7 +55,7 @@ asio::awaitable<void> run(Context& ctx, std::shared_ptr<LoggerStats> stats) {
     bool tick = false;
     if (ev) {
       if (stats) stats->events.fetch_add(1, std::memory_order_relaxed);
-      buffer.push_back(std::visit(Describe{}, *ev));
+      if (auto line = std::visit(Describe{}, *ev)) buffer.push_back(std::move(*line));
       if (auto* t = std::get_if<swarmsync::Tick>(&*ev)) tick = new_tick(*t);
     } else if (ev.error().kind == swarmsync::broadcast::RecvError::lagged) {
       if (stats) stats->missed.fetch_add(ev.error().skipped, std::memory_order_relaxed);
@@ -80,7 +82,7 @@ asio::awaitable<void> run(Context& ctx, std::shared_ptr<LoggerStats> stats) {
 
 }  // namespace
 
-std::string describe(const CoreEvent& event) { return std::visit(Describe{}, event); }
+std::optional<std::string> describe(const CoreEvent& event) { return std::visit(Describe{}, event); }
 
 Service logger(std::shared_ptr<LoggerStats> stats) {
   // Not a coroutine itself: the coroutine gets its own copy of `stats`.

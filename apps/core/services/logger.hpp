@@ -1,5 +1,7 @@
 #pragma once
-// The Logger: writes every core event as one line through the shared logger (info level).
+// The Logger: writes the core events as lines through the shared logger (info level), one line
+// per event, except the supervisor's decisions (`Shutdown`, `ServiceRestarted`): the supervisor
+// logs those itself, each once, in the process that made it (a node's restarts in the node's log).
 //
 // Lines are buffered and written in batches: on each slow tick, when 256 lines are waiting, and
 // when the instance stops (at shutdown it first takes every event still queued for it). An
@@ -17,6 +19,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "wiring.hpp"
@@ -31,8 +34,9 @@ struct LoggerStats {
   std::atomic<std::uint64_t> flushes{0};  ///< batches written (each holds at least one line)
 };
 
-/// One line describing `event`, as the Logger writes it.
-std::string describe(const CoreEvent& event);
+/// One line describing `event`, as the Logger writes it; nullopt for the events it does not write
+/// (the supervisor's decisions, logged by the supervisor).
+std::optional<std::string> describe(const CoreEvent& event);
 
 /// The Logger service; `stats` may be null.
 Service logger(std::shared_ptr<LoggerStats> stats);

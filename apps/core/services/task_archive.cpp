@@ -106,7 +106,7 @@ std::optional<ArchiveRecord> TaskArchiveStore::find(JobId job, std::uint64_t run
 
 std::vector<ArchiveRecord> TaskArchiveStore::records() const {
   std::lock_guard lock(mutex_);
-  return records_;
+  return {records_.begin(), records_.end()};
 }
 
 std::chrono::nanoseconds TaskArchiveStore::latency_percentile(double p) const {

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -87,7 +88,7 @@ class TaskArchiveStore {
 
  private:
   mutable std::mutex mutex_;
-  std::vector<ArchiveRecord> records_;
+  std::deque<ArchiveRecord> records_;  // a deque: growing never copies what is kept (no pause under the lock)
   std::map<std::pair<JobId, std::uint64_t>, std::size_t> index_;  // (job, run) -> position in records_
   std::size_t done_ = 0;
   std::size_t duplicates_ = 0;

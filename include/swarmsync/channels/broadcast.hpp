@@ -184,12 +184,16 @@ template <class T>
 class Receiver {
  public:
   Receiver(Receiver&& other) noexcept
-      : shared_(std::move(other.shared_)), next_(other.next_), node_(std::exchange(other.node_, nullptr)) {}
+      : shared_(std::move(other.shared_)),
+        next_(other.cursor()),
+        missed_(other.missed_count()),
+        node_(std::exchange(other.node_, nullptr)) {}
   Receiver& operator=(Receiver&& other) noexcept {
     if (this != &other) {
       leave();
       shared_ = std::move(other.shared_);
-      next_ = other.next_;
+      next_.store(other.cursor(), std::memory_order_relaxed);
+      missed_.store(other.missed_count(), std::memory_order_relaxed);
       node_ = std::exchange(other.node_, nullptr);
     }
     return *this;
@@ -254,11 +258,20 @@ class Receiver {
     std::optional<T> out;
     for (int attempt = 0; attempt < 2; ++attempt) {
       std::uint64_t skipped = 0;
-      switch (shared_->ring.read(next_, out, skipped)) {
+      // The position `read` leaves is kept also when copying the value throws (it moved past
+      // the value, which this receiver then does not get).
+      struct KeepPosition {
+        std::atomic<std::uint64_t>& cursor;
+        std::uint64_t pos;
+        ~KeepPosition() { cursor.store(pos, std::memory_order_relaxed); }
+      } keep{next_, cursor()};
+      const auto read = shared_->ring.read(keep.pos, out, skipped);
+      switch (read) {
         case swarmsync::detail::BroadcastRing<T>::Read::value:
           return Result<T, RecvError>(in_place_value, std::move(*out));
         case swarmsync::detail::BroadcastRing<T>::Read::lagged:
           shared_->lagged_total.fetch_add(skipped, std::memory_order_relaxed);
+          missed_.fetch_add(skipped, std::memory_order_relaxed);
           return RecvError{RecvError::lagged, skipped};
         case swarmsync::detail::BroadcastRing<T>::Read::empty:
           // Every sender leaves only after its sends are published: once `closed` is seen, one
@@ -275,11 +288,16 @@ class Receiver {
 
   /// Number of values sent that this receiver has not received yet, each report of
   /// `Sender::report_missed` counting as one (may exceed the capacity, in which case the next
-  /// receive reports a lag).
+  /// receive reports a lag). May be called from any thread, as `missed_count` (a monitor's),
+  /// while the receiver is neither moved nor assigned.
   std::size_t len() const noexcept {
     const std::uint64_t tail = shared_->ring.tail();
-    return tail > next_ ? static_cast<std::size_t>(tail - next_) : 0;
+    const std::uint64_t next = cursor();
+    return tail > next ? static_cast<std::size_t>(tail - next) : 0;
   }
+
+  /// Values this receiver missed by lagging so far (the sum of its `RecvError{lagged, n}`).
+  std::uint64_t missed_count() const noexcept { return missed_.load(std::memory_order_relaxed); }
 
   /// True if `len() == 0`.
   bool is_empty() const noexcept { return len() == 0; }
@@ -300,11 +318,11 @@ class Receiver {
 
   explicit Receiver(std::shared_ptr<detail::Shared<T>> shared) : shared_(std::move(shared)) {
     shared_->receivers.fetch_add(1, std::memory_order_seq_cst);
-    next_ = shared_->ring.tail();
+    next_.store(shared_->ring.tail(), std::memory_order_relaxed);
   }
 
   bool ready() const noexcept {
-    return shared_->ring.readable(next_) || shared_->closed.load(std::memory_order_seq_cst);
+    return shared_->ring.readable(cursor()) || shared_->closed.load(std::memory_order_seq_cst);
   }
 
   swarmsync::detail::WaitNode& node() {
@@ -319,8 +337,14 @@ class Receiver {
     if (node_) std::exchange(node_, nullptr)->retire();
   }
 
+  // The position of the next value to read. Written only by the receiving coroutine; atomic so
+  // that a monitor may read `len()` from another thread. Relaxed: a position read alone,
+  // ordering nothing else (the ring's own atomics order the values).
+  std::uint64_t cursor() const noexcept { return next_.load(std::memory_order_relaxed); }
+
   std::shared_ptr<detail::Shared<T>> shared_;
-  std::uint64_t next_ = 0;
+  std::atomic<std::uint64_t> next_{0};
+  std::atomic<std::uint64_t> missed_{0};  // as next_: the receiving coroutine writes, anyone reads
   swarmsync::detail::WaitNode* node_ = nullptr;
 };
 

@@ -102,14 +102,20 @@ struct Shared {
   // is woken for it.
   std::atomic<std::uint64_t> closed_at{not_closed};
   static constexpr std::uint64_t not_closed = swarmsync::detail::BlockList<T>::not_closed;
+  std::atomic<std::uint64_t> refused{0};  // sends that handed their value back
 
   // Sends `value` if the queue accepts it; wakes the receiver. A refused push may have left a
   // tombstone that the receiver waits to pass: it is woken then too (cheap when not parked).
   bool push(T& value, bool permitted = false) {
     const bool accepted = queue.push(value, permitted);
     rx_waiters.wake_all();
+    if (!accepted) note_refused();
     return accepted;
   }
+
+  // Counts a send that handed its value back. Relaxed: a statistic, read alone; only refused
+  // sends pay for it, never an accepted one.
+  void note_refused() noexcept { refused.fetch_add(1, std::memory_order_relaxed); }
 
   // Refuses ordinary sends; closes fully now unless permits are out (seq_cst with the permits'
   // decrement: of a close and the last permit leaving, at least one sees the other and closes).
@@ -179,6 +185,19 @@ class SenderBase {
   /// Values the receiver has taken so far (for introspection).
   std::uint64_t received_count() const noexcept { return shared_->queue.consumed(); }
 
+  /// The most values queued at once so far, to within 31 (measured once a block of 32 sends and
+  /// at each call; nothing is added to a send's path but a load once a block).
+  std::size_t high_water() const noexcept { return shared_->queue.high_water(); }
+
+  /// Sends refused so far, by every sender: their values were handed back (the receiver closed
+  /// or gone, or a bounded channel full for `try_send`). Sends through a moved-from handle, which
+  /// has no channel, are not counted.
+  std::uint64_t refused_count() const noexcept { return shared_->refused.load(std::memory_order_relaxed); }
+
+  /// Senders alive now, copies and unsent `Permit`s included. Relaxed, as every statistic here:
+  /// a count read alone, not a synchronization.
+  std::size_t sender_count() const noexcept { return shared_->senders.load(std::memory_order_relaxed); }
+
   /// True if both handles belong to the same channel.
   template <class Other>
   bool same_channel(const Other& other) const noexcept {
@@ -243,7 +262,10 @@ class Sender : public detail::SenderBase<T> {
       // The co_await stays out of the condition: g++ 12 built a frame for `!co_await` inside
       // `if (... && ...)` that crashed on its first resume.
       const bool room = co_await acquire_permit();
-      if (!room) co_return SendError<T>{std::move(value)};
+      if (!room) {
+        s.note_refused();
+        co_return SendError<T>{std::move(value)};
+      }
     }
     if (s.push(value)) co_return Result<void, SendError<T>>{};
     s.release_permits(1);
@@ -254,8 +276,14 @@ class Sender : public detail::SenderBase<T> {
   Result<void, TrySendError<T>> try_send(T value) const {
     if (!this->shared_) return TrySendError<T>{TrySendErrorKind::closed, std::move(value)};
     auto& s = *this->shared_;
-    if (s.queue.is_closed()) return TrySendError<T>{TrySendErrorKind::closed, std::move(value)};
-    if (!s.try_acquire_permit()) return TrySendError<T>{TrySendErrorKind::full, std::move(value)};
+    if (s.queue.is_closed()) {
+      s.note_refused();
+      return TrySendError<T>{TrySendErrorKind::closed, std::move(value)};
+    }
+    if (!s.try_acquire_permit()) {
+      s.note_refused();
+      return TrySendError<T>{TrySendErrorKind::full, std::move(value)};
+    }
     if (s.push(value)) return {};
     s.release_permits(1);
     return TrySendError<T>{TrySendErrorKind::closed, std::move(value)};
@@ -476,6 +504,12 @@ class Receiver {
 
   /// Number of senders alive now.
   std::size_t sender_count() const noexcept { return shared_->senders.load(std::memory_order_acquire); }
+
+  /// The most values queued at once so far, to within 31 (see `UnboundedSender::high_water`).
+  std::size_t high_water() const noexcept { return shared_->queue.high_water(); }
+
+  /// Sends refused so far (see `UnboundedSender::refused_count`).
+  std::uint64_t refused_count() const noexcept { return shared_->refused.load(std::memory_order_relaxed); }
 
   /// The capacity of a bounded channel; 0 for an unbounded one.
   std::size_t capacity() const noexcept { return shared_->capacity; }

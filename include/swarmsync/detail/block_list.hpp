@@ -97,6 +97,7 @@ class BlockList {
     const std::uint64_t index = claimed & index_mask;
     Block* b = find_block(index);
     const std::uint64_t offset = index & slot_mask;
+    if (offset == 0) note_high_water(index + 1);
     if (claimed & refused) {
       b->ready.fetch_or(std::uint64_t{1} << (offset + block_capacity), std::memory_order_seq_cst);
       return false;
@@ -183,6 +184,16 @@ class BlockList {
     return tail > head ? static_cast<std::size_t>(tail - head) : 0;
   }
 
+  /// The most values the queue has held at once, to within a block: a producer measures the
+  /// depth each time its claim opens a block (one claim in 32), and each call of this function
+  /// measures it too, so the result is at most 31 below the true peak. Counts claims as
+  /// `size()` does (a value still being written counts). Any thread.
+  std::size_t high_water() const noexcept {
+    const std::size_t now = size();
+    raise_high_water(now);
+    return static_cast<std::size_t>(high_water_.load(std::memory_order_relaxed));
+  }
+
 
  private:
   static constexpr std::uint64_t slot_mask = block_capacity - 1;
@@ -241,6 +252,19 @@ class BlockList {
     return expected;
   }
 
+  // Keeps the depth reached by the claims up to `claimed_through` if it is the highest yet.
+  // Relaxed: the mark is a statistic; no other memory is published through it or read after it.
+  void note_high_water(std::uint64_t claimed_through) const noexcept {
+    const std::uint64_t head = head_position_.load(std::memory_order_relaxed);
+    raise_high_water(claimed_through > head ? claimed_through - head : 0);
+  }
+
+  void raise_high_water(std::uint64_t depth) const noexcept {
+    std::uint64_t seen = high_water_.load(std::memory_order_relaxed);
+    while (depth > seen && !high_water_.compare_exchange_weak(seen, depth, std::memory_order_relaxed)) {
+    }
+  }
+
   void reclaim_blocks() noexcept {
     while (free_head_ != head_block_) {
       if (!free_head_->released.load(std::memory_order_acquire)) return;
@@ -272,6 +296,7 @@ class BlockList {
   // Producers.
   alignas(64) std::atomic<std::uint64_t> tail_position_{0};
   alignas(64) std::atomic<Block*> block_tail_{nullptr};
+  mutable std::atomic<std::uint64_t> high_water_{0};  // read once a block by producers, written when it rises
   // Consumer.
   alignas(64) Block* head_block_ = nullptr;
   Block* free_head_ = nullptr;

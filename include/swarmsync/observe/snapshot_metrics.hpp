@@ -12,6 +12,10 @@
 //   swarmsync_channel_depth{channel}                 gauge    values queued now
 //   swarmsync_channel_sent_total{channel}            counter  values sent into it
 //   swarmsync_channel_received_total{channel}        counter  values taken out of it
+//   swarmsync_channel_depth_high_water{channel}      gauge    the most values queued at once, to within 31
+//   swarmsync_channel_refused_total{channel}         counter  sends refused, their values handed back
+//   swarmsync_channel_senders{channel}               gauge    sender handles alive (the wiring's own included)
+//   swarmsync_channel_receivers{channel}             gauge    1 while its receiver takes values, else 0
 //   swarmsync_service_up{service}                    gauge    1 while running, else 0
 //   swarmsync_service_state{service,state}           gauge    1 for the state it is in, one series a state
 //   swarmsync_service_restarts_total{service}        counter  restarts after a failure or a return
@@ -19,6 +23,9 @@
 //   swarmsync_service_swaps_total{service}           counter  hot swaps
 //   swarmsync_service_lost_in_hand_total{service}    counter  messages an instance held when it failed
 //   swarmsync_service_last_error_info{service,error} gauge    1, the last failure's message (services that failed)
+//   swarmsync_service_last_swap_seconds{service}     gauge    how long its last hot swap or restart on demand took
+//   swarmsync_service_core_events_behind{service}    gauge    core events its running instance has not received yet
+//   swarmsync_service_core_events_missed_total{service} counter core events it missed by lagging
 //   swarmsync_core_events_sent_total                 counter  core events broadcast
 //   swarmsync_core_events_lagged_total               counter  core events missed by lagging subscribers
 //

@@ -28,6 +28,12 @@
 // Until then the transport keeps it, so that a process that dies mid-message has it delivered
 // again to the next consumer, wherever it runs.
 //
+// Fairness. A service whose queue always holds a value never suspends in `recv`, and would keep
+// its thread from every other handler of the io_context (other services' strands, a metrics
+// exporter) for as long as the queue lasts. So every `receive_budget`-th receive through the
+// context first yields once to the executor, as tokio's cooperative budget does (also 128): one
+// post per 128 messages.
+//
 // Thread safety: a context belongs to its instance's coroutine, which runs on the service's own
 // strand; `stop_requested()` may be read from anywhere.
 
@@ -38,7 +44,9 @@
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 
 #include <atomic>
 #include <chrono>
@@ -81,7 +89,18 @@ class ServiceContext {
   /// A receiver of the core events, subscribed before this instance started: a first instance
   /// sees `Startup`, and every instance sees what is broadcast from its start on. (A receiver the
   /// service subscribes itself only sees what is sent after that call.)
-  broadcast::Receiver<typename Shared::event_type>& core_events() noexcept { return events_; }
+  broadcast::Receiver<typename Shared::event_type>& core_events() noexcept {
+    // Relaxed: a flag a monitor reads alone; set once, the first call (a load after that).
+    if (!reads_events_.load(std::memory_order_relaxed)) reads_events_.store(true, std::memory_order_relaxed);
+    return events_;
+  }
+
+  /// True once this instance called `core_events()`: it reads the core events (a service that
+  /// never does is not behind them). Any thread.
+  bool reads_core_events() const noexcept { return reads_events_.load(std::memory_order_relaxed); }
+
+  /// The core-event receiver, for a monitor: its backlog and what it missed (any thread).
+  const broadcast::Receiver<typename Shared::event_type>& core_events_for_monitor() const noexcept { return events_; }
 
   /// True once the supervisor asked this instance to stop.
   bool stop_requested() const noexcept { return stop_.load(std::memory_order_acquire); }
@@ -92,12 +111,19 @@ class ServiceContext {
   /// True while a message `recv` returned from a direct channel is being handled (see above).
   bool message_in_hand() const noexcept { return in_hand_; }
 
+  /// Receives through the context between two yields to the executor (see Fairness above).
+  static constexpr unsigned receive_budget = 128;
+
+  /// Receives through the context so far (for introspection and tests).
+  std::uint64_t receives() const noexcept { return receives_; }
+
   /// The next value of `rx`, or `std::nullopt` when the channel ended or this instance must stop
   /// (at once for a hand-over, once the queue is empty for a drain). Values left in the channel
   /// stay there for whoever takes the end next.
   template <class T>
   asio::awaitable<std::optional<T>> recv(mpsc::Receiver<T>& rx) {
     handled();  // the previous message, if any, was handled
+    if (++receives_ % receive_budget == 0) co_await yield_turn();
     for (;;) {
       if (stop_requested()) {
         if (!draining()) co_return std::nullopt;
@@ -136,6 +162,7 @@ class ServiceContext {
   asio::awaitable<Result<T, broadcast::RecvError>> recv(broadcast::Receiver<T>& rx) {
     using R = Result<T, broadcast::RecvError>;
     handled();
+    if (++receives_ % receive_budget == 0) co_await yield_turn();
     for (;;) {
       if (stop_requested()) {
         if (draining()) {
@@ -155,6 +182,7 @@ class ServiceContext {
                                                                 std::chrono::time_point<Clock, Duration> deadline) {
     using R = Result<T, mpsc::RecvTimeoutError>;
     handled();
+    if (++receives_ % receive_budget == 0) co_await yield_turn();
     for (;;) {
       if (stop_requested()) {
         if (draining()) {
@@ -206,6 +234,11 @@ class ServiceContext {
     co_return std::nullopt;
   }
 
+  // Lets the handlers queued on the executor run before this instance goes on (see Fairness).
+  static asio::awaitable<void> yield_turn() {
+    co_await asio::post(co_await asio::this_coro::executor, asio::use_awaitable);
+  }
+
   // The message in hand, if any, was handled: acknowledge it if its channel waits for that.
   void handled() {
     in_hand_ = false;
@@ -228,8 +261,10 @@ class ServiceContext {
   broadcast::Receiver<typename Shared::event_type> events_;
   std::atomic<bool> stop_{false};
   std::atomic<bool> drain_{false};
+  std::atomic<bool> reads_events_{false};
   bool idle_ = false;  // strand only: the instance waits inside `recv`
   bool in_hand_ = false;  // strand only: a direct-channel message is being handled
+  std::uint64_t receives_ = 0;  // strand only: receives through the context
   std::function<void()> acknowledge_;  // strand only: acknowledges the message in hand once handled
   asio::cancellation_signal cancel_;
 };

@@ -10,6 +10,7 @@
 // Counts are read without stopping anything: each is exact on its own, and a snapshot's counts
 // are not taken at one instant together (a value may be counted sent and not yet received).
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -43,6 +44,14 @@ struct ServiceInfo {
   /// Messages lost in hand: taken from a direct channel by an instance that then failed (or was
   /// cancelled) before its next receive. Each failure loses at most one.
   std::uint64_t lost_in_hand = 0;
+  /// How long the last hot swap or restart on demand took: from the request to the new instance
+  /// started (the old one finishing its message in hand first). Zero before the first.
+  std::chrono::nanoseconds last_swap{0};
+  /// Core events broadcast that the running instance has not received yet; 0 when none runs or
+  /// when it does not read them (never called `ServiceContext::core_events()`).
+  std::uint64_t events_behind = 0;
+  /// Core events the service's instances missed by lagging behind the broadcast, so far.
+  std::uint64_t events_missed = 0;
 };
 
 /// Introspection of one wired channel.
@@ -53,6 +62,11 @@ struct ChannelInfo {
   std::uint64_t received = 0;
   std::string tx;  ///< holder of the tx end, empty when free
   std::string rx;
+  std::size_t high_water = 0;  ///< the most values queued at once so far, to within 31
+  std::uint64_t refused = 0;   ///< sends refused so far (their values handed back)
+  std::size_t senders = 0;     ///< sender handles alive now, the wiring's own included
+  std::size_t receivers = 0;   ///< 1 while the receiver takes values, 0 once it is closed
+  std::string where;           ///< "in-process", or where a transport carries the values
 };
 
 /// A snapshot of the whole system.

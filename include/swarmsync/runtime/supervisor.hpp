@@ -47,11 +47,31 @@
 // its queues and return, and cancels those still running after their grace period. The report
 // lists, per channel, the values left unhandled: nothing is dropped without being counted.
 //
+// Decision log. Each decision is written once through the shared logger, as a structured line
+// (runtime/log_record.hpp, `SERVICE: EVENT KEY=VALUE ...`) that names the service; none is on the
+// path of a message. The events, their levels and fields:
+//   started     info   the first instance started: policy
+//   failed      warn   an instance threw: error, lost_in_hand (0 or 1)
+//   restarting  info   a restart decided: restart (its number), backoff_ms, after (failure|return)
+//   gave_up     error  more restarts than the intensity allows, the system shuts down: max_restarts,
+//                      period_ms, last_error
+//   stopped     info   an instance ended and its policy does not restart it: policy, state
+//   swapped     info   a hot swap done: took_ms (from the request, e.g. 0.412), swaps; when no
+//                      instance ran: took_ms=0.000 applies=next_start
+//   restarted   info   a restart on demand done: took_ms, restarts
+// and for the whole system, as service `supervisor`:
+//   shutdown       info (warn with an error)  the shutdown begins: reason, error
+//   shutdown_done  info (warn if one was cancelled)  it completed: unhandled (the values left in all
+//                  channels), left.CHANNEL (log_key of the name) per channel with values left,
+//                  cancelled (names, comma-separated) when some ran past their grace
+// Instances that end during the shutdown are not logged one by one, unless they failed.
+//
 // Lifetime and threads. Every member may be called from any thread. The supervisor's work holds
 // its own state alive; the io_context must run until `finished()` is ready.
 
 #include "swarmsync/runtime/boot_report.hpp"
 #include "swarmsync/runtime/core_event.hpp"
+#include "swarmsync/runtime/log_record.hpp"
 #include "swarmsync/runtime/service_context.hpp"
 #include "swarmsync/runtime/snapshot.hpp"
 
@@ -65,11 +85,13 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <spdlog/logger.h>
 
 #include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <cstdint>
+#include <cstdio>
 #include <deque>
 #include <exception>
 #include <functional>
@@ -91,6 +113,11 @@ enum class RestartPolicy {
   transient,  ///< only after a failure
   temporary,  ///< never
 };
+
+/// The policy's name, as declared: "permanent", "transient" or "temporary".
+constexpr const char* to_string(RestartPolicy p) {
+  return p == RestartPolicy::permanent ? "permanent" : p == RestartPolicy::transient ? "transient" : "temporary";
+}
 
 /// At most `max_restarts` restarts of one service within `period`.
 struct RestartIntensity {
@@ -264,7 +291,10 @@ class Supervisor {
         started_ = true;
         for (auto& s : services_) to_start.push_back(s.get());
       }
-      for (Service* s : to_start) spawn(*s);
+      for (Service* s : to_start) {
+        log_decision(spdlog::level::info, s->spec.name, "started", {{"policy", to_string(s->spec.restart)}});
+        spawn(*s);
+      }
       if (options_.run_pulses) start_pulses();
       broadcast(Startup{});
       return {};
@@ -290,6 +320,10 @@ class Supervisor {
       if (!s->current) {  // not running now (restarting or stopped): the next start uses `main`
         s->spec.main = std::move(main);
         ++s->info.swaps;
+        const auto swaps = s->info.swaps;
+        lock.unlock();
+        log_decision(spdlog::level::info, s->spec.name, "swapped",
+                     {{"took_ms", "0.000"}, {"swaps", std::to_string(swaps)}, {"applies", "next_start"}});
         std::promise<Result<SwapReport, SupervisorError>> p;
         p.set_value(SwapReport{s->spec.name, std::chrono::nanoseconds(0)});
         return p.get_future();
@@ -309,12 +343,25 @@ class Supervisor {
 
     Snapshot snapshot() const {
       Snapshot snap;
+      std::vector<std::shared_ptr<Instance>> running;
       {
         std::lock_guard lock(mutex_);
-        for (const auto& s : services_) snap.services.push_back(s->info);
+        for (const auto& s : services_) {
+          snap.services.push_back(s->info);
+          running.push_back(s->current);
+        }
+      }
+      // The running instances' event receivers, read outside the lock: an instance's receiver
+      // lives as long as the instance, and its position may be read from any thread.
+      for (std::size_t i = 0; i < running.size(); ++i) {
+        if (!running[i]) continue;
+        const auto& events = running[i]->ctx.core_events_for_monitor();
+        if (running[i]->ctx.reads_core_events()) snap.services[i].events_behind = events.len();
+        snap.services[i].events_missed += events.missed_count();
       }
       for (const auto& c : shared_->wiring->snapshot())
-        snap.channels.push_back({c.name, c.depth, c.sent, c.received, c.tx_holder, c.rx_holder});
+        snap.channels.push_back({c.name, c.depth, c.sent, c.received, c.tx_holder, c.rx_holder, c.high_water,
+                                 c.refused, c.senders, c.open ? std::size_t{1} : std::size_t{0}, c.where});
       snap.events_sent = shared_->channels->sent_count();
       snap.events_lagged = shared_->channels->lagged_count();
       return snap;
@@ -343,6 +390,12 @@ class Supervisor {
         }
       }
       lock.unlock();
+      {
+        std::vector<std::pair<std::string, std::string>> fields{{"reason", report_.reason}};
+        if (!report_.error.empty()) fields.emplace_back("error", report_.error);
+        log_decision(report_.error.empty() ? spdlog::level::info : spdlog::level::warn, "supervisor", "shutdown",
+                     std::move(fields));
+      }
       if (was_started) broadcast(Shutdown{report_.reason});
       stop_pulses();
       for (auto& entry : running) {
@@ -483,6 +536,8 @@ class Supervisor {
       }
       // A message the instance had taken out of a channel and not finished is gone with it.
       const std::uint64_t lost = e && inst->ctx.message_in_hand() ? 1 : 0;
+      if (!error.empty())
+        log_decision(spdlog::level::warn, s.spec.name, "failed", {{"error", error}, {"lost_in_hand", std::to_string(lost)}});
       std::unique_lock lock(mutex_);
       if (s.current == inst) s.current.reset();
       if (!error.empty()) {
@@ -490,6 +545,7 @@ class Supervisor {
         s.info.last_error = error;
       }
       s.info.lost_in_hand += lost;
+      s.info.events_missed += inst->ctx.core_events_for_monitor().missed_count();
       if (shutting_down_) {
         s.info.state = error.empty() ? ServiceState::stopped : ServiceState::failed;
         cancel_timer(s);
@@ -502,9 +558,13 @@ class Supervisor {
         const bool swapped = !s.swap_is_restart;
         ++(swapped ? s.info.swaps : s.info.restarts);
         const auto took = std::chrono::steady_clock::now() - s.swap_started;
+        s.info.last_swap = std::chrono::duration_cast<std::chrono::nanoseconds>(took);
         auto done = std::move(s.swap_done);
         const auto restarts = s.info.restarts;
+        const auto swaps = s.info.swaps;
         lock.unlock();
+        log_decision(spdlog::level::info, s.spec.name, swapped ? "swapped" : "restarted",
+                     {{"took_ms", millis(took)}, {swapped ? "swaps" : "restarts", std::to_string(swapped ? swaps : restarts)}});
         spawn(s);
         done.set_value(SwapReport{s.spec.name, std::chrono::duration_cast<std::chrono::nanoseconds>(took)});
         broadcast(ServiceRestarted{s.spec.name, restarts, swapped});
@@ -515,6 +575,9 @@ class Supervisor {
                            (s.spec.restart == RestartPolicy::transient && failed);
       if (!restart) {
         s.info.state = failed ? ServiceState::failed : ServiceState::stopped;
+        lock.unlock();
+        log_decision(spdlog::level::info, s.spec.name, "stopped",
+                     {{"policy", to_string(s.spec.restart)}, {"state", failed ? "failed" : "stopped"}});
         return;
       }
       const auto now = std::chrono::steady_clock::now();
@@ -526,7 +589,12 @@ class Supervisor {
                           std::to_string(options_.intensity.max_restarts) + " restarts in " +
                           std::to_string(options_.intensity.period.count()) + " ms)";
         if (!s.info.last_error.empty()) why += "; last error: " + s.info.last_error;
+        const std::string last_error = s.info.last_error;
         lock.unlock();
+        log_decision(spdlog::level::err, s.spec.name, "gave_up",
+                     {{"max_restarts", std::to_string(options_.intensity.max_restarts)},
+                      {"period_ms", std::to_string(options_.intensity.period.count())},
+                      {"last_error", last_error}});
         begin_shutdown("restart intensity exceeded", std::move(why));
         return;
       }
@@ -536,12 +604,20 @@ class Supervisor {
       for (std::size_t i = 1; i < s.recent.size() && delay < options_.backoff.max; ++i) delay *= 2;
       delay = std::min(delay, options_.backoff.max);
       const auto restarts = s.info.restarts;
+      auto log_restarting = [&] {
+        log_decision(spdlog::level::info, s.spec.name, "restarting",
+                     {{"restart", std::to_string(restarts)},
+                      {"backoff_ms", std::to_string(delay.count())},
+                      {"after", failed ? "failure" : "return"}});
+      };
       if (delay.count() == 0) {
         lock.unlock();
+        log_restarting();
         spawn(s);
       } else {
         s.timer = std::make_shared<asio::steady_timer>(s.strand, delay);
         lock.unlock();
+        log_restarting();
         s.timer->async_wait([self = this->shared_from_this(), svc = &s](boost::system::error_code ec) {
           if (ec) return;
           {
@@ -591,11 +667,40 @@ class Supervisor {
       lock.unlock();
       for (const auto& c : shared_->wiring->snapshot())
         if (c.depth) report.unhandled.push_back({c.name, c.depth});
+      log_shutdown_done(report);
       asio::dispatch(strand_, [self = this->shared_from_this()] {
         if (self->signals_) self->signals_->cancel();
       });
       done_.set_value(std::move(report));
       lock.lock();
+    }
+
+    // Writes one line of the decision log (header comment), unless the logger drops its level.
+    void log_decision(spdlog::level::level_enum level, const std::string& service, const char* event,
+                      std::vector<std::pair<std::string, std::string>> fields) const {
+      auto& logger = *shared_->logger;
+      if (!logger.should_log(level)) return;
+      logger.log(level, "{}", format_log_record(LogRecord{service, event, std::move(fields)}));
+    }
+
+    // `d` in milliseconds with three decimals ("0.412").
+    static std::string millis(std::chrono::nanoseconds d) {
+      char text[64];
+      std::snprintf(text, sizeof text, "%.3f", std::chrono::duration<double, std::milli>(d).count());
+      return text;
+    }
+
+    // The last line of the decision log: what the shutdown left.
+    void log_shutdown_done(const ShutdownReport& report) const {
+      std::size_t total = 0;
+      for (const auto& u : report.unhandled) total += u.queued;
+      std::vector<std::pair<std::string, std::string>> fields{{"unhandled", std::to_string(total)}};
+      for (const auto& u : report.unhandled) fields.emplace_back("left." + log_key(u.channel), std::to_string(u.queued));
+      std::string cancelled;
+      for (const auto& name : report.cancelled) cancelled += (cancelled.empty() ? "" : ",") + name;
+      if (!cancelled.empty()) fields.emplace_back("cancelled", cancelled);
+      log_decision(cancelled.empty() ? spdlog::level::info : spdlog::level::warn, "supervisor", "shutdown_done",
+                   std::move(fields));
     }
 
     void start_pulses() {

@@ -226,6 +226,10 @@ struct WiredChannelInfo {
   std::uint64_t received = 0;  ///< values received so far
   std::string where;           ///< "in-process", or where a transport carries the values
   bool consumed_here = true;   ///< false: the consumer lives in another process
+  std::size_t high_water = 0;  ///< the most values queued at once so far, to within 31
+  std::uint64_t refused = 0;   ///< sends refused so far (values handed back)
+  std::size_t senders = 0;     ///< sender handles alive now, the registry's own included
+  bool open = true;            ///< false once the receiver is closed: every send is refused
 };
 
 /// The registry `ChannelType -> (tx, rx)` of direct mpsc channels carrying `Payload`.
@@ -343,7 +347,8 @@ class ServiceWiring {
     for (const auto& [channel, e] : state_->channels)
       out.push_back({channel, name_of(channel), e.tx_holder, e.rx_holder, e.tx.len(), e.tx.sent_count(),
                      e.tx.received_count(), e.where.empty() ? std::string("in-process") : e.where,
-                     e.consumed_here});
+                     e.consumed_here, e.tx.high_water(), e.tx.refused_count(), e.tx.sender_count(),
+                     !e.tx.is_closed()});
     return out;
   }
 
