@@ -520,7 +520,9 @@ TEST(MpscStatistics, RefusedSendsAreCounted) {
   EXPECT_EQ(rx.refused_count(), 2u);
   EXPECT_EQ(tx.sent_count(), 1u);  // refused before claiming a place: not counted as sent
 
-  auto [btx, brx] = mpsc::channel<int>(1);
+  auto [btx_end, brx_end] = mpsc::channel<int>(1);
+  auto& btx = btx_end;  // named variables: clang 14 cannot capture structured bindings
+  auto& brx = brx_end;
   btx.try_send(1).value();
   EXPECT_EQ(btx.try_send(2).error().kind, swarmsync::TrySendErrorKind::full);
   EXPECT_EQ(btx.refused_count(), 1u);
