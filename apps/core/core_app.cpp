@@ -930,6 +930,7 @@ Summary run_core(std::vector<JobSpec> jobs, const CoreOptions& options_in) {
   for (const auto& s : report.services) {
     summary.restarts += s.restarts;
     summary.swaps += s.swaps;
+    if (s.swaps) summary.swap_took = std::max(summary.swap_took, s.last_swap);  // a swap from the dashboard too
     if (s.restarts) summary.service_restarts.emplace_back(s.name, s.restarts);
   }
   if (options.keep_records) summary.records = records;

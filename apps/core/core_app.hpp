@@ -161,7 +161,7 @@ struct Summary {
   std::optional<Nats> nats;
   std::uint64_t restarts = 0;  ///< over every service
   std::uint64_t swaps = 0;
-  std::chrono::nanoseconds swap_took{0};
+  std::chrono::nanoseconds swap_took{0};  ///< the longest last hot swap of a service
   double seconds = 0;
   double jobs_per_second = 0;  ///< runs finished (a plain job has one, a cron job one per firing) per second
   /// Latency per hop of the jobs without cron, p50 and p99: submitted ->

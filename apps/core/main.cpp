@@ -279,6 +279,16 @@ int main(int argc, char** argv) {
     auto node_logger = core::cli::make_logger(node_log);
     if (!node_logger) return std::cerr << "error: " << node_logger.error().message << "\n", 2;
     node_options.logger = *node_logger;
+    if (node->count("--http") && node_options.http.empty())
+      return std::cerr << "error: --http: the address is empty\n", 2;
+    if (!node_options.http.empty()) {  // checked before anything connects
+#if SWARMSYNC_CORE_WITH_METRICS
+      if (auto at = swarmsync::observe::parse_listen_address(node_options.http); !at)
+        return std::cerr << "error: --http " << at.error() << "\n", 2;
+#else
+      return std::cerr << "error: --http: this build has no metrics exporter (SWARMSYNC_WITH_METRICS=OFF)\n", 2;
+#endif
+    }
     return core::run_node(node_options, std::cout, std::cerr);
   }
 
@@ -385,6 +395,7 @@ int main(int argc, char** argv) {
     // Over the network a heartbeat can wait behind results: a worker is lost after 2 s of silence.
     options.heartbeat_timeout = std::chrono::seconds(2);
   }
+  if (run->count("--http") && options.http.empty()) return bad_input("--http: the address is empty");
   if (options.control && options.http.empty()) return bad_input("--control needs --http: it acts through the dashboard");
   if (!options.http.empty()) {
 #if SWARMSYNC_CORE_WITH_METRICS

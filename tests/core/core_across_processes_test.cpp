@@ -171,7 +171,10 @@ TEST_F(CoreAcrossProcesses, ThreeProcessesAndFourWorkersRunEveryJob) {
 TEST_F(CoreAcrossProcesses, ANodeServesTheMetricsOfItsServices) {
   Program bad({"node", "--nats", server.url(), "--name", "x", "--services", "dispatcher", "--http", "host:1"}, true);
   EXPECT_EQ(bad.wait(30s), 2);
-  EXPECT_NE(bad.output().find("error: node x: --http 'host:1' has no IP address"), std::string::npos) << bad.output();
+  EXPECT_NE(bad.output().find("error: --http 'host:1' has no IP address"), std::string::npos) << bad.output();
+  Program unreachable({"node", "--nats", "nats://127.0.0.1:1", "--services", "dispatcher", "--http", "70000"}, true);
+  EXPECT_EQ(unreachable.wait(30s), 2);  // the flag is named before any connection is tried
+  EXPECT_NE(unreachable.output().find("error: --http '70000'"), std::string::npos) << unreachable.output();
 
   auto a = std::make_unique<Program>(std::vector<std::string>{"node", "--nats", server.url(), "--name", "a",
                                                               "--services", "scheduler,dispatcher", "--http",

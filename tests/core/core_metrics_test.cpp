@@ -235,6 +235,7 @@ TEST(CoreMetrics, EveryServiceSwappedFromTheControlLosesNoJob) {
   ASSERT_NE(at, std::string::npos) << out;
   const auto summary = nlohmann::json::parse(out.substr(at + 1));
   EXPECT_EQ(summary["swaps"], services.size()) << out;
+  EXPECT_GT(summary["swap_took_ns"].get<std::uint64_t>(), 0u) << out;
   EXPECT_EQ(summary["unaccounted"], 0) << out;
   EXPECT_EQ(summary["done"].get<std::uint64_t>() + summary["failed"].get<std::uint64_t>() +
                 summary["left_total"].get<std::uint64_t>(),
@@ -248,6 +249,9 @@ TEST(CoreMetrics, ABadOrTakenAddressIsNamed) {
   EXPECT_NE(bad.output().find("error: --http 'localhost:9464' has no IP address ('localhost': names are not looked up)"),
             std::string::npos)
       << bad.output();
+  swarmsync::test::Program empty({"run", "--count", "5", "--http", ""}, true);
+  EXPECT_EQ(empty.wait(30s), 2);
+  EXPECT_NE(empty.output().find("error: --http: the address is empty"), std::string::npos) << empty.output();
   swarmsync::test::Program control({"run", "--count", "5", "--control"}, true);
   EXPECT_EQ(control.wait(30s), 2);
   EXPECT_NE(control.output().find("error: --control needs --http: it acts through the dashboard"), std::string::npos)
