@@ -3,7 +3,7 @@
 //
 //   swarmsync-channels-demo [--jobs N] [--workers N]
 
-#include <swarmsync/swarmsync.hpp>
+#include <swarmsync/channels.hpp>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>

@@ -15,6 +15,19 @@ run(${CMAKE_COMMAND} -S ${SOURCE_DIR}/tests/install/consumer -B ${WORK_DIR}/cons
     -DCMAKE_PREFIX_PATH=${WORK_DIR}/prefix)
 run(${CMAKE_COMMAND} --build ${WORK_DIR}/consumer)
 run(${WORK_DIR}/consumer/consumer)
+run(${WORK_DIR}/consumer/runtime_consumer)
+# The channels component alone: spdlog is neither looked for nor needed.
+run(${CMAKE_COMMAND} -S ${SOURCE_DIR}/tests/install/consumer -B ${WORK_DIR}/channels_consumer -G ${GENERATOR}
+    -DCMAKE_PREFIX_PATH=${WORK_DIR}/prefix -DCONSUMER_COMPONENT=channels -DCMAKE_DISABLE_FIND_PACKAGE_spdlog=ON)
+run(${CMAKE_COMMAND} --build ${WORK_DIR}/channels_consumer)
+run(${WORK_DIR}/channels_consumer/channels_consumer)
+# An unknown component is refused, by name.
+execute_process(COMMAND ${CMAKE_COMMAND} -S ${SOURCE_DIR}/tests/install/consumer -B ${WORK_DIR}/bogus_consumer
+                        -G ${GENERATOR} -DCMAKE_PREFIX_PATH=${WORK_DIR}/prefix -DCONSUMER_COMPONENT=bogus
+                RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
+if(rc EQUAL 0 OR NOT out MATCHES "swarmsync has no component 'bogus'")
+  message(FATAL_ERROR "an unknown component was not refused by name:\n${out}")
+endif()
 if(EXISTS ${WORK_DIR}/consumer/nats_consumer)
   run(${WORK_DIR}/consumer/nats_consumer)
 endif()

@@ -18,15 +18,15 @@ struct Startup {};
 
 /// Broadcast when an orderly shutdown begins; `reason` says why (a signal, the API, an error).
 struct Shutdown {
-  std::string reason;
+  std::string reason = {};
 };
 
 /// Broadcast after the supervisor restarted or swapped a service.
 struct ServiceRestarted {
-  std::string service;
+  std::string service = {};
   std::uint64_t restarts = 0;  ///< restarts of this service so far
   bool swapped = false;        ///< true for a hot swap to a new implementation
-  std::string error;           ///< why the instance failed; empty for a swap or a clean exit
+  std::string error = {};      ///< why the instance failed; empty for a swap or a clean exit
   /// Messages the failed instance had in hand, lost with it (0 or 1: see ServiceContext).
   std::uint64_t lost_in_hand = 0;
 };

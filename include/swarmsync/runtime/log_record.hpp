@@ -34,9 +34,9 @@ namespace swarmsync {
 
 /// One structured log line: the service it is about, what happened, and fields in order.
 struct LogRecord {
-  std::string service;
-  std::string event;
-  std::vector<std::pair<std::string, std::string>> fields;
+  std::string service = {};
+  std::string event = {};
+  std::vector<std::pair<std::string, std::string>> fields = {};
 
   friend bool operator==(const LogRecord&, const LogRecord&) = default;
 };

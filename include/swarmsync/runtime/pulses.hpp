@@ -3,7 +3,7 @@
 // rate it needs. The supervisor runs the broadcaster; ticks are conflatable (a lagging subscriber
 // just skips some).
 //
-//     auto fast = shared->pulses.subscribe(swarmsync::PulseRate::fast);
+//     auto fast = shared->pulses->subscribe(swarmsync::PulseRate::fast);
 //     while (auto tick = co_await ctx.recv(fast)) flush();
 
 #include "swarmsync/channels/broadcast.hpp"

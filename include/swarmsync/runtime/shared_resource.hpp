@@ -43,9 +43,9 @@ struct SharedResource {
     std::size_t event_capacity = ServiceChannels<Event>::default_capacity;
     /// Set, the core events cross processes through a transport (service_channels.hpp), with its
     /// own capacity; `event_capacity` is then unused.
-    std::optional<RemoteBroadcast<Event>> remote_events;
+    std::optional<RemoteBroadcast<Event>> remote_events = {};
     PulsePeriods pulse_periods{};
-    std::shared_ptr<spdlog::logger> logger;  ///< null: a logger that discards everything
+    std::shared_ptr<spdlog::logger> logger = {};  ///< null: a logger that discards everything
     Config config{};
   };
 

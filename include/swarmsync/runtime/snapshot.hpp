@@ -35,12 +35,12 @@ constexpr const char* to_string(ServiceState s) {
 
 /// Introspection of one service.
 struct ServiceInfo {
-  std::string name;
+  std::string name = {};
   ServiceState state = ServiceState::declared;
   std::uint64_t restarts = 0;
   std::uint64_t failures = 0;
   std::uint64_t swaps = 0;
-  std::string last_error;
+  std::string last_error = {};
   /// Messages lost in hand: taken from a direct channel by an instance that then failed (or was
   /// cancelled) before its next receive. Each failure loses at most one.
   std::uint64_t lost_in_hand = 0;
@@ -56,23 +56,23 @@ struct ServiceInfo {
 
 /// Introspection of one wired channel.
 struct ChannelInfo {
-  std::string name;
+  std::string name = {};
   std::size_t depth = 0;
   std::uint64_t sent = 0;
   std::uint64_t received = 0;
-  std::string tx;  ///< holder of the tx end, empty when free
-  std::string rx;
+  std::string tx = {};  ///< holder of the tx end, empty when free
+  std::string rx = {};
   std::size_t high_water = 0;  ///< the most values queued at once so far, to within 31
   std::uint64_t refused = 0;   ///< sends refused so far (their values handed back)
   std::size_t senders = 0;     ///< sender handles alive now, the wiring's own included
   std::size_t receivers = 0;   ///< 1 while the receiver takes values, 0 once it is closed
-  std::string where;           ///< "in-process", or where a transport carries the values
+  std::string where = {};      ///< "in-process", or where a transport carries the values
 };
 
 /// A snapshot of the whole system.
 struct Snapshot {
-  std::vector<ServiceInfo> services;
-  std::vector<ChannelInfo> channels;
+  std::vector<ServiceInfo> services = {};
+  std::vector<ChannelInfo> channels = {};
   std::uint64_t events_sent = 0;    ///< core events broadcast so far
   std::uint64_t events_lagged = 0;  ///< core events missed by lagging subscribers so far
 };

@@ -137,17 +137,17 @@ struct ServiceSpec {
   using Main = std::function<asio::awaitable<void>(ServiceContext<Shared>&)>;
   using ChannelType = typename Shared::channel_type;
 
-  std::string name;
-  Main main;
+  std::string name = {};
+  Main main = {};
   RestartPolicy restart = RestartPolicy::permanent;
-  std::vector<ChannelType> produces;  ///< channels it sends on (for the wiring check)
-  std::vector<ChannelType> consumes;  ///< channels it receives from
+  std::vector<ChannelType> produces = {};  ///< channels it sends on (for the wiring check)
+  std::vector<ChannelType> consumes = {};  ///< channels it receives from
   std::chrono::milliseconds shutdown_grace{2000};
 };
 
 /// A misuse of the supervisor (a service declared twice, a swap of an unknown service...).
 struct SupervisorError {
-  std::string message;
+  std::string message = {};
   friend bool operator==(const SupervisorError&, const SupervisorError&) = default;
 };
 
@@ -164,7 +164,7 @@ struct SupervisorOptions {
 
 /// The outcome of a hot swap.
 struct SwapReport {
-  std::string service;
+  std::string service = {};
   std::chrono::nanoseconds took{0};  ///< from the request to the new instance's start
 };
 

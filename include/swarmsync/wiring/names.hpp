@@ -13,7 +13,7 @@
 //       return "?";
 //     }
 //
-// Without one, a value prints as its number (`ChannelType#3`) and diagnostics stay usable.
+// Without one, a value prints as `#` and its number (`#3` for the value 3): diagnostics stay usable.
 
 #include <concepts>
 #include <string>

@@ -40,9 +40,9 @@ template <class Event>
 struct RemoteBroadcast {
   broadcast::Sender<Event> local;  ///< what the transport delivers into; local subscribers subscribe here
   /// Carries an event to every process; gives back an event it refused.
-  std::function<std::optional<Event>(Event&&)> publish;
-  std::string where;                ///< where the transport carries the events
-  std::shared_ptr<void> transport;  ///< kept alive as long as the `ServiceChannels`
+  std::function<std::optional<Event>(Event&&)> publish = {};
+  std::string where = {};                ///< where the transport carries the events
+  std::shared_ptr<void> transport = {};  ///< kept alive as long as the `ServiceChannels`
 };
 
 /// The broadcast of `Event`s to every service.

@@ -98,12 +98,12 @@ class ServiceWiring;
 template <class Payload>
 struct RemoteEnds {
   mpsc::UnboundedSender<Payload> tx;          ///< local producers send here; the transport carries it away
-  std::optional<mpsc::Receiver<Payload>> rx;  ///< what the transport delivers, if the consumer is here
-  std::string where;                          ///< where the ends live, for diagnostics
+  std::optional<mpsc::Receiver<Payload>> rx = {};  ///< what the transport delivers, if the consumer is here
+  std::string where = {};                     ///< where the ends live, for diagnostics
   /// Everything received from `rx` so far has been handled: the transport may forget it (for
   /// JetStream, acknowledge it). Called on the consumer's thread; may be empty.
-  std::function<void()> acknowledge;
-  std::shared_ptr<void> transport;  ///< kept alive as long as the channel is in the wiring
+  std::function<void()> acknowledge = {};
+  std::shared_ptr<void> transport = {};  ///< kept alive as long as the channel is in the wiring
 };
 
 namespace detail {
