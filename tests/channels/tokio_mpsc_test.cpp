@@ -24,7 +24,6 @@
 // - send_recv_stream_with_buffer, send_recv_stream_unbounded: they test the `Stream` adapters of
 //   tests/support/mpsc_stream.rs with `tokio_stream::StreamExt`; swarmsync has no stream adapter
 //   (its `recv()` loop is what async_send_recv_with_buffer / async_send_recv_unbounded test).
-// - try_reserve_fails: `Sender::try_reserve` does not exist in swarmsync (only `reserve()`).
 // - blocking_recv, blocking_send: `Receiver::blocking_recv` and `Sender::blocking_send` do not
 //   exist in swarmsync.
 // - blocking_recv_async, blocking_send_async: `#[should_panic]` on the same missing API, called
@@ -40,8 +39,8 @@
 // - no_t_bounds_buffer, no_t_bounds_unbounded: their `is_debug(&tx)` / `is_debug(&rx)` checks
 //   (the handles implement `Debug` for any T) have no C++ counterpart; the rest (a T with no
 //   copy, no comparison, no printing; the sender copyable all the same) is ported.
-// - dropping_rx_closes_channel_for_try: its `try_reserve()` and `try_reserve_owned()` lines are left
-//   out: swarmsync has neither.
+// - dropping_rx_closes_channel_for_try: its `try_reserve_owned()` line is left out: swarmsync's
+//   permits are all owned (a `Permit` holds the channel), so `try_reserve()` is both.
 
 #include <swarmsync/channels/mpsc.hpp>
 
@@ -488,9 +487,34 @@ TEST(TokioMpsc, dropping_rx_closes_channel_for_try) {
     ASSERT_FALSE(refused);
     EXPECT_EQ(refused.error().kind, TrySendErrorKind::closed);
   }
-  // (tx.try_reserve(), tx.try_reserve_owned(): swarmsync has neither.)
+  {
+    auto refused = tx.try_reserve();
+    ASSERT_FALSE(refused);
+    EXPECT_EQ(refused.error(), TrySendErrorKind::closed);
+  }
 
   EXPECT_EQ(msg.use_count(), 1);
+}
+
+TEST(TokioMpsc, try_reserve_fails) {
+  auto [tx_end, rx_end] = mpsc::channel<std::string>(1);
+  auto& tx = tx_end;
+  auto& rx = rx_end;
+  auto permit = tx.try_reserve();
+  ASSERT_TRUE(permit);
+  // This should fail: the one slot is reserved.
+  auto full = tx.try_reserve();
+  ASSERT_FALSE(full);
+  EXPECT_EQ(full.error(), TrySendErrorKind::full);
+  ASSERT_TRUE(std::move(*permit).send("foo"));
+  EXPECT_EQ(swarmsync::test::run_sync([&]() -> asio::awaitable<std::optional<std::string>> { co_return co_await rx.recv(); }()),
+            std::optional<std::string>("foo"));
+  // Dropping a permit releases the slot.
+  {
+    auto again = tx.try_reserve();
+    ASSERT_TRUE(again);
+  }
+  EXPECT_TRUE(tx.try_reserve());
 }
 
 TEST(TokioMpsc, unconsumed_messages_are_dropped) {

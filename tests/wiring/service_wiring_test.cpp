@@ -197,6 +197,66 @@ TEST(ServiceWiring, SnapshotShowsHoldersAndDepth) {
   EXPECT_EQ(snap[1].name, "DispatcherToHarvester");
 }
 
+// A lease handed back early, without destroying it: the end is free to take at once, its queue
+// intact; the lease holds nothing after (its sends refused, the value handed back).
+TEST(ServiceWiring, ALeaseGivenBackEarlyFreesItsEndAtOnce) {
+  Wiring wiring;
+  const auto ch = ChannelType::SchedulerToDispatcher;
+  wiring.add_channel(ch).value();
+  auto tx = wiring.take_tx(ch, "scheduler").value();
+  auto rx = wiring.take_rx(ch, "dispatcher#1").value();
+  tx.send(app::SchedulerEvent{1}).value();
+  EXPECT_TRUE(rx.held());
+  EXPECT_FALSE(wiring.rx_free(ch));
+  EXPECT_TRUE(wiring.has_channel(ch));
+  rx.give_back();
+  EXPECT_FALSE(rx.held());
+  EXPECT_TRUE(wiring.rx_free(ch));
+  rx.give_back();  // once only
+  auto next = wiring.take_rx(ch, "dispatcher#2").value();
+  EXPECT_EQ(std::get<app::SchedulerEvent>(next.try_recv().value()).job, 1);
+
+  tx.give_back();
+  EXPECT_FALSE(tx.held());
+  EXPECT_TRUE(wiring.tx_free(ch));
+  auto refused = tx.send(app::SchedulerEvent{2});
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(std::get<app::SchedulerEvent>(refused.error().value).job, 2);
+  EXPECT_TRUE(wiring.take_tx(ch, "scheduler#2"));
+}
+
+// Assigning over a lease gives its end back first; assigning a lease to itself keeps it.
+TEST(ServiceWiring, AssigningOverALeaseGivesItsEndBack) {
+  Wiring wiring;
+  const auto a = ChannelType::SchedulerToDispatcher, b = ChannelType::DispatcherToHarvester;
+  wiring.add_channel(a).value();
+  wiring.add_channel(b).value();
+  wiring.get_tx(a).value().send(app::SchedulerEvent{7}).value();
+  auto rx = wiring.take_rx(a, "dispatcher").value();
+  auto tx = wiring.take_tx(a, "scheduler").value();
+  auto& same_rx = rx;
+  rx = std::move(same_rx);  // self-assignment: still held
+  auto& same_tx = tx;
+  tx = std::move(same_tx);
+  EXPECT_TRUE(rx.held());
+  EXPECT_TRUE(tx.held());
+  EXPECT_FALSE(wiring.rx_free(a));
+  rx = wiring.take_rx(b, "harvester").value();  // a's end goes back, b's is held
+  tx = wiring.take_tx(b, "dispatcher").value();
+  EXPECT_TRUE(wiring.rx_free(a));
+  EXPECT_TRUE(wiring.tx_free(a));
+  EXPECT_FALSE(wiring.rx_free(b));
+  EXPECT_FALSE(wiring.tx_free(b));
+  EXPECT_EQ(rx.channel(), b);
+  tx.send(app::DispatcherEvent{1, 2}).value();
+  EXPECT_EQ(std::get<app::DispatcherEvent>(rx.try_recv().value()).worker, 2);
+  auto again = wiring.take_rx(a, "dispatcher#2").value();  // a's queue kept
+  EXPECT_EQ(std::get<app::SchedulerEvent>(again.try_recv().value()).job, 7);
+  auto moved = std::move(rx);
+  EXPECT_FALSE(rx.held());  // NOLINT(bugprone-use-after-move): a moved-from lease holds nothing
+  EXPECT_TRUE(moved.held());
+}
+
 TEST(ServiceWiring, ALeaseOutlivingTheWiringIsJustAChannelEnd) {
   std::optional<Wiring::Rx> rx;
   {

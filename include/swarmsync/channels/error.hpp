@@ -64,6 +64,36 @@ template <class T>
                                                       : "swarmsync: try_send failed: channel closed");
 }
 
+/// Thrown by `Result::value()` on a failed `try_reserve` (whose error holds no value).
+[[noreturn]] inline void throw_exception_from_error(TrySendErrorKind e, const boost::source_location&) {
+  throw ChannelError(e == TrySendErrorKind::full ? "swarmsync: try_reserve failed: channel full"
+                                                 : "swarmsync: try_reserve failed: channel closed");
+}
+
+namespace oneshot {
+
+/// Why a oneshot receive returned no value.
+enum class RecvError {
+  closed,  ///< the sender is gone without sending, the receiver was closed first, or the value was taken
+};
+
+/// Why a oneshot `try_recv` returned no value.
+enum class TryRecvError {
+  empty,   ///< no value yet; the sender is still there
+  closed,  ///< no value will come (see `RecvError::closed`)
+};
+
+[[noreturn]] inline void throw_exception_from_error(RecvError, const boost::source_location&) {
+  throw ChannelError("swarmsync: oneshot receive: closed");
+}
+
+[[noreturn]] inline void throw_exception_from_error(TryRecvError e, const boost::source_location&) {
+  throw ChannelError(e == TryRecvError::empty ? "swarmsync: oneshot try_recv: empty"
+                                              : "swarmsync: oneshot try_recv: closed");
+}
+
+}  // namespace oneshot
+
 namespace mpsc {
 
 /// Why an mpsc `try_recv` returned no value.

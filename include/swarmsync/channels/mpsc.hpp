@@ -48,6 +48,15 @@
 // sends nothing and its value is destroyed with the coroutine (as in tokio); to keep the value,
 // `co_await reserve()` first (cancel-safe) and then `permit.send(value)`.
 //
+// Senders' side. `co_await tx.closed()` completes once the receiver is closed or gone;
+// `try_reserve()` takes room now or says `full`/`closed`; `strong_count()`/`weak_count()` count
+// the handles. `tx.downgrade()` gives a `WeakSender`/`WeakUnboundedSender`, which does not keep
+// the channel open: when the last strong sender goes the receiver sees the end, and `upgrade()`
+// fails from then on (as tokio's).
+//
+//     auto weak = tx.downgrade();                        // e.g. an actor's handle to itself
+//     if (auto strong = weak.upgrade()) strong->send(Job{3});
+//
 // Handles. Senders copy; every handle moves. Assigning over a handle leaves the channel it held
 // at once, as destroying it would. A moved-from sender holds no channel and refuses every send,
 // handing the value back (`closed`); a moved-from receiver may only be destroyed or assigned to.
@@ -82,6 +91,10 @@ template <class T>
 class Receiver;
 template <class T>
 class Permit;
+template <class T>
+class WeakSender;
+template <class T>
+class WeakUnboundedSender;
 
 namespace detail {
 
@@ -103,6 +116,8 @@ struct Shared {
   std::atomic<std::uint64_t> closed_at{not_closed};
   static constexpr std::uint64_t not_closed = swarmsync::detail::BlockList<T>::not_closed;
   std::atomic<std::uint64_t> refused{0};  // sends that handed their value back
+  swarmsync::detail::WaitList tx_closed_waiters;  // senders awaiting `closed()`
+  std::atomic<std::size_t> weak_senders{0};       // weak senders alive (a statistic)
 
   // Sends `value` if the queue accepts it; wakes the receiver. A refused push may have left a
   // tombstone that the receiver waits to pass: it is woken then too (cheap when not parked).
@@ -119,10 +134,15 @@ struct Shared {
 
   // Refuses ordinary sends; closes fully now unless permits are out (seq_cst with the permits'
   // decrement: of a close and the last permit leaving, at least one sees the other and closes).
+  //
+  // Then wakes the senders awaiting `closed()`: `begin_close` is a seq_cst RMW, and the wake
+  // reads the waiters' list with a seq_cst load after it, while a waiter links its node (seq_cst)
+  // before re-reading `is_closed` (seq_cst): one of the two sees the other, no wake-up is lost.
   void begin_close() {
     queue.begin_close();
     if (permits_out.load(std::memory_order_seq_cst) == 0) finish_close();
     if (capacity) room.close();
+    tx_closed_waiters.wake_all();
   }
 
   // Refuses every send. The first caller records where the queue ends and wakes the receiver.
@@ -142,6 +162,17 @@ struct Shared {
   void release_permits(std::int64_t n) { room.release(n); }
 
   void sender_joins() noexcept { senders.fetch_add(1, std::memory_order_relaxed); }
+
+  // A weak sender's upgrade: joins only while some sender lives, so that the count never comes
+  // back from 0 (after which the receiver may have seen the end). Relaxed, as `sender_joins`: the
+  // count orders nothing else; the compare-exchange alone decides.
+  bool try_sender_joins() noexcept {
+    std::size_t n = senders.load(std::memory_order_relaxed);
+    while (n != 0) {
+      if (senders.compare_exchange_weak(n, n + 1, std::memory_order_relaxed, std::memory_order_relaxed)) return true;
+    }
+    return false;
+  }
   void sender_leaves() {
     if (senders.fetch_sub(1, std::memory_order_acq_rel) == 1) {
       senders_gone.store(true, std::memory_order_seq_cst);
@@ -157,21 +188,64 @@ class SenderBase {
   SenderBase(const SenderBase& other) noexcept : shared_(other.shared_) {
     if (shared_) shared_->sender_joins();
   }
-  SenderBase(SenderBase&&) noexcept = default;
+  SenderBase(SenderBase&& other) noexcept
+      : shared_(std::move(other.shared_)), closed_node_(other.closed_node_.exchange(nullptr, std::memory_order_acq_rel)) {}
   SenderBase& operator=(const SenderBase& other) noexcept {
     SenderBase copy(other);
     std::swap(shared_, copy.shared_);
+    // The node belongs to the channel held before: it goes with `copy`.
+    copy.closed_node_.store(closed_node_.exchange(nullptr, std::memory_order_acq_rel), std::memory_order_relaxed);
     return *this;
   }
   /// Leaves the channel held before (as destroying this sender would) and takes `other`'s.
+  /// Self-assignment does nothing.
   SenderBase& operator=(SenderBase&& other) noexcept {
     if (this != &other) {
       leave();
       shared_ = std::move(other.shared_);
+      closed_node_.store(other.closed_node_.exchange(nullptr, std::memory_order_acq_rel), std::memory_order_release);
     }
     return *this;
   }
   ~SenderBase() { leave(); }
+
+  /// Completes once the receiver has closed or is gone (at once if it already has, or for a
+  /// moved-from sender): from then on every send fails. Any number of coroutines may await it, on
+  /// any executors; cancelled, it throws `system_error(operation_aborted)` and can be awaited
+  /// again. No lost wake-up (see `Shared::begin_close`).
+  asio::awaitable<void> closed() const {
+    if (!shared_) co_return;
+    auto& s = *shared_;
+    if (s.queue.is_closed()) co_return;
+    // This handle's node, parked again in place on the next wait (a cancelled wait leaves it
+    // linked, and re-arming does not link it twice); a fresh one when another coroutine of this
+    // handle holds it. Kept back in the handle afterwards, or retired if one is there already.
+    struct Node {
+      const SenderBase& owner;
+      swarmsync::detail::WaitNode* node;
+      ~Node() {
+        swarmsync::detail::WaitNode* none = nullptr;
+        if (!owner.closed_node_.compare_exchange_strong(none, node, std::memory_order_acq_rel)) node->retire();
+      }
+    } held{*this, closed_node_.exchange(nullptr, std::memory_order_acq_rel)};
+    if (!held.node) held.node = swarmsync::detail::WaitNode::make();
+    for (;;) {
+      if (s.queue.is_closed()) co_return;
+      co_await swarmsync::detail::park(s.tx_closed_waiters, *held.node, [&s] { return s.queue.is_closed(); });
+      swarmsync::detail::throw_if_cancelled(co_await asio::this_coro::cancellation_state);
+    }
+  }
+
+  /// Strong senders alive now (as `sender_count()`: copies and unsent `Permit`s); 0 for a
+  /// moved-from sender. Relaxed: a count read alone.
+  std::size_t strong_count() const noexcept {
+    return shared_ ? shared_->senders.load(std::memory_order_relaxed) : 0;
+  }
+
+  /// Weak senders alive now; 0 for a moved-from sender. Relaxed: a count read alone.
+  std::size_t weak_count() const noexcept {
+    return shared_ ? shared_->weak_senders.load(std::memory_order_relaxed) : 0;
+  }
 
   /// True once the receiver is closed or gone: every send will fail.
   bool is_closed() const noexcept { return shared_->queue.is_closed(); }
@@ -207,11 +281,78 @@ class SenderBase {
  protected:
   template <class>
   friend class SenderBase;
+  template <class, class>
+  friend class WeakSenderBase;
   friend class Receiver<T>;
   explicit SenderBase(std::shared_ptr<Shared<T>> shared) noexcept : shared_(std::move(shared)) {}
 
   void leave() noexcept {
     if (auto shared = std::move(shared_)) shared->sender_leaves();
+    if (auto* node = closed_node_.exchange(nullptr, std::memory_order_acq_rel)) node->retire();
+  }
+
+  std::shared_ptr<Shared<T>> shared_;
+  // The node of this handle's `closed()` waits, kept between them (see `closed`).
+  mutable std::atomic<swarmsync::detail::WaitNode*> closed_node_{nullptr};
+};
+
+// What weak senders of both kinds share. A weak sender keeps the channel's memory, not the
+// channel: it does not count as a sender, so the receiver sees the end when the last strong
+// sender goes, and `upgrade()` fails from then on.
+template <class T, class Strong>
+class WeakSenderBase {
+ public:
+  WeakSenderBase(const WeakSenderBase& other) noexcept : shared_(other.shared_) { join(); }
+  WeakSenderBase(WeakSenderBase&& other) noexcept : shared_(std::move(other.shared_)) {}
+  WeakSenderBase& operator=(const WeakSenderBase& other) noexcept {
+    WeakSenderBase copy(other);
+    std::swap(shared_, copy.shared_);
+    return *this;
+  }
+  /// Drops the channel held before and takes `other`'s. Self-assignment does nothing.
+  WeakSenderBase& operator=(WeakSenderBase&& other) noexcept {
+    if (this != &other) {
+      leave();
+      shared_ = std::move(other.shared_);
+    }
+    return *this;
+  }
+  ~WeakSenderBase() { leave(); }
+
+  /// A strong sender of the channel if one is still alive (strong senders and unsent permits
+  /// count), else `std::nullopt`; once the count of strong senders has reached 0 it never
+  /// succeeds again. Does not wait. Thread-safe.
+  std::optional<Strong> upgrade() const {
+    if (!shared_ || !shared_->try_sender_joins()) return std::nullopt;
+    return Strong(shared_);
+  }
+
+  /// Strong senders alive now (see `SenderBase::strong_count`); 0 for a moved-from handle.
+  std::size_t strong_count() const noexcept {
+    return shared_ ? shared_->senders.load(std::memory_order_relaxed) : 0;
+  }
+
+  /// Weak senders alive now, this one included; 0 for a moved-from handle.
+  std::size_t weak_count() const noexcept {
+    return shared_ ? shared_->weak_senders.load(std::memory_order_relaxed) : 0;
+  }
+
+  /// True if both handles belong to the same channel.
+  template <class Other>
+  bool same_channel(const Other& other) const noexcept {
+    return shared_.get() == other.shared_.get();
+  }
+
+ protected:
+  template <class>
+  friend class SenderBase;
+  explicit WeakSenderBase(std::shared_ptr<Shared<T>> shared) noexcept : shared_(std::move(shared)) { join(); }
+
+  void join() noexcept {
+    if (shared_) shared_->weak_senders.fetch_add(1, std::memory_order_relaxed);
+  }
+  void leave() noexcept {
+    if (auto shared = std::move(shared_)) shared->weak_senders.fetch_sub(1, std::memory_order_relaxed);
   }
 
   std::shared_ptr<Shared<T>> shared_;
@@ -243,9 +384,25 @@ class UnboundedSender : public detail::SenderBase<T> {
     return SendError<T>{std::move(value)};
   }
 
+  /// A weak sender of this channel: it does not keep the channel open (see `WeakUnboundedSender`).
+  /// Does not change `strong_count()`. From a moved-from sender, one whose `upgrade()` fails.
+  WeakUnboundedSender<T> downgrade() const { return WeakUnboundedSender<T>(this->shared_); }
+
  private:
   friend std::pair<UnboundedSender<T>, Receiver<T>> unbounded_channel<T>();
+  template <class, class>
+  friend class detail::WeakSenderBase;
   using detail::SenderBase<T>::SenderBase;
+};
+
+/// A sender of an unbounded channel that does not keep it open: when the last strong sender
+/// goes, the receiver sees the end even while weak senders live. `upgrade()` gives a strong
+/// sender while one is alive. Copyable; thread-safe as senders are.
+template <class T>
+class WeakUnboundedSender : public detail::WeakSenderBase<T, UnboundedSender<T>> {
+ private:
+  friend class UnboundedSender<T>;
+  using detail::WeakSenderBase<T, UnboundedSender<T>>::WeakSenderBase;
 };
 
 /// The sending half of a bounded channel. Copyable.
@@ -301,6 +458,25 @@ class Sender : public detail::SenderBase<T> {
   /// The capacity given at creation.
   std::size_t capacity() const noexcept { return this->shared_->capacity; }
 
+  /// The capacity given at creation (tokio's name; this `capacity()` is the same number, not
+  /// tokio's free room). 0 for a moved-from sender.
+  std::size_t max_capacity() const noexcept { return this->shared_ ? this->shared_->capacity : 0; }
+
+  /// Reserves room if there is some now, without waiting: a `Permit` (see `reserve()`). Errors:
+  /// `full` when no room is free now, `closed` when the receiver is closed or gone (or this sender
+  /// is moved-from). Refusals are not counted in `refused_count()` (no value was handed over).
+  Result<Permit<T>, TrySendErrorKind> try_reserve() const {
+    if (!this->shared_) return TrySendErrorKind::closed;
+    auto& s = *this->shared_;
+    if (s.queue.is_closed()) return TrySendErrorKind::closed;
+    if (!s.try_acquire_permit()) return s.queue.is_closed() ? TrySendErrorKind::closed : TrySendErrorKind::full;
+    return Permit<T>(this->shared_);
+  }
+
+  /// A weak sender of this channel: it does not keep the channel open (see `WeakSender`). Does
+  /// not change `strong_count()`. From a moved-from sender, one whose `upgrade()` fails.
+  WeakSender<T> downgrade() const { return WeakSender<T>(this->shared_); }
+
   /// Sends (and reserves) parked now, waiting for room (for introspection).
   std::size_t waiting_senders() const noexcept { return this->shared_->room.waiting(); }
 
@@ -342,7 +518,19 @@ class Sender : public detail::SenderBase<T> {
   }
 
   friend std::pair<Sender<T>, Receiver<T>> channel<T>(std::size_t);
+  template <class, class>
+  friend class detail::WeakSenderBase;
   using detail::SenderBase<T>::SenderBase;
+};
+
+/// A sender of a bounded channel that does not keep it open: when the last strong sender (or
+/// unsent `Permit`) goes, the receiver sees the end even while weak senders live. `upgrade()`
+/// gives a strong sender while one is alive. Copyable; thread-safe as senders are.
+template <class T>
+class WeakSender : public detail::WeakSenderBase<T, Sender<T>> {
+ private:
+  friend class Sender<T>;
+  using detail::WeakSenderBase<T, Sender<T>>::WeakSenderBase;
 };
 
 /// Room reserved in a bounded channel by `Sender::reserve()`. Sending through it cannot wait;

@@ -18,8 +18,8 @@
 //
 // Leases: nothing lost across restarts. A taken end is a lease (`TxLease`, `RxLease`), which is
 // the channel end itself while it is held. When the lease is destroyed (the service stops or
-// fails), the end goes back to the registry, queue intact, and the next instance of the service
-// takes it again. The registry keeps a sender of every channel, so senders never see a channel
+// fails), given back early (`give_back()`) or assigned over, the end goes back to the registry,
+// queue intact, and the next holder (the next instance of the service) takes it again. The registry keeps a sender of every channel, so senders never see a channel
 // close because its consumer is being restarted; a channel ends only when it is removed.
 //
 // Channels across processes. `add_channel(channel, RemoteEnds{...})` registers a channel whose
@@ -133,13 +133,24 @@ class LeaseHome {
   using State = WiringState<ChannelType, Payload>;
 
   LeaseHome(std::weak_ptr<State> state, ChannelType channel) : state_(std::move(state)), channel_(channel) {}
-  LeaseHome(LeaseHome&& other) noexcept : state_(std::exchange(other.state_, {})), channel_(other.channel_) {}
+  LeaseHome(LeaseHome&& other) noexcept
+      : state_(std::exchange(other.state_, {})), channel_(other.channel_), held_(std::exchange(other.held_, false)) {}
+  LeaseHome& operator=(LeaseHome&& other) noexcept {
+    state_ = std::exchange(other.state_, {});
+    channel_ = other.channel_;
+    held_ = std::exchange(other.held_, false);
+    return *this;
+  }
 
   ChannelType channel() const noexcept { return channel_; }
+
+  // True until the end was given back (or moved to another lease).
+  bool held() const noexcept { return held_; }
 
   // Runs `put_back(entry)` under the registry's lock, once, if the registry and the channel exist.
   template <class PutBack>
   void give_back(PutBack&& put_back) {
+    held_ = false;
     auto state = std::exchange(state_, {}).lock();
     if (!state) return;
     std::lock_guard lock(state->mutex);
@@ -149,20 +160,39 @@ class LeaseHome {
  private:
   std::weak_ptr<State> state_;
   ChannelType channel_;
+  bool held_ = true;
 };
 
 }  // namespace detail
 
 /// The sending end of a wired channel, held by one service. It is an `mpsc::UnboundedSender`;
-/// destroying it gives the end back to the wiring.
+/// destroying it, `give_back()` or assigning over it gives the end back to the wiring.
 template <class ChannelType, class Payload>
 class TxLease : public mpsc::UnboundedSender<Payload> {
  public:
   TxLease(TxLease&&) noexcept = default;
-  TxLease& operator=(TxLease&&) = delete;
-  ~TxLease() {
-    home_.give_back([](auto& entry) { entry.tx_holder.clear(); });
+  /// Gives back the end held (as `give_back`), then holds `other`'s. Self-assignment does nothing.
+  TxLease& operator=(TxLease&& other) noexcept {
+    if (this != &other) {
+      give_back();
+      static_cast<mpsc::UnboundedSender<Payload>&>(*this) = std::move(static_cast<mpsc::UnboundedSender<Payload>&>(other));
+      home_ = std::move(other.home_);
+    }
+    return *this;
   }
+  ~TxLease() { give_back(); }
+
+  /// Gives the end back to the wiring now, so that another holder may take it; the lease then
+  /// holds no channel: its sends are refused, the value handed back (`held()` is false). Once
+  /// only; later calls do nothing.
+  void give_back() noexcept {
+    if (!home_.held()) return;
+    home_.give_back([](auto& entry) { entry.tx_holder.clear(); });
+    auto dropped = std::move(static_cast<mpsc::UnboundedSender<Payload>&>(*this));
+  }
+
+  /// True while the lease holds its end (not given back, not moved from).
+  bool held() const noexcept { return home_.held(); }
 
   /// The channel this lease is an end of.
   ChannelType channel() const noexcept { return home_.channel(); }
@@ -177,18 +207,40 @@ class TxLease : public mpsc::UnboundedSender<Payload> {
 };
 
 /// The receiving end of a wired channel, held by one service. It is an `mpsc::Receiver`;
-/// destroying it puts the receiver, with everything still queued, back in the wiring.
+/// destroying it, `give_back()` or assigning over it puts the receiver, with everything still
+/// queued, back in the wiring.
 template <class ChannelType, class Payload>
 class RxLease : public mpsc::Receiver<Payload> {
  public:
   RxLease(RxLease&&) noexcept = default;
-  RxLease& operator=(RxLease&&) = delete;
-  ~RxLease() {
+  /// Gives back the end held (as `give_back`), then holds `other`'s. Self-assignment does nothing.
+  RxLease& operator=(RxLease&& other) noexcept {
+    if (this != &other) {
+      give_back();
+      static_cast<mpsc::Receiver<Payload>&>(*this) = std::move(static_cast<mpsc::Receiver<Payload>&>(other));
+      home_ = std::move(other.home_);
+      acknowledge_ = std::move(other.acknowledge_);
+    }
+    return *this;
+  }
+  ~RxLease() { give_back(); }
+
+  /// Puts the receiver, with everything still queued, back in the wiring now, so that another
+  /// holder may take it. The lease then holds no end (`held()` is false) and may only be
+  /// destroyed, assigned to or asked `held()`, as a moved-from receiver. If the wiring is gone,
+  /// the receiver is destroyed (the channel ends, as when a wiring-less lease is destroyed).
+  /// Once only; later calls do nothing.
+  void give_back() noexcept {
+    if (!home_.held()) return;
     home_.give_back([this](auto& entry) {
       entry.rx.emplace(std::move(static_cast<mpsc::Receiver<Payload>&>(*this)));
       entry.rx_holder.clear();
     });
+    auto dropped = std::move(static_cast<mpsc::Receiver<Payload>&>(*this));
   }
+
+  /// True while the lease holds its end (not given back, not moved from).
+  bool held() const noexcept { return home_.held(); }
 
   /// The channel this lease is an end of.
   ChannelType channel() const noexcept { return home_.channel(); }
@@ -305,15 +357,24 @@ class ServiceWiring {
     return Result<mpsc::UnboundedSender<Payload>, WiringError>(boost::system::in_place_value, it->second.tx);
   }
 
-  /// True if `channel` exists and its sending end is free to take.
-  bool tx_exists(ChannelType channel) const {
+  /// True if `channel` exists and its sending end is free to take (the seed's name; see
+  /// `tx_free`).
+  bool tx_exists(ChannelType channel) const { return tx_free(channel); }
+
+  /// True if `channel` exists and its receiving end is free to take (the seed's name: false while
+  /// the end is leased, although the channel exists; see `rx_free`).
+  bool rx_exists(ChannelType channel) const { return rx_free(channel); }
+
+  /// True if `channel` exists and its sending end is not leased now: `take_tx` would succeed.
+  bool tx_free(ChannelType channel) const {
     std::lock_guard lock(state_->mutex);
     auto it = state_->channels.find(channel);
     return it != state_->channels.end() && it->second.tx_holder.empty();
   }
 
-  /// True if `channel` exists and its receiving end is free to take.
-  bool rx_exists(ChannelType channel) const {
+  /// True if `channel` exists, its receiving end is not leased now and lives in this process:
+  /// `take_rx` would succeed.
+  bool rx_free(ChannelType channel) const {
     std::lock_guard lock(state_->mutex);
     auto it = state_->channels.find(channel);
     return it != state_->channels.end() && it->second.rx.has_value();
@@ -338,6 +399,12 @@ class ServiceWiring {
     }
     state_->channels.erase(it);
     return Result<bool, WiringError>(boost::system::in_place_value, true);
+  }
+
+  /// True if a channel was added under `channel` (whoever holds its ends).
+  bool has_channel(ChannelType channel) const {
+    std::lock_guard lock(state_->mutex);
+    return state_->channels.contains(channel);
   }
 
   /// Every channel with its holders and depth, in key order.
