@@ -34,3 +34,11 @@ endif()
 if(EXISTS ${WORK_DIR}/consumer/observe_consumer)
   run(${WORK_DIR}/consumer/observe_consumer)
 endif()
+# The README shows the consumer's complete program as it is: the same text, so the README's
+# program is the one built and run here.
+file(READ ${SOURCE_DIR}/README.md readme)
+file(READ ${SOURCE_DIR}/tests/install/consumer/main.cpp program)
+string(FIND "${readme}" "```cpp\n${program}```" at)
+if(at EQUAL -1)
+  message(FATAL_ERROR "README.md does not show tests/install/consumer/main.cpp as it is (in a ```cpp block)")
+endif()
