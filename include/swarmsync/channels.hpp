@@ -1,6 +1,6 @@
 #pragma once
-// The channels component (`swarmsync::channels`, Boost only): mpsc (unbounded and bounded) and
-// broadcast, their errors and results.
+// The channels component (`swarmsync::channels`, Boost only): mpsc (unbounded and bounded),
+// broadcast and oneshot, their errors and results.
 //
 //     #include <swarmsync/channels.hpp>
 //     auto [tx, rx] = swarmsync::mpsc::unbounded_channel<int>();
@@ -8,4 +8,5 @@
 #include "swarmsync/channels/broadcast.hpp"
 #include "swarmsync/channels/error.hpp"
 #include "swarmsync/channels/mpsc.hpp"
+#include "swarmsync/channels/oneshot.hpp"
 #include "swarmsync/channels/result.hpp"

@@ -238,17 +238,19 @@ class Supervisor {
     ServiceContext<Shared> ctx;
   };
 
+  // Every member has a default, so that a designated initializer naming two is quiet under
+  // -Wextra in the users' builds too.
   struct Service {
     Spec spec;
     asio::strand<asio::any_io_executor> strand;
-    ServiceInfo info;
-    std::deque<std::chrono::steady_clock::time_point> recent;  // restart times within the period
-    std::shared_ptr<Instance> current;
-    std::optional<Main> swap_to;
+    ServiceInfo info = {};
+    std::deque<std::chrono::steady_clock::time_point> recent = {};  // restart times within the period
+    std::shared_ptr<Instance> current = {};
+    std::optional<Main> swap_to = {};
     bool swap_is_restart = false;  // `swap_to` is the same main, asked for by restart()
-    std::chrono::steady_clock::time_point swap_started;
-    std::promise<Result<SwapReport, SupervisorError>> swap_done;
-    std::shared_ptr<asio::steady_timer> timer;  // backoff, or the grace period at shutdown
+    std::chrono::steady_clock::time_point swap_started = {};
+    std::promise<Result<SwapReport, SupervisorError>> swap_done = {};
+    std::shared_ptr<asio::steady_timer> timer = {};  // backoff, or the grace period at shutdown
   };
 
   class Core : public std::enable_shared_from_this<Core> {
@@ -266,7 +268,7 @@ class Supervisor {
       if (!spec.main) return fail("service " + spec.name + ": no main coroutine");
       for (const auto& s : services_)
         if (s->spec.name == spec.name) return fail("service " + spec.name + ": declared twice");
-      auto service = std::make_unique<Service>(Service{std::move(spec), asio::make_strand(executor_), {}, {}, {}, {}, {}, {}, {}});
+      auto service = std::make_unique<Service>(Service{.spec = std::move(spec), .strand = asio::make_strand(executor_)});
       service->info.name = service->spec.name;
       services_.push_back(std::move(service));
       return {};
