@@ -175,11 +175,20 @@ TEST(CoreMetrics, RunWithHttpServesTheMetricsWhileItRuns) {
   const std::string head = run.output();
   ASSERT_TRUE(std::regex_search(head, m, said)) << head;
   const std::string url = m[1];
+  // The worker table: 4 workers of 4 slots by default, each with its last heartbeat.
+  const std::regex capacity_line(R"(swarmsync_core_worker_capacity\{worker="[0-9]+"\} 4)");
+  auto workers_in = [&](const std::string& scraped) {
+    int n = 0;
+    std::istringstream lines(scraped);
+    for (std::string line; std::getline(lines, line);) n += std::regex_match(line, capacity_line) ? 1 : 0;
+    return n;
+  };
   std::string text;
   for (int i = 0; i < 200; ++i) {
     text = scrape(url);
     if (text.find("swarmsync_core_jobs_finished_total{outcome=\"done\"} ") != std::string::npos &&
-        text.find("swarmsync_core_jobs_finished_total{outcome=\"done\"} 0\n") == std::string::npos)
+        text.find("swarmsync_core_jobs_finished_total{outcome=\"done\"} 0\n") == std::string::npos &&
+        workers_in(text) == 4)
       break;
     std::this_thread::sleep_for(20ms);
   }
@@ -190,12 +199,7 @@ TEST(CoreMetrics, RunWithHttpServesTheMetricsWhileItRuns) {
       << "no job finished in 4 s: " << text;
   EXPECT_NE(text.find("swarmsync_channel_sent_total{channel=\"ToScheduler\"} "), std::string::npos) << text;
   EXPECT_NE(text.find("swarmsync_channel_depth_high_water{channel=\"ToScheduler\"} "), std::string::npos) << text;
-  // The worker table: 4 workers of 4 slots by default, each with its last heartbeat.
-  int workers = 0;
-  const std::regex capacity_line(R"(swarmsync_core_worker_capacity\{worker="[0-9]+"\} 4)");
-  std::istringstream lines(text);
-  for (std::string line; std::getline(lines, line);) workers += std::regex_match(line, capacity_line) ? 1 : 0;
-  EXPECT_EQ(workers, 4) << text;
+  EXPECT_EQ(workers_in(text), 4) << text;
   EXPECT_NE(text.find("swarmsync_core_worker_last_heartbeat_timestamp_seconds{worker="), std::string::npos) << text;
   EXPECT_EQ(run.wait(60s), 0) << run.output();
   EXPECT_NE(scrape(url).rfind("connect: ", 0), std::string::npos) << "still served after the run";

@@ -187,6 +187,7 @@ class DispatcherCore {
     w.last_seen = now;
     w.reachable = true;
     settle();
+    publish_table();  // a worker (re)registered: watchers see it at once, not at the next check
   }
 
   void on_finished(const Finished& f, Clock::time_point now) {

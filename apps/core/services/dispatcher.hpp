@@ -146,7 +146,8 @@ class DispatcherState {
     bool reachable = true;
   };
   /// The worker table for a watcher on another thread, by id: as the Dispatcher published it at
-  /// its last silence check (every `DispatcherOptions::check_every`), never on a message's path.
+  /// its last silence check (every `DispatcherOptions::check_every`) or registration, never on a
+  /// job's path.
   std::vector<WorkerRow> worker_table() const {
     std::lock_guard lock(table_mutex_);
     return table_;
