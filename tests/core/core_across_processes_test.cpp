@@ -276,10 +276,13 @@ void run_with_a_node_killed(swarmsync::test::NatsServer& server, int count, cons
         if (buckets[i]->entries().size() < killed[i].entries) return false;
       return true;
     };
-    while (!holding() && run.running() && std::chrono::steady_clock::now() < give_up)
+    // The state seen once is what counts: the buckets empty again as the run goes on, so a second
+    // look may find less.
+    bool held = false;
+    while (!(held = holding()) && run.running() && std::chrono::steady_clock::now() < give_up)
       std::this_thread::sleep_for(20ms);
-    ASSERT_TRUE(run.running()) << "the run ended before node b could be killed: " << run.output();
-    ASSERT_TRUE(holding()) << "node b held no state in two minutes";
+    ASSERT_TRUE(held || run.running()) << "the run ended before node b could be killed: " << run.output();
+    ASSERT_TRUE(held) << "node b held no state in two minutes";
   }
   b->signal(SIGKILL);
   if (and_a_worker) workers[0]->signal(SIGKILL);
