@@ -98,7 +98,7 @@ swarmsync::Result<std::vector<NodeInfo>, std::string> discover(swarmsync::nats::
 // The wiring of a process placed as `placement`: each channel in-process, bridged over
 // JetStream (placement.hpp's `route`) or absent; FromWorkers where the Dispatcher runs, with
 // NATS. Returns why a bridge could not be made, or nothing.
-std::string add_channels(Shared& shared, const Placement& placement, const NatsSide& nats = {}) {
+std::string add_channels(Shared& shared, const Placement& placement, [[maybe_unused]] const NatsSide& nats = {}) {
   std::vector<ChannelType> channels(kChannels.begin(), kChannels.end());
 #if SWARMSYNC_CORE_WITH_NATS
   if (nats.conn) channels.push_back(ChannelType::FromWorkers);

@@ -1,6 +1,6 @@
 #pragma once
 // The channels component (`swarmsync::channels`, Boost only): mpsc (unbounded and bounded),
-// broadcast and oneshot, their errors and results.
+// broadcast, oneshot and watch, their errors and results.
 //
 //     #include <swarmsync/channels.hpp>
 //     auto [tx, rx] = swarmsync::mpsc::unbounded_channel<int>();
@@ -10,3 +10,5 @@
 #include "swarmsync/channels/mpsc.hpp"
 #include "swarmsync/channels/oneshot.hpp"
 #include "swarmsync/channels/result.hpp"
+#include "swarmsync/channels/select.hpp"
+#include "swarmsync/channels/watch.hpp"

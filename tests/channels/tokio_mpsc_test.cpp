@@ -24,17 +24,17 @@
 // - send_recv_stream_with_buffer, send_recv_stream_unbounded: they test the `Stream` adapters of
 //   tests/support/mpsc_stream.rs with `tokio_stream::StreamExt`; swarmsync has no stream adapter
 //   (its `recv()` loop is what async_send_recv_with_buffer / async_send_recv_unbounded test).
-// - blocking_recv, blocking_send: `Receiver::blocking_recv` and `Sender::blocking_send` do not
-//   exist in swarmsync.
-// - blocking_recv_async, blocking_send_async: `#[should_panic]` on the same missing API, called
-//   inside a runtime.
-// - recv_timeout: tests `Sender::send_timeout` and `SendTimeoutError::{Timeout, Closed}`, which do
-//   not exist in swarmsync (it has receive deadlines, `recv_until`/`recv_for`, not send ones).
-// - recv_timeout_panic: `#[should_panic]` of `send_timeout` outside a runtime; missing API, and
-//   swarmsync has no global reactor to be missing.
+// - recv_timeout_panic: `#[should_panic]` of `send_timeout` polled outside a runtime; swarmsync
+//   has no global reactor to be missing (an awaitable runs only on an executor).
 // - test_tx_capacity: tests that `Sender::capacity()` (the free room now) drops by one per reserve
 //   and per send while `max_capacity()` stays; swarmsync has no query of the free room: its
 //   `Sender::capacity()` is tokio's `max_capacity()`.
+// Ported with a translation:
+// - blocking_recv_async, blocking_send_async: tokio panics when a blocking call is made inside a
+//   runtime; swarmsync throws `std::logic_error` on a thread that runs an Asio execution context
+//   (the test body runs in a handler of an io_context, as a `#[tokio::test]` body runs in a task).
+// - recv_timeout: `start_paused` time makes tokio's 1 s timeout instant; here the timeout is 50 ms
+//   of real time (the assertions are the same).
 // Ported in part:
 // - no_t_bounds_buffer, no_t_bounds_unbounded: their `is_debug(&tx)` / `is_debug(&rx)` checks
 //   (the handles implement `Debug` for any T) have no C++ counterpart; the rest (a T with no
@@ -51,10 +51,14 @@
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstdint>
+#include <thread>
+#include <functional>
 #include <exception>
 #include <memory>
 #include <optional>
@@ -627,6 +631,75 @@ TEST(TokioMpsc, try_recv_close_while_empty_unbounded) {
   EXPECT_TRUE(err_eq(rx.try_recv(), TryRecvError::empty));
   { auto drop = std::move(tx_end); }
   EXPECT_TRUE(err_eq(rx.try_recv(), TryRecvError::disconnected));
+}
+
+// --- Blocking bridges and send_timeout --------------------------------------------------------------
+
+// A `#[tokio::test]` body that must panic: `f` runs in a handler of an io_context; true if it threw
+// `std::logic_error` (tokio's panic for a blocking call inside a runtime).
+bool throws_logic_error_inside_runtime(const std::function<void()>& f) {
+  asio::io_context ioc;
+  bool threw = false;
+  asio::post(ioc, [&] {
+    try {
+      f();
+    } catch (const std::logic_error&) {
+      threw = true;
+    }
+  });
+  ioc.run();
+  return threw;
+}
+
+TEST(TokioMpsc, blocking_recv) {
+  auto [tx_end, rx_end] = mpsc::channel<std::uint8_t>(1);
+  std::thread sync_code([rx = std::move(rx_end)]() mutable { EXPECT_EQ(rx.blocking_recv(), std::optional<std::uint8_t>(10)); });
+  asio::io_context runtime;
+  block_on(runtime, [](mpsc::Sender<std::uint8_t> tx) -> asio::awaitable<int> {
+    (void)co_await tx.send(10);
+    co_return 0;
+  }(std::move(tx_end)));
+  sync_code.join();
+}
+
+TEST(TokioMpsc, blocking_recv_async) {
+  auto [tx_end, rx_end] = mpsc::channel<std::monostate>(1);
+  auto& rx = rx_end;
+  EXPECT_TRUE(throws_logic_error_inside_runtime([&] { (void)rx.blocking_recv(); }));
+}
+
+TEST(TokioMpsc, blocking_send) {
+  auto [tx_end, rx_end] = mpsc::channel<std::uint8_t>(1);
+  std::thread sync_code([tx = std::move(tx_end)] { EXPECT_TRUE(tx.blocking_send(10)); });
+  asio::io_context runtime;
+  auto got = block_on(runtime, [](mpsc::Receiver<std::uint8_t>& rx) -> asio::awaitable<std::optional<std::uint8_t>> {
+    co_return co_await rx.recv();
+  }(rx_end));
+  EXPECT_EQ(got, std::optional<std::uint8_t>(10));
+  sync_code.join();
+}
+
+TEST(TokioMpsc, blocking_send_async) {
+  auto [tx_end, rx_end] = mpsc::channel<std::monostate>(1);
+  auto& tx = tx_end;
+  EXPECT_TRUE(throws_logic_error_inside_runtime([&] { (void)tx.blocking_send(std::monostate{}); }));
+}
+
+TEST(TokioMpsc, recv_timeout) {
+  auto [tx_end, rx_end] = mpsc::channel<int>(5);
+  auto& tx = tx_end;
+  constexpr auto timeout = std::chrono::milliseconds(50);
+  for (int v : {10, 20, 30, 40, 50}) EXPECT_TRUE(block_on(tx.send_timeout(v, timeout)));
+  auto timed_out = block_on(tx.send_timeout(60, timeout));
+  ASSERT_FALSE(timed_out);
+  EXPECT_EQ(timed_out.error().kind, SendTimeoutErrorKind::timed_out);
+  EXPECT_EQ(timed_out.error().value, 60);
+
+  { auto drop = std::move(rx_end); }
+  auto closed = block_on(tx.send_timeout(70, timeout));
+  ASSERT_FALSE(closed);
+  EXPECT_EQ(closed.error().kind, SendTimeoutErrorKind::closed);
+  EXPECT_EQ(closed.error().value, 70);
 }
 
 }  // namespace

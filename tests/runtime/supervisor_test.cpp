@@ -6,6 +6,8 @@
 
 #include "support/async.hpp"
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -734,6 +736,79 @@ TEST(Supervisor, SigtermShutsDownInOrder) {
   const auto report = run_until_finished(ioc, supervisor);
   EXPECT_EQ(report.reason, "signal " + std::to_string(SIGTERM));
   EXPECT_EQ(report.services[0].state, ServiceState::stopped);
+}
+
+// The system's phase is a watch: a watcher on another context sees the phases in order (never
+// one twice, never back), ends with `finished` and its reason, and ends when the supervisor goes.
+TEST(Supervisor, ItsStateIsWatchedThroughEveryPhase) {
+  asio::io_context watcher_context;
+  std::vector<SystemState::Phase> seen;
+  std::string last_reason;
+  std::atomic<bool> saw_running{false}, watcher_ended{false};
+  std::thread watcher_thread;
+  {
+    auto shared = std::make_shared<Shared>();
+    asio::io_context ioc;
+    Supervisor<Shared> supervisor(ioc.get_executor(), shared, quiet());
+    supervisor.add_service({.name = "a",
+                            .main = [](Context& ctx) -> asio::awaitable<void> {
+                              while (co_await ctx.recv(ctx.core_events())) {
+                              }
+                            }}).value();
+    EXPECT_EQ(supervisor.state().borrow()->phase, SystemState::booting);
+    asio::co_spawn(
+        watcher_context,
+        [&, w = supervisor.state()]() mutable -> asio::awaitable<void> {
+          while (co_await w.changed()) {
+            const auto ref = w.borrow_and_update();
+            seen.push_back(ref->phase);
+            last_reason = ref->reason;
+            if (ref->phase == SystemState::running) saw_running = true;
+          }
+          watcher_ended = true;
+        },
+        asio::detached);
+    watcher_thread = std::thread([&] { watcher_context.run(); });
+    ASSERT_TRUE(supervisor.start());
+    auto guard = asio::make_work_guard(ioc);
+    std::thread runner([&] { ioc.run(); });
+    while (!saw_running.load()) std::this_thread::yield();
+    supervisor.request_shutdown("test done");
+    supervisor.finished().get();
+    guard.reset();
+    runner.join();
+    const auto late = supervisor.state();  // a watcher that comes after the end sees it at once
+    EXPECT_EQ(late.borrow()->phase, SystemState::finished);
+    EXPECT_EQ(late.borrow()->reason, "test done");
+    EXPECT_TRUE(late.borrow()->error.empty());
+    EXPECT_FALSE(watcher_ended.load());  // the supervisor still lives
+  }
+  watcher_thread.join();  // ends once the supervisor is gone
+  EXPECT_TRUE(watcher_ended.load());
+  ASSERT_FALSE(seen.empty());
+  EXPECT_EQ(seen.front(), SystemState::running);
+  EXPECT_EQ(seen.back(), SystemState::finished);
+  EXPECT_TRUE(std::is_sorted(seen.begin(), seen.end()));
+  EXPECT_EQ(std::adjacent_find(seen.begin(), seen.end()), seen.end());
+  EXPECT_EQ(last_reason, "test done");
+}
+
+// A failure that brings the system down is in the state's `error`.
+TEST(Supervisor, ItsStateNamesTheFailureThatBroughtItDown) {
+  auto shared = std::make_shared<Shared>();
+  asio::io_context ioc;
+  Supervisor<Shared> supervisor(ioc.get_executor(), shared, quiet({2, 60s}));
+  supervisor.add_service({.name = "crasher",
+                          .main = [](Context&) -> asio::awaitable<void> {
+                            throw std::runtime_error("boom");
+                            co_return;
+                          }}).value();
+  ASSERT_TRUE(supervisor.start());
+  const auto report = run_until_finished(ioc, supervisor);
+  const auto state = supervisor.state();
+  EXPECT_EQ(state.borrow()->phase, SystemState::finished);
+  EXPECT_EQ(state.borrow()->reason, report.reason);
+  EXPECT_NE(state.borrow()->error.find("crasher"), std::string::npos) << state.borrow()->error;
 }
 
 }  // namespace

@@ -13,7 +13,11 @@ namespace core {
 namespace {
 
 std::string dotted(std::initializer_list<std::uint64_t> parts, std::string key = {}) {
-  for (const auto part : parts) key += (key.empty() ? "" : ".") + std::to_string(part);
+  for (const auto part : parts) {
+    // Appended piece by piece: g++ 12 at -O3 reports a false -Wrestrict on `"." + std::string`.
+    if (!key.empty()) key += '.';
+    key += std::to_string(part);
+  }
   return key;
 }
 

@@ -47,12 +47,16 @@
 // value that is already there, so that a sibling branch that won first has cancelled it.
 // `recv_until()` takes a deadline and is loss-free on any executor. A cancelled receive throws
 // `boost::system::system_error(asio::error::operation_aborted)`.
+// `co_await swarmsync::select(rx, other_rx, timer)` (select.hpp) races receives and timers
+// loss-free on any executor, a multi-threaded io_context without a strand included: a branch
+// that loses consumes nothing.
 //
 // Thread safety. `Sender` may be used from any number of threads at once (copies or the same
 // object). A `Receiver` is used by one coroutine at a time; give each consumer its own
 // (`subscribe()` / `resubscribe()`).
 
 #include "swarmsync/channels/error.hpp"
+#include "swarmsync/detail/block_on.hpp"
 #include "swarmsync/detail/broadcast_ring.hpp"
 #include "swarmsync/detail/wait_list.hpp"
 
@@ -246,10 +250,35 @@ class Receiver {
     }
   }
 
-  /// `recv_until(now + timeout)`.
+  /// `recv_until(now + timeout)`; a timeout beyond the clock's range (`hours::max()`) never
+  /// expires.
   template <class Rep, class Period>
   asio::awaitable<Result<T, RecvError>> recv_for(std::chrono::duration<Rep, Period> timeout) {
-    return recv_until(std::chrono::steady_clock::now() + timeout);
+    return recv_until(swarmsync::detail::deadline_after(timeout).value_or(std::chrono::steady_clock::time_point::max()));
+  }
+
+  /// Waits, consuming nothing, until a receive would complete without waiting: a value is there,
+  /// a lag is due, or every sender is gone. Completes `token` (default: awaited,
+  /// `co_await rx.wait_ready()`) with `void(error_code)`: no error then, or `operation_aborted`
+  /// when cancelled (cancel-safe on any executor: nothing is taken either way). Completes only
+  /// once ready; the receiver stays ready until it is received from, so a `try_recv` after it
+  /// returns something other than `empty`. One wait or receive at a time, as for `recv()`;
+  /// `swarmsync::select` builds on it.
+  template <class CompletionToken = asio::deferred_t>
+  auto wait_ready(CompletionToken&& token = CompletionToken()) {
+    return swarmsync::detail::async_wait_ready(&shared_->waiters, node(), [this] { return ready(); },
+                                               std::forward<CompletionToken>(token));
+  }
+
+  /// Receives from a plain thread outside Asio: as `recv()`, waiting with the thread blocked.
+  /// Throws `std::logic_error` when called from a thread that runs an Asio execution context (a
+  /// sender may need that very thread: await `recv` there). A value already there is taken
+  /// without starting a context.
+  Result<T, RecvError> blocking_recv() {
+    swarmsync::detail::refuse_in_asio_context("swarmsync::broadcast::Receiver::blocking_recv");
+    auto r = try_recv();
+    if (r || r.error().kind != RecvError::empty) return r;
+    return swarmsync::detail::block_on(recv_unraced(), "swarmsync::broadcast::Receiver::blocking_recv");
   }
 
   /// Takes the next value if there is one now, without waiting. Errors: `empty`, `lagged` (then

@@ -64,6 +64,25 @@ template <class T>
                                                       : "swarmsync: try_send failed: channel closed");
 }
 
+/// Why a `send_timeout` did not send.
+enum class SendTimeoutErrorKind {
+  timed_out,  ///< no room came before the timeout
+  closed,     ///< the receiver is closed or gone
+};
+
+/// A `send_timeout` that did not send; holds the value that was not sent.
+template <class T>
+struct SendTimeoutError {
+  SendTimeoutErrorKind kind;
+  T value;
+};
+
+template <class T>
+[[noreturn]] void throw_exception_from_error(const SendTimeoutError<T>& e, const boost::source_location&) {
+  throw ChannelError(e.kind == SendTimeoutErrorKind::timed_out ? "swarmsync: send_timeout failed: timed out"
+                                                               : "swarmsync: send_timeout failed: channel closed");
+}
+
 /// Thrown by `Result::value()` on a failed `try_reserve` (whose error holds no value).
 [[noreturn]] inline void throw_exception_from_error(TrySendErrorKind e, const boost::source_location&) {
   throw ChannelError(e == TrySendErrorKind::full ? "swarmsync: try_reserve failed: channel full"

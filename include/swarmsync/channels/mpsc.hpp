@@ -10,7 +10,7 @@
 //     while (auto job = co_await rx.recv()) run(*job);   // ends when every sender is gone
 //
 //     auto [btx, brx] = swarmsync::mpsc::channel<Job>(1024);
-//     co_await btx.send(Job{2});                         // waits for room: backpressure
+//     auto sent = co_await btx.send(Job{2});             // waits for room: backpressure
 //
 // Ordering. Values are received in the order their sends took effect: FIFO per sender, and
 // across senders in the order of the sends (the queue is linearizable).
@@ -47,15 +47,26 @@
 // `boost::system::system_error(asio::error::operation_aborted)`. A cancelled bounded `send()`
 // sends nothing and its value is destroyed with the coroutine (as in tokio); to keep the value,
 // `co_await reserve()` first (cancel-safe) and then `permit.send(value)`.
+// `co_await swarmsync::select(rx, other_rx, timer)` (select.hpp) races receives and timers
+// loss-free on any executor, a multi-threaded io_context without a strand included: a branch
+// that loses consumes nothing.
 //
 // Senders' side. `co_await tx.closed()` completes once the receiver is closed or gone;
-// `try_reserve()` takes room now or says `full`/`closed`; `strong_count()`/`weak_count()` count
-// the handles. `tx.downgrade()` gives a `WeakSender`/`WeakUnboundedSender`, which does not keep
+// `try_reserve()` takes room now or says `full`/`closed`; `co_await tx.send_timeout(v, 10ms)`
+// gives the value back if no room comes in time; `co_await tx.reserve_many(n)` reserves room for
+// `n` values at once (`Permits`); `strong_count()`/`weak_count()` count the handles. `tx.downgrade()` gives a `WeakSender`/`WeakUnboundedSender`, which does not keep
 // the channel open: when the last strong sender goes the receiver sees the end, and `upgrade()`
 // fails from then on (as tokio's).
 //
 //     auto weak = tx.downgrade();                        // e.g. an actor's handle to itself
 //     if (auto strong = weak.upgrade()) strong->send(Job{3});
+//
+// Plain threads. `tx.blocking_send(v)` and `rx.blocking_recv()` wait with the calling thread
+// blocked, for code outside Asio (a thread of a legacy library, a test's main): they must not be
+// called from a thread that runs an Asio execution context, and throw `std::logic_error` there
+// (see detail/block_on.hpp).
+//
+//     std::thread feeder([tx] { for (auto& job : load()) if (!tx.blocking_send(job)) break; });
 //
 // Handles. Senders copy; every handle moves. Assigning over a handle leaves the channel it held
 // at once, as destroying it would. A moved-from sender holds no channel and refuses every send,
@@ -66,6 +77,7 @@
 
 #include "swarmsync/channels/error.hpp"
 #include "swarmsync/detail/block_list.hpp"
+#include "swarmsync/detail/block_on.hpp"
 #include "swarmsync/detail/semaphore.hpp"
 #include "swarmsync/detail/wait_list.hpp"
 
@@ -91,6 +103,8 @@ template <class T>
 class Receiver;
 template <class T>
 class Permit;
+template <class T>
+class Permits;
 template <class T>
 class WeakSender;
 template <class T>
@@ -418,8 +432,8 @@ class Sender : public detail::SenderBase<T> {
     if (!s.try_acquire_permit()) {
       // The co_await stays out of the condition: g++ 12 built a frame for `!co_await` inside
       // `if (... && ...)` that crashed on its first resume.
-      const bool room = co_await acquire_permit();
-      if (!room) {
+      const Room room = co_await acquire_room(1);
+      if (room != Room::taken) {
         s.note_refused();
         co_return SendError<T>{std::move(value)};
       }
@@ -427,6 +441,47 @@ class Sender : public detail::SenderBase<T> {
     if (s.push(value)) co_return Result<void, SendError<T>>{};
     s.release_permits(1);
     co_return SendError<T>{std::move(value)};
+  }
+
+  /// As `send`, but gives up once `timeout` has passed without room: `SendTimeoutError` holding
+  /// the value, `timed_out` or `closed` (the receiver closed or gone). A timeout of zero or less
+  /// still takes room that is free now; one beyond the clock's range (`hours::max()`) never
+  /// expires. Loss-free on any executor: a send that times out queued nothing, and room handed to
+  /// it as the timer fired is used, not dropped. Cancelling it sends nothing.
+  template <class Rep, class Period>
+  asio::awaitable<Result<void, SendTimeoutError<T>>> send_timeout(T value, std::chrono::duration<Rep, Period> timeout) const {
+    using Error = SendTimeoutError<T>;
+    if (!this->shared_) co_return Error{SendTimeoutErrorKind::closed, std::move(value)};
+    auto& s = *this->shared_;
+    if (!s.try_acquire_permit()) {
+      const Room room = co_await acquire_room(1, swarmsync::detail::deadline_after(timeout));
+      if (room != Room::taken) {
+        s.note_refused();
+        const auto kind = room == Room::closed ? SendTimeoutErrorKind::closed : SendTimeoutErrorKind::timed_out;
+        co_return Error{kind, std::move(value)};
+      }
+    }
+    if (s.push(value)) co_return Result<void, Error>{};
+    s.release_permits(1);
+    co_return Error{SendTimeoutErrorKind::closed, std::move(value)};
+  }
+
+  /// Sends from a plain thread outside Asio: waits, blocking the thread, for room, then queues
+  /// `value`. `SendError` holding the value when the receiver is closed or gone. Throws
+  /// `std::logic_error` when called from a thread that runs an Asio execution context (the
+  /// receiver may need that very thread to free room: await `send` there). When there is room it
+  /// takes no lock and starts no context.
+  Result<void, SendError<T>> blocking_send(T value) const {
+    swarmsync::detail::refuse_in_asio_context("swarmsync::mpsc::Sender::blocking_send");
+    if (this->shared_) {
+      auto& s = *this->shared_;
+      if (!s.queue.is_closed() && s.try_acquire_permit()) {
+        if (s.push(value)) return {};
+        s.release_permits(1);
+        return SendError<T>{std::move(value)};
+      }
+    }
+    return swarmsync::detail::block_on(send(std::move(value)), "swarmsync::mpsc::Sender::blocking_send");
   }
 
   /// Queues `value` if there is room now. Errors: `full` or `closed`, each holding the value.
@@ -450,9 +505,38 @@ class Sender : public detail::SenderBase<T> {
   /// Cancel-safe: a cancelled reserve holds nothing.
   asio::awaitable<std::optional<Permit<T>>> reserve() const {
     if (!this->shared_) co_return std::nullopt;
-    const bool room = co_await acquire_permit();
-    if (!room) co_return std::nullopt;
+    const Room room = co_await acquire_room(1);
+    if (room != Room::taken) co_return std::nullopt;
     co_return Permit<T>(this->shared_);
+  }
+
+  /// Waits for room for `n` values and reserves all of it at once: `Permits` that send `n` values
+  /// without waiting. `std::nullopt` when the receiver is closed or gone (before or while
+  /// waiting), and at once when `n` is above the capacity (it could never be served). `n == 0`
+  /// gives empty permits at once. A waiting `reserve_many` is served in its turn among the
+  /// waiting senders (FIFO) and collects room as it is freed; those behind it wait until it holds
+  /// all `n`, so two of them never each hold part of the room and wait for each other.
+  /// Cancel-safe: a cancelled reserve holds nothing (room it had collected goes on to the next).
+  asio::awaitable<std::optional<Permits<T>>> reserve_many(std::size_t n) const {
+    if (!this->shared_ || n > this->shared_->capacity) co_return std::nullopt;
+    if (n == 0) co_return Permits<T>(this->shared_, 0);
+    const Room room = co_await acquire_room(static_cast<std::int64_t>(n));
+    if (room != Room::taken) co_return std::nullopt;
+    co_return Permits<T>(this->shared_, n);
+  }
+
+  /// Reserves room for `n` values if it is all free now, without waiting (see `reserve_many`).
+  /// Errors: `full` when it is not (or `n` is above the capacity: it never will be), `closed` when
+  /// the receiver is closed or gone.
+  Result<Permits<T>, TrySendErrorKind> try_reserve_many(std::size_t n) const {
+    if (!this->shared_) return TrySendErrorKind::closed;
+    auto& s = *this->shared_;
+    if (s.queue.is_closed()) return TrySendErrorKind::closed;
+    if (n > s.capacity) return TrySendErrorKind::full;
+    if (n == 0) return Permits<T>(this->shared_, 0);
+    if (!s.room.try_acquire(static_cast<std::int64_t>(n)))
+      return s.queue.is_closed() ? TrySendErrorKind::closed : TrySendErrorKind::full;
+    return Permits<T>(this->shared_, n);
   }
 
   /// The capacity given at creation.
@@ -481,18 +565,24 @@ class Sender : public detail::SenderBase<T> {
   std::size_t waiting_senders() const noexcept { return this->shared_->room.waiting(); }
 
  private:
-  // Takes one unit of room, waiting for it; false, holding nothing, once the receiver is closed
-  // or gone. Cancelled, it throws holding nothing.
+  enum class Room { taken, closed, timed_out };
+
+  // Takes `n` units of room, waiting for them until `deadline` (none: for as long as it takes).
+  // `closed`, holding nothing, once the receiver is closed or gone; `timed_out`, holding nothing,
+  // at the deadline. Cancelled, it throws holding nothing.
   //
-  // Waiting senders are served in the order they parked, one freed slot each (see
-  // detail/semaphore.hpp). A sender that leaves the wait (cancelled, or its coroutine destroyed)
-  // leaves the queue at once; if it had been handed a slot, the slot goes to the next sender.
-  asio::awaitable<bool> acquire_permit() const {
+  // Waiting senders are served in the order they parked, each in full (see detail/semaphore.hpp).
+  // A sender that leaves the wait (cancelled, timed out, or its coroutine destroyed) leaves the
+  // queue at once; room it had been handed goes to the next sender. One whose deadline passes
+  // just as it is served keeps the room: nothing is refused that could have been sent.
+  asio::awaitable<Room> acquire_room(std::int64_t n,
+                                     std::optional<std::chrono::steady_clock::time_point> deadline = std::nullopt) const {
     using swarmsync::detail::Semaphore;
     auto& s = *this->shared_;
-    if (s.queue.is_closed()) co_return false;
-    if (s.try_acquire_permit()) co_return true;
+    if (s.queue.is_closed()) co_return Room::closed;
+    if (s.room.try_acquire(n)) co_return Room::taken;
     Semaphore::Waiter waiter;
+    waiter.wanted = n;
     waiter.node = swarmsync::detail::NodeCache::take();
     struct Leave {
       Semaphore& room;
@@ -504,20 +594,30 @@ class Sender : public detail::SenderBase<T> {
       }
     } leave{s.room, waiter};
     Semaphore::Queue queue{s.room, waiter};
+    const auto served = [&] { return s.room.poll(waiter) != 0; };
     for (;;) {
-      co_await swarmsync::detail::park(queue, *waiter.node, [&] { return s.room.poll(waiter) != 0; });
+      bool timed_out = false;
+      if (deadline) {
+        const auto ec = co_await swarmsync::detail::park_until(queue, *waiter.node, served, *deadline);
+        if (ec == asio::error::timed_out) timed_out = true;
+        else if (ec) throw boost::system::system_error(ec);
+      } else {
+        co_await swarmsync::detail::park(queue, *waiter.node, served);
+      }
       const int outcome = s.room.poll(waiter);
-      if (outcome < 0) co_return false;
+      if (outcome < 0) co_return Room::closed;
       if (outcome > 0) {
-        // Woken with a slot but cancelled meanwhile: `leave` passes the slot on.
+        // Woken with the room but cancelled meanwhile: `leave` passes the room on.
         swarmsync::detail::throw_if_cancelled(co_await asio::this_coro::cancellation_state);
         leave.keep = true;
-        co_return true;
+        co_return Room::taken;
       }
+      if (timed_out) co_return Room::timed_out;
     }
   }
 
   friend std::pair<Sender<T>, Receiver<T>> channel<T>(std::size_t);
+  friend class Permits<T>;
   template <class, class>
   friend class detail::WeakSenderBase;
   using detail::SenderBase<T>::SenderBase;
@@ -565,11 +665,91 @@ class Permit {
 
  private:
   friend class Sender<T>;
+  friend class Permits<T>;
   explicit Permit(std::shared_ptr<detail::Shared<T>> shared) : shared_(std::move(shared)) {
     shared_->sender_joins();
     shared_->permit_joins();
   }
   std::shared_ptr<detail::Shared<T>> shared_;
+};
+
+/// Room for several values reserved at once by `Sender::reserve_many(n)` (tokio's
+/// `PermitIterator`): each `send` uses one unit and cannot wait; `next()` splits one unit off as a
+/// `Permit`; destroying the permits gives back the room not used. Counts as one sender while room
+/// is left (the channel does not end before it is used or given back). Move-only; used by one
+/// thread at a time.
+template <class T>
+class Permits {
+ public:
+  Permits(Permits&& other) noexcept : shared_(std::move(other.shared_)), left_(std::exchange(other.left_, 0)) {}
+  /// Gives back the room held before (as destroying would) and takes `other`'s. Self-assignment
+  /// does nothing.
+  Permits& operator=(Permits&& other) noexcept {
+    if (this != &other) {
+      give_back();
+      shared_ = std::move(other.shared_);
+      left_ = std::exchange(other.left_, 0);
+    }
+    return *this;
+  }
+  Permits(const Permits&) = delete;
+  Permits& operator=(const Permits&) = delete;
+  ~Permits() { give_back(); }
+
+  /// Units of room left.
+  std::size_t size() const noexcept { return left_; }
+  bool empty() const noexcept { return left_ == 0; }
+
+  /// Queues `value` in one unit of the reserved room, also after `Receiver::close()` (as a
+  /// `Permit`). `SendError` holding the value when the receiver is gone, or when no room is left
+  /// (then nothing was used).
+  Result<void, SendError<T>> send(T value) {
+    if (left_ == 0) return SendError<T>{std::move(value)};
+    auto shared = shared_;
+    const bool accepted = shared->push(value, true);
+    if (!accepted) shared->release_permits(1);
+    use_one();
+    if (accepted) return {};
+    return SendError<T>{std::move(value)};
+  }
+
+  /// One unit of the room as a `Permit` of its own; `std::nullopt` when none is left.
+  std::optional<Permit<T>> next() {
+    if (left_ == 0) return std::nullopt;
+    Permit<T> one(shared_);
+    use_one();
+    return one;
+  }
+
+ private:
+  friend class Sender<T>;
+  Permits(std::shared_ptr<detail::Shared<T>> shared, std::size_t n) : left_(n) {
+    if (n == 0) return;
+    shared_ = std::move(shared);
+    shared_->sender_joins();
+    shared_->permit_joins();
+  }
+
+  // One unit is used (sent, or handed to a `Permit`); the last one leaves the channel.
+  void use_one() {
+    if (--left_ == 0) leave();
+  }
+
+  void give_back() noexcept {
+    if (left_ == 0) return;
+    shared_->release_permits(static_cast<std::int64_t>(std::exchange(left_, 0)));
+    leave();
+  }
+
+  void leave() noexcept {
+    if (auto shared = std::move(shared_)) {
+      shared->permit_leaves();
+      shared->sender_leaves();
+    }
+  }
+
+  std::shared_ptr<detail::Shared<T>> shared_;
+  std::size_t left_ = 0;
 };
 
 /// The receiving half of either kind of channel. Move-only; one coroutine uses it at a time.
@@ -636,9 +816,10 @@ class Receiver {
   }
 
   /// `recv_until(now + timeout)`.
+  /// A timeout beyond the clock's range (`hours::max()`) never expires.
   template <class Rep, class Period>
   asio::awaitable<Result<T, RecvTimeoutError>> recv_for(std::chrono::duration<Rep, Period> timeout) {
-    return recv_until(std::chrono::steady_clock::now() + timeout);
+    return recv_until(swarmsync::detail::deadline_after(timeout).value_or(std::chrono::steady_clock::time_point::max()));
   }
 
   /// Waits until at least one value is there, then moves up to `limit` values to the end of
@@ -656,6 +837,19 @@ class Receiver {
     }
   }
 
+  /// Waits, consuming nothing, until a receive would complete without waiting: a value is queued
+  /// or the channel has ended. Completes `token` (default: awaited, `co_await rx.wait_ready()`)
+  /// with `void(error_code)`: no error then, or `operation_aborted` when cancelled (cancel-safe on
+  /// any executor: nothing is taken either way). Spurious wake-ups are absorbed: it completes
+  /// only once ready. The receiver stays ready until it is received from (one consumer), so a
+  /// `try_recv` after it gets a value or `disconnected`. One wait or receive at a time, as for
+  /// `recv()`; `swarmsync::select` builds on it.
+  template <class CompletionToken = asio::deferred_t>
+  auto wait_ready(CompletionToken&& token = CompletionToken()) {
+    return swarmsync::detail::async_wait_ready(&shared_->rx_waiters, node(), [this] { return ready(); },
+                                               std::forward<CompletionToken>(token));
+  }
+
   /// Takes the next value if there is one now. Errors: `empty` when no send has claimed the next
   /// place in the queue, or `disconnected` once the channel has ended. Never waits for a sender's
   /// progress except one case, as tokio's does: when a send has claimed the next place and not yet
@@ -669,6 +863,17 @@ class Receiver {
       if (!shared_->queue.head_claimed() && !closing_now()) return TryRecvError::empty;
       backoff.pause();
     }
+  }
+
+  /// Receives from a plain thread outside Asio: the next value, waiting for it with the thread
+  /// blocked; `std::nullopt` once the channel has ended, as `recv()`. Throws `std::logic_error`
+  /// when called from a thread that runs an Asio execution context (a sender may need that very
+  /// thread: await `recv` there). A value already there is taken without starting a context.
+  std::optional<T> blocking_recv() {
+    swarmsync::detail::refuse_in_asio_context("swarmsync::mpsc::Receiver::blocking_recv");
+    if (auto v = take()) return v;
+    if (finished()) return std::nullopt;
+    return swarmsync::detail::block_on(recv_unraced(), "swarmsync::mpsc::Receiver::blocking_recv");
   }
 
   /// Refuses every later send (their values come back to the senders) and wakes senders waiting

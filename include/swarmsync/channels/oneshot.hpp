@@ -46,6 +46,9 @@
 // a receive whose coroutine can be cancelled yields to its executor once before taking a value
 // that is already there (see `yield_before_take`). A cancelled operation throws
 // `boost::system::system_error(asio::error::operation_aborted)`.
+// `co_await swarmsync::select(rx, other_rx, timer)` (select.hpp) races receives and timers
+// loss-free on any executor, a multi-threaded io_context without a strand included: a branch
+// that loses consumes nothing.
 //
 // Handles. Both handles are move-only. Assigning over a handle leaves the channel it held at once,
 // as destroying it would; self-move-assignment does nothing. A moved-from sender refuses `send`
@@ -56,6 +59,7 @@
 // used, and destroyed, concurrently from any threads. `T` must be nothrow move-constructible.
 
 #include "swarmsync/channels/error.hpp"
+#include "swarmsync/detail/block_on.hpp"
 #include "swarmsync/detail/wait_list.hpp"
 
 
@@ -247,6 +251,29 @@ class Receiver {
       co_await swarmsync::detail::park(shared_->rx_waiter, node(), [this] { return ready(); });
       swarmsync::detail::throw_if_cancelled(co_await asio::this_coro::cancellation_state);
     }
+  }
+
+  /// Waits, consuming nothing, until a receive would complete without waiting: the value is there
+  /// or none will come (`closed`; at once for a moved-from receiver). Completes `token` (default:
+  /// awaited, `co_await rx.wait_ready()`) with `void(error_code)`: no error then, or
+  /// `operation_aborted` when cancelled (cancel-safe on any executor: nothing is taken either
+  /// way). The receiver stays ready until it is received from, so a `try_recv` after it returns
+  /// the value or `closed`. One wait or receive at a time; `swarmsync::select` builds on it.
+  template <class CompletionToken = asio::deferred_t>
+  auto wait_ready(CompletionToken&& token = CompletionToken()) {
+    return swarmsync::detail::async_wait_ready(shared_ ? &shared_->rx_waiter : nullptr, node(),
+                                               [this] { return ready(); }, std::forward<CompletionToken>(token));
+  }
+
+  /// Receives from a plain thread outside Asio: as `recv()`, waiting with the thread blocked.
+  /// Throws `std::logic_error` when called from a thread that runs an Asio execution context (the
+  /// sender may need that very thread: await `recv` there).
+  Result<T, RecvError> blocking_recv() {
+    swarmsync::detail::refuse_in_asio_context("swarmsync::oneshot::Receiver::blocking_recv");
+    auto got = try_recv();
+    if (got) return Result<T, RecvError>(in_place_value, std::move(*got));
+    if (got.error() == TryRecvError::closed) return RecvError::closed;
+    return swarmsync::detail::block_on(recv(), "swarmsync::oneshot::Receiver::blocking_recv");
   }
 
   /// Takes the value if it is there now. `empty` while the sender may still send; `closed` when

@@ -10,7 +10,10 @@
 // - Fast path (`try_acquire`): when nobody waits, one CAS on `permits_`. While somebody waits it
 //   fails, so a newcomer queues behind the waiters instead of overtaking them.
 // - Release: `permits_ += n`, then, if somebody waits, lock and hand permits to the waiters at
-//   the front, one each, waking each one handed a permit (and no other).
+//   the front, each as many as it asked for (one, or `n` for a `reserve_many`), waking each one
+//   served in full (and no other). The front waiter collects its permits as they are freed and
+//   nobody behind it is served before it has them all, so two waiters asking for many never hold
+//   part of the room each and wait for each other.
 // - A parked acquirer (`enqueue`, under the lock): links itself at the back, sets `waiting_`, and
 //   serves the front of the list from `permits_` (it may be served itself at once).
 // - No lost permit: the releaser writes `permits_` then reads `waiting_`; the acquirer writes
@@ -28,10 +31,12 @@
 
 #include "swarmsync/detail/wait_list.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <mutex>
+#include <utility>
 
 namespace swarmsync::detail {
 
@@ -46,8 +51,10 @@ class Semaphore {
     WaitNode* node = nullptr;
     Waiter* prev = nullptr;
     Waiter* next = nullptr;
-    bool queued = false;    // on the list now
-    bool assigned = false;  // handed a permit, which it now owns
+    std::int64_t wanted = 1;  // permits asked for
+    std::int64_t held = 0;    // permits handed so far, which it now owns
+    bool queued = false;      // on the list now
+    bool assigned = false;    // handed all it wanted
   };
 
   /// `permits` must be at most `max_permits`.
@@ -56,16 +63,16 @@ class Semaphore {
   Semaphore(const Semaphore&) = delete;
   Semaphore& operator=(const Semaphore&) = delete;
 
-  /// Takes one permit if one is free and nobody waits for one. Lock-free.
-  bool try_acquire() noexcept {
+  /// Takes `n` permits if that many are free and nobody waits for any. Lock-free.
+  bool try_acquire(std::int64_t n = 1) noexcept {
     // acquire: pairs with the release of the store that cleared `waiting_`. Not part of the
     // no-lost-permit argument (a stale `true` only sends the caller to the slow path).
     if (waiting_.load(std::memory_order_acquire)) return false;
     std::int64_t p = permits_.load(std::memory_order_relaxed);
-    while (p > 0) {
+    while (p >= n) {
       // acq_rel: the taker's later use of the room (writing a slot) is ordered after the release
       // that freed it (the receiver moving the old value out).
-      if (permits_.compare_exchange_weak(p, p - 1, std::memory_order_acq_rel, std::memory_order_relaxed))
+      if (permits_.compare_exchange_weak(p, p - n, std::memory_order_acq_rel, std::memory_order_relaxed))
         return true;
     }
     return false;
@@ -110,22 +117,24 @@ class Semaphore {
     return generation;
   }
 
-  /// After a wake-up: 1 if `w` owns a permit now, -1 if the semaphore is closed (and `w` got
-  /// none), 0 if it must wait again.
+  /// After a wake-up: 1 if `w` owns all the permits it asked for now, -1 if the semaphore is
+  /// closed (and `w` was not served in full: `leave` gives back what it holds), 0 if it must wait
+  /// again.
   int poll(const Waiter& w) {
     std::lock_guard lock(mutex_);
     if (w.assigned) return 1;
     return closed_ ? -1 : 0;
   }
 
-  /// `w` leaves: unlinked if still queued; a permit it was handed and does not `keep` goes to
-  /// the next waiter (or back to the free room).
+  /// `w` leaves: unlinked if still queued; the permits it was handed (all, or part while it was
+  /// at the front) and does not `keep` go to the next waiter (or back to the free room).
   void leave(Waiter& w, bool keep) {
     std::unique_lock lock(mutex_);
     if (w.queued) unlink_locked(w);
-    if (w.assigned && !keep) {
+    if (w.held > 0 && !(keep && w.assigned)) {
+      const std::int64_t n = std::exchange(w.held, 0);
       w.assigned = false;
-      permits_.fetch_add(1, std::memory_order_seq_cst);
+      permits_.fetch_add(n, std::memory_order_seq_cst);
       serve_locked();
     }
   }
@@ -144,16 +153,20 @@ class Semaphore {
   std::size_t waiting() const noexcept { return queued_.load(std::memory_order_relaxed); }
 
  private:
-  // Hands free permits to the waiters at the front, one each, in order.
+  // Hands free permits to the waiters at the front, in order, each as many as it asked for; the
+  // front waiter keeps what it collected while it waits for the rest.
   void serve_locked() {
     while (Waiter* w = head_) {
       // seq_cst load: the acquirer's "then load" of the protocol when called from `enqueue`.
       std::int64_t p = permits_.load(std::memory_order_seq_cst);
-      bool got = false;
-      while (p > 0 && !got) {
-        got = permits_.compare_exchange_weak(p, p - 1, std::memory_order_acq_rel, std::memory_order_relaxed);
+      std::int64_t took = 0;
+      while (p > 0 && took == 0) {
+        const std::int64_t want = std::min(p, w->wanted - w->held);
+        if (permits_.compare_exchange_weak(p, p - want, std::memory_order_acq_rel, std::memory_order_relaxed))
+          took = want;
       }
-      if (!got) return;
+      w->held += took;
+      if (w->held < w->wanted) return;
       unlink_locked(*w);
       w->assigned = true;
       wake_locked(*w);

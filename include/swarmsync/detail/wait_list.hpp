@@ -55,6 +55,8 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/associated_cancellation_slot.hpp>
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/cancellation_type.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/bind_allocator.hpp>
@@ -80,12 +82,14 @@
 #include <cassert>
 #include <atomic>
 #include <chrono>
+#include <optional>
 #include <cstdint>
 #include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
 #include <tuple>
+#include <type_traits>
 #include <utility>
 
 namespace swarmsync::detail {
@@ -574,6 +578,20 @@ asio::awaitable<boost::system::error_code> park_until(List& list, WaitNode& node
   co_return ec;
 }
 
+/// The deadline `timeout` from now on the steady clock, for the `*_for`/`*_timeout` operations;
+/// `std::nullopt` when it lies beyond the clock's range (half of it from now, about 146 years:
+/// no deadline then, rather than an overflow). A timeout of zero or less is `now`.
+template <class Rep, class Period>
+std::optional<std::chrono::steady_clock::time_point> deadline_after(std::chrono::duration<Rep, Period> timeout) {
+  using std::chrono::steady_clock;
+  const steady_clock::time_point now = steady_clock::now();
+  if (timeout <= std::chrono::duration<Rep, Period>::zero()) return now;
+  // Compared in floating point, which cannot overflow whatever the caller's unit.
+  const std::chrono::duration<double> left = steady_clock::time_point::max() - now;
+  if (std::chrono::duration<double>(timeout) >= left / 2) return std::nullopt;
+  return now + std::chrono::ceil<steady_clock::duration>(timeout);
+}
+
 /// Throws `operation_aborted` if the calling coroutine has been asked to stop; `state` is its
 /// `co_await asio::this_coro::cancellation_state`. Called between a wake-up and taking a value,
 /// so that a branch that lost a race (`||`) leaves the value queued.
@@ -600,5 +618,129 @@ inline asio::awaitable<void> yield_before_take() {
   throw_if_cancelled(co_await asio::this_coro::cancellation_state);
 }
 
+
+// ---------------------------------------------------------------------------------------------
+// Readiness waits: a receiver's `wait_ready`, on which `swarmsync::select` is built.
+
+/// The cancellation handler of one readiness wait, emplaced once in the waiter's cancellation slot
+/// for the whole wait (not at each parking, so that a canceller on another thread never meets a
+/// slot being written). It records the request, then completes the parked node if it is armed. A
+/// request that lands while the wait is between two parkings (woken, not parked again yet) is seen
+/// by the next parking, which reads `requested` after arming its node.
+///
+/// Memory orders. The request is a seq_cst store followed by a seq_cst fence, then the node's
+/// state is read (inside `try_disarm`); the parker arms with a seq_cst read-modify-write and then
+/// reads `requested` with a seq_cst load. In the single total order either the parker's load comes
+/// after the store (it sees the request and completes its own wait), or the fence comes before the
+/// arming and this handler sees the node armed and completes it: a request is never missed.
+class ReadyCancel {
+ public:
+  explicit ReadyCancel(WaitNode& node) noexcept : node_(node) {}
+  ReadyCancel(const ReadyCancel&) = delete;
+  ReadyCancel& operator=(const ReadyCancel&) = delete;
+
+  void operator()(asio::cancellation_type type) {
+    if (type == asio::cancellation_type::none) return;
+    requested_.store(true, std::memory_order_seq_cst);
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    if (node_.try_disarm()) {
+      // The reference keeps the node until `complete` has cleared `completing` (as in
+      // `connect_cancellation`).
+      const NodeRef keep(node_);
+      node_.complete(asio::error::operation_aborted);
+    }
+  }
+
+  /// True once a cancellation was requested. seq_cst: the parker's re-read (see above).
+  bool requested() const noexcept { return requested_.load(std::memory_order_seq_cst); }
+
+ private:
+  WaitNode& node_;
+  std::atomic<bool> requested_{false};
+};
+
+/// A readiness wait as an Asio operation: parks `node` on `list` until `ready()` holds, parking
+/// again after a wake-up that finds it false (a waker that published progress this receiver has
+/// already taken), and completes with no error then, or with `operation_aborted` when cancelled.
+/// Consumes nothing. The handler runs on its associated executor; work is counted on that
+/// executor while the wait is pending, as for Asio's own operations.
+template <class List, class Ready, class Handler>
+class ReadyWait {
+  using Work = std::decay_t<decltype(asio::prefer(std::declval<asio::associated_executor_t<Handler>>(),
+                                                  asio::execution::outstanding_work.tracked))>;
+
+ public:
+  using executor_type = asio::associated_executor_t<Handler>;
+  executor_type get_executor() const noexcept { return asio::get_associated_executor(handler_); }
+
+  static void start(List& list, WaitNode& node, Ready ready, Handler handler) {
+    ReadyCancel* cancel = nullptr;
+    auto slot = asio::get_associated_cancellation_slot(handler);
+    if (slot.is_connected()) cancel = &slot.template emplace<ReadyCancel>(node);
+    ReadyWait(list, node, std::move(ready), cancel, std::move(handler)).park();
+  }
+
+  ReadyWait(ReadyWait&&) = default;
+  ReadyWait& operator=(ReadyWait&&) = delete;
+
+  /// Called by the node's completer, on the handler's executor.
+  void operator()(boost::system::error_code ec) {
+    if (!ec && cancel_ && cancel_->requested()) ec = asio::error::operation_aborted;
+    if (!ec && !ready_()) {
+      std::move(*this).park();
+      return;
+    }
+    Handler handler(std::move(handler_));
+    const Work work(std::move(work_));  // released once the handler has returned
+    std::move(handler)(ec);
+  }
+
+ private:
+  ReadyWait(List& list, WaitNode& node, Ready ready, ReadyCancel* cancel, Handler handler)
+      : list_(&list),
+        node_(&node),
+        ready_(std::move(ready)),
+        cancel_(cancel),
+        handler_(std::move(handler)),
+        work_(asio::prefer(asio::get_associated_executor(handler_), asio::execution::outstanding_work.tracked)) {}
+
+  // As `park`: arm, then re-read the channel (and the cancellation request) from inside the
+  // initiation. This object moves into the node: only the copies taken first are used after.
+  void park() && {
+    List& list = *list_;
+    WaitNode& node = *node_;
+    const Ready ready = ready_;
+    const ReadyCancel* cancel = cancel_;
+    node.install(std::move(*this));
+    list.arm(node);
+    const bool done = ready() || (cancel && cancel->requested());
+    if (done && node.try_disarm()) node.complete({});
+    node.end_initiation();
+  }
+
+  List* list_;
+  WaitNode* node_;
+  Ready ready_;
+  ReadyCancel* cancel_;  // in the caller's cancellation slot; null when the wait cannot be cancelled
+  Handler handler_;
+  Work work_;
+};
+
+/// Starts a readiness wait (see `ReadyWait`) on `list` with the receiver's `node`, completing
+/// `token` with `void(boost::system::error_code)`. A null `list` (a receiver that holds no
+/// channel) completes at once, through the handler's executor. One wait at a time per node.
+template <class List, class Ready, class CompletionToken>
+auto async_wait_ready(List* list, WaitNode& node, Ready ready, CompletionToken&& token) {
+  return asio::async_initiate<CompletionToken, void(boost::system::error_code)>(
+      [list, &node](auto handler, Ready r) {
+        if (!list) {
+          const auto ex = asio::get_associated_executor(handler);
+          asio::post(ex, [h = std::move(handler)]() mutable { std::move(h)(boost::system::error_code()); });
+          return;
+        }
+        ReadyWait<List, Ready, decltype(handler)>::start(*list, node, std::move(r), std::move(handler));
+      },
+      token, std::move(ready));
+}
 
 }  // namespace swarmsync::detail

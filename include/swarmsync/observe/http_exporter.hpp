@@ -43,27 +43,27 @@ namespace swarmsync::observe {
 
 /// A document served at a path (GET and HEAD); `body` is called for each request.
 struct HttpPage {
-  std::string content_type;
-  std::function<std::string()> body;
+  std::string content_type = {};
+  std::function<std::string()> body = {};
 };
 
 /// Server-sent events at a path: `next()` gives each event's data (one line, no newline) every
 /// `period`, the first at once.
 struct HttpEventStream {
   std::chrono::milliseconds period{500};
-  std::function<std::string()> next;
+  std::function<std::string()> next = {};
 };
 
 /// What an action answers: a status and a line of text.
 struct HttpAnswer {
   unsigned status = 200;
-  std::string body;
+  std::string body = {};
 };
 
 /// An action at a path (POST only), given the request's query string (after `?`, undecoded).
 /// Called on the thread that serves the request: it must not block.
 struct HttpAction {
-  std::function<HttpAnswer(std::string_view query)> run;
+  std::function<HttpAnswer(std::string_view query)> run = {};
 };
 
 /// What an exporter serves besides `/metrics`, by path. Actions are refused with 401 unless the
@@ -71,10 +71,10 @@ struct HttpAction {
 /// with 403 when it comes from another origin (an `Origin` header that is not this server's, or
 /// `Sec-Fetch-Site: cross-site`): a page elsewhere cannot make a browser act here.
 struct HttpRoutes {
-  std::map<std::string, HttpPage, std::less<>> pages;
-  std::map<std::string, HttpEventStream, std::less<>> streams;
-  std::map<std::string, HttpAction, std::less<>> actions;
-  std::string token;
+  std::map<std::string, HttpPage, std::less<>> pages = {};
+  std::map<std::string, HttpEventStream, std::less<>> streams = {};
+  std::map<std::string, HttpAction, std::less<>> actions = {};
+  std::string token = {};
 };
 
 /// An address to listen at, or why `text` is not one (a sentence naming what was given).

@@ -47,6 +47,15 @@
 // its queues and return, and cancels those still running after their grace period. The report
 // lists, per channel, the values left unhandled: nothing is dropped without being counted.
 //
+// Life. `state()` watches where the system is (`SystemState`: booting, running, shutting_down
+// with the reason, finished): a watch channel, so every watcher sees the latest phase and is
+// woken at each change, never lagged out of one as a broadcast receiver can be. It is the latch
+// for code outside the services (an exporter, a bridge, the program's main) that must not miss
+// the shutdown:
+//
+//     auto life = supervisor.state();
+//     co_await life.wait_for([](const SystemState& s) { return s.phase >= SystemState::shutting_down; });
+//
 // Decision log. Each decision is written once through the shared logger, as a structured line
 // (runtime/log_record.hpp, `SERVICE: EVENT KEY=VALUE ...`) that names the service; none is on the
 // path of a message. The events, their levels and fields:
@@ -69,6 +78,7 @@
 // Lifetime and threads. Every member may be called from any thread. The supervisor's work holds
 // its own state alive; the io_context must run until `finished()` is ready.
 
+#include "swarmsync/channels/watch.hpp"
 #include "swarmsync/runtime/boot_report.hpp"
 #include "swarmsync/runtime/core_event.hpp"
 #include "swarmsync/runtime/log_record.hpp"
@@ -168,6 +178,20 @@ struct SwapReport {
   std::chrono::nanoseconds took{0};  ///< from the request to the new instance's start
 };
 
+/// Where a supervised system is in its life (`Supervisor::state()`). The phases only move
+/// forward, in this order.
+struct SystemState {
+  enum Phase {
+    booting,        ///< services declared, not started (or the wiring check refused the start)
+    running,        ///< started
+    shutting_down,  ///< a shutdown began: instances drain their queues
+    finished,       ///< every instance ended; `Supervisor::finished()` is ready
+  };
+  Phase phase = booting;
+  std::string reason = {};  ///< from shutting_down on: why (`request_shutdown`'s reason, a signal)
+  std::string error = {};   ///< from shutting_down on: the failure that brought it down, if any
+};
+
 /// What the shutdown left behind.
 struct ShutdownReport {
   struct Unhandled {
@@ -231,6 +255,12 @@ class Supervisor {
   /// Ready once the shutdown has completed.
   std::shared_future<ShutdownReport> finished() const { return core_->finished(); }
 
+  /// A watcher of the system's phase (see `SystemState`): `borrow()` reads it now, `changed()`
+  /// waits for the next phase, `wait_for(pred)` for a phase of interest. It ends (`changed()`
+  /// reports `closed`) when the supervisor is gone, after `finished`. Thread-safe; any number
+  /// of watchers.
+  watch::Receiver<SystemState> state() const { return core_->state(); }
+
  private:
   struct Instance {
     Instance(std::string name, std::uint64_t restarts, std::shared_ptr<Shared> shared)
@@ -260,7 +290,8 @@ class Supervisor {
           strand_(asio::make_strand(executor_)),
           shared_(std::move(shared)),
           options_(options),
-          finished_future_(done_.get_future().share()) {}
+          finished_future_(done_.get_future().share()),
+          state_(watch::channel(SystemState{}).first) {}
 
     Result<void, SupervisorError> add_service(Spec spec) {
       std::lock_guard lock(mutex_);
@@ -293,6 +324,7 @@ class Supervisor {
         started_ = true;
         for (auto& s : services_) to_start.push_back(s.get());
       }
+      advance(SystemState{.phase = SystemState::running});
       for (Service* s : to_start) {
         log_decision(spdlog::level::info, s->spec.name, "started", {{"policy", to_string(s->spec.restart)}});
         spawn(*s);
@@ -392,6 +424,7 @@ class Supervisor {
         }
       }
       lock.unlock();
+      advance(SystemState{.phase = SystemState::shutting_down, .reason = report_.reason, .error = report_.error});
       {
         std::vector<std::pair<std::string, std::string>> fields{{"reason", report_.reason}};
         if (!report_.error.empty()) fields.emplace_back("error", report_.error);
@@ -413,7 +446,20 @@ class Supervisor {
 
     std::shared_future<ShutdownReport> finished() const { return finished_future_; }
 
+    watch::Receiver<SystemState> state() const { return state_.subscribe(); }
+
    private:
+    // Moves the published phase forward to `next`'s; a phase already reached or passed is left
+    // as it is (the last instance may end, and the shutdown finish, on another thread before
+    // begin_shutdown has published `shutting_down`).
+    void advance(SystemState next) {
+      (void)state_.send_if_modified([&next](SystemState& now) {
+        if (now.phase >= next.phase) return false;
+        now = std::move(next);
+        return true;
+      });
+    }
+
     static Result<void, SupervisorError> fail(std::string why) {
       return Result<void, SupervisorError>(boost::system::in_place_error, SupervisorError{std::move(why)});
     }
@@ -673,7 +719,9 @@ class Supervisor {
       asio::dispatch(strand_, [self = this->shared_from_this()] {
         if (self->signals_) self->signals_->cancel();
       });
+      SystemState last{.phase = SystemState::finished, .reason = report.reason, .error = report.error};
       done_.set_value(std::move(report));
+      advance(std::move(last));
       lock.lock();
     }
 
@@ -741,6 +789,8 @@ class Supervisor {
     ShutdownReport report_;
     std::promise<ShutdownReport> done_;
     std::shared_future<ShutdownReport> finished_future_;
+    // The system's phase, moved only forward (see `advance`).
+    watch::Sender<SystemState> state_;
     std::optional<asio::signal_set> signals_;         // strand_ only
     asio::cancellation_signal pulse_stop_[3];         // strand_ only
     bool pulses_stopped_ = false;                     // strand_ only

@@ -29,11 +29,20 @@
 // context calls at each `ctx.recv`); if it lives elsewhere, `take_rx` is an error (`elsewhere`).
 // The services' code is the same for both: the same calls, the same leases.
 //
+// Typed keys. Every member that takes a channel also takes a `ChannelKey` (wiring/channel_key.hpp),
+// which names the channel and its payload type: a key whose payload is not this wiring's `Payload`
+// does not compile. The results, errors and leases are those of the enum form, for the same channel:
+//
+//     inline constexpr swarmsync::ChannelKey<ChannelType::SchedulerToDispatcher, Payload> to_dispatcher{};
+//     wiring.add_channel(to_dispatcher).value();
+//     auto rx = wiring.take_rx(to_dispatcher, "dispatcher");   // as take_rx(ChannelType::SchedulerToDispatcher, ...)
+//
 // Errors are values (`Result<T, WiringError>`) that name the channel, the side and the holder.
 // Thread safety: every member may be called from any thread; a mutex guards the registry, which
 // is touched at boot and on restarts, never per message.
 
 #include "swarmsync/channels/mpsc.hpp"
+#include "swarmsync/wiring/channel_key.hpp"
 #include "swarmsync/wiring/names.hpp"
 
 #include <cstddef>
@@ -44,6 +53,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -419,9 +429,104 @@ class ServiceWiring {
     return out;
   }
 
+  // The same, with a typed key (see the header comment). Each is the enum form's call for the
+  // key's channel: same results, same errors, same leases. A key whose enum is not `ChannelType`
+  // or whose payload is not `Payload` does not compile.
+
+  /// As `add_channel(ChannelType)`: creates an unbounded channel under the key's channel.
+  template <auto Id, class KeyPayload>
+  Result<void, WiringError> add_channel(ChannelKey<Id, KeyPayload> key) {
+    return add_channel(channel_of(key));
+  }
+
+  /// As `add_channel(ChannelType, tx, rx)`: registers a pair made elsewhere under the key's channel.
+  template <auto Id, class KeyPayload>
+  Result<void, WiringError> add_channel(ChannelKey<Id, KeyPayload> key, mpsc::UnboundedSender<Payload> tx,
+                                        mpsc::Receiver<Payload> rx) {
+    return add_channel(channel_of(key), std::move(tx), std::move(rx));
+  }
+
+  /// As `add_channel(ChannelType, RemoteEnds)`: a channel through a transport under the key's channel.
+  template <auto Id, class KeyPayload>
+  Result<void, WiringError> add_channel(ChannelKey<Id, KeyPayload> key, RemoteEnds<Payload> ends) {
+    return add_channel(channel_of(key), std::move(ends));
+  }
+
+  /// As `take_tx(ChannelType, holder)`: the sending end, exactly once until given back.
+  template <auto Id, class KeyPayload>
+  Result<Tx, WiringError> take_tx(ChannelKey<Id, KeyPayload> key, std::string_view holder = "unnamed") {
+    return take_tx(channel_of(key), holder);
+  }
+
+  /// As `take_rx(ChannelType, holder)`: the receiving end, exactly once until given back.
+  template <auto Id, class KeyPayload>
+  Result<Rx, WiringError> take_rx(ChannelKey<Id, KeyPayload> key, std::string_view holder = "unnamed") {
+    return take_rx(channel_of(key), holder);
+  }
+
+  /// As `get_tx(ChannelType)`: a new sender of the key's channel, taken or not.
+  template <auto Id, class KeyPayload>
+  Result<mpsc::UnboundedSender<Payload>, WiringError> get_tx(ChannelKey<Id, KeyPayload> key) const {
+    return get_tx(channel_of(key));
+  }
+
+  /// As `tx_exists(ChannelType)`: true if the key's channel exists and its sending end is free.
+  template <auto Id, class KeyPayload>
+  bool tx_exists(ChannelKey<Id, KeyPayload> key) const {
+    return tx_exists(channel_of(key));
+  }
+
+  /// As `rx_exists(ChannelType)`: true if the key's channel exists and its receiving end is free.
+  template <auto Id, class KeyPayload>
+  bool rx_exists(ChannelKey<Id, KeyPayload> key) const {
+    return rx_exists(channel_of(key));
+  }
+
+  /// As `tx_free(ChannelType)`: true if `take_tx(key)` would succeed.
+  template <auto Id, class KeyPayload>
+  bool tx_free(ChannelKey<Id, KeyPayload> key) const {
+    return tx_free(channel_of(key));
+  }
+
+  /// As `rx_free(ChannelType)`: true if `take_rx(key)` would succeed.
+  template <auto Id, class KeyPayload>
+  bool rx_free(ChannelKey<Id, KeyPayload> key) const {
+    return rx_free(channel_of(key));
+  }
+
+  /// As `remove_if_empty(ChannelType)`: removes the key's channel if that loses nothing.
+  template <auto Id, class KeyPayload>
+  Result<bool, WiringError> remove_if_empty(ChannelKey<Id, KeyPayload> key) {
+    return remove_if_empty(channel_of(key));
+  }
+
+  /// As `has_channel(ChannelType)`: true if the key's channel was added (whoever holds its ends).
+  template <auto Id, class KeyPayload>
+  bool has_channel(ChannelKey<Id, KeyPayload> key) const {
+    return has_channel(channel_of(key));
+  }
+
  private:
   using State = detail::WiringState<ChannelType, Payload>;
   using Entry = typename State::Entry;
+
+  // The channel a typed key names, once the compiler checked that the key fits this wiring. (The
+  // key overloads above are not constrained on purpose: a key converts to its enum value, so a
+  // constrained overload that did not fit would silently fall back to the enum form.)
+  template <auto Id, class KeyPayload>
+  static constexpr ChannelType channel_of(ChannelKey<Id, KeyPayload>) noexcept {
+    using KeyChannel = typename ChannelKey<Id, KeyPayload>::channel_type;
+    static_assert(std::is_same_v<KeyChannel, ChannelType>,
+                  "swarmsync: wrong channel type: this ChannelKey names a channel of another enum than the "
+                  "ServiceWiring's ChannelType");
+    static_assert(std::is_same_v<KeyPayload, Payload>,
+                  "swarmsync: wrong payload: this ChannelKey's payload type is not the ServiceWiring's Payload");
+    if constexpr (std::is_same_v<KeyChannel, ChannelType>) {
+      return Id;
+    } else {
+      return ChannelType{};  // not reached: the first assertion failed
+    }
+  }
 
   static WiringError make_error(WiringError::Kind kind, ChannelType channel, ChannelSide side, std::string holder) {
     return WiringError{kind, name_of(channel), side, std::move(holder)};

@@ -76,23 +76,23 @@ namespace swarmsync::nats {
 struct BridgeOptions {
   bool consume_here = false;        ///< the channel's consumer lives in this process
   std::string sender = "swarmsync";  ///< the base of this process's sender identity (a nonce is added)
-  StreamOptions stream;
+  StreamOptions stream = {};
   /// The consumer's settings: applied where the channel is consumed (`consume_here`); a
   /// producing side only creates the consumer with them if it does not exist yet.
-  ConsumerOptions consumer;
-  PublishOptions publish;
-  InboundOptions inbound;
+  ConsumerOptions consumer = {};
+  PublishOptions publish = {};
+  InboundOptions inbound = {};
   /// Shared by every bridged channel of a process: an acknowledgement of a message received
   /// waits until what was sent meanwhile on the outbound channels is published (ack_fence.hpp).
   /// Null: acknowledged at once.
-  std::shared_ptr<AckFence> fence;
+  std::shared_ptr<AckFence> fence = {};
   std::chrono::milliseconds drain_timeout{std::chrono::seconds(5)};  ///< publishing what is left at the end
   /// A value local senders sent that could not be published, and why: refused by the server, not
   /// encodable, or still unpublished when the channel went. On the bridge's thread.
-  std::function<void(std::string_view why)> on_lost;
+  std::function<void(std::string_view why)> on_lost = {};
   /// A value not confirmed after every try of `publish`, and why: it is kept and published again
   /// (under a new message id) until confirmed or the channel goes. On the bridge's thread.
-  std::function<void(std::string_view why)> on_unconfirmed;
+  std::function<void(std::string_view why)> on_unconfirmed = {};
 };
 
 /// The local ends of a bridged channel, as `ServiceWiring::add_channel` takes them (the

@@ -73,7 +73,7 @@ namespace swarmsync::nats {
 
 /// Which broadcast of which core. Names as for `ChannelAddress`: letters, digits, `_`, `-`.
 struct BroadcastAddress {
-  std::string core;
+  std::string core = {};
   std::string channel = "events";
 
   /// `swarmsync:broadcast.<core>.<channel>`.
@@ -89,7 +89,7 @@ struct BroadcastOptions {
   int pending_messages = 65536;
   int pending_bytes = 64 * 1024 * 1024;
   /// A message that did not decode: its subject and why. On cnats's thread.
-  std::function<void(std::string_view subject, std::string_view why)> on_undecodable;
+  std::function<void(std::string_view subject, std::string_view why)> on_undecodable = {};
 };
 
 /// Counters of a broadcast bridge. Metrics only: relaxed, each a count ordered with nothing else.

@@ -111,10 +111,10 @@ struct InboundOptions {
   /// duplicate (>= 1); about 64 bytes each.
   std::size_t dedup_memory = 65536;
   /// A message that did not decode: its subject and why. On the bridge's thread.
-  std::function<void(std::string_view subject, std::string_view error)> on_decode_failure;
+  std::function<void(std::string_view subject, std::string_view error)> on_decode_failure = {};
   /// A fetch or ack that failed other than by a plain timeout. On the bridge's thread (an ack's
   /// failure: on the thread of `ack_through`).
-  std::function<void(std::string_view error)> on_transport_error;
+  std::function<void(std::string_view error)> on_transport_error = {};
 };
 
 /// The inbound bridge's counts. A snapshot: each field is exact at some instant during the call

@@ -62,8 +62,8 @@ namespace swarmsync::nats {
 
 /// Which channel of which core. Plain value.
 struct ChannelAddress {
-  std::string core;     ///< the core's name: one stream per core
-  std::string channel;  ///< the channel's name within it
+  std::string core = {};     ///< the core's name: one stream per core
+  std::string channel = {};  ///< the channel's name within it
 
   /// `SWARMSYNC_<core>`.
   std::string stream() const { return "SWARMSYNC_" + core; }
