@@ -820,29 +820,38 @@ struct InOrder {
 
 // A producer's pace: bursts, yields and now and then a short sleep, so that the consumer finds
 // values there, parks and is woken, and loses to its timer, in every mix. Sleeps are rare (a
-// sleep under load lasts far longer than asked), so that the test's length does not follow the
-// machine's load. Every 1000th value waits (at most a second) until the consumer has caught up,
-// which keeps the queues short.
+// sleep under load lasts far longer than asked), so that the test's length follows the machine's
+// load as little as it can. Every 1000th value (by default) waits, at most a second, until the
+// consumer has caught up, which keeps the queues short.
 class Pace {
  public:
-  Pace(std::uint32_t seed, const std::atomic<std::uint64_t>& consumer_next) : rng_(seed), next_(consumer_next) {}
+  // `sleeps` of 64 values are followed by a sleep, half of the others by a yield; every
+  // `catch_up`th value waits for the consumer.
+  Pace(std::uint32_t seed, const std::atomic<std::uint64_t>& consumer_next, unsigned sleeps, unsigned catch_up)
+      : rng_(seed), next_(consumer_next), sleeps_(sleeps), catch_up_(catch_up) {}
   void after(std::uint64_t i) {
-    if (i % 1000 == 999) {
+    if (i % catch_up_ == catch_up_ - 1) {
+      // Sleeps rather than yields while it waits: a waiting producer must leave the cores to the
+      // consumer it waits for.
       const auto give_up = Clock::now() + 1s;  // a consumer that lost `i` never catches up
-      while (next_.load(std::memory_order_acquire) <= i && Clock::now() < give_up) std::this_thread::yield();
+      while (next_.load(std::memory_order_acquire) <= i && Clock::now() < give_up)
+        std::this_thread::sleep_for(std::chrono::microseconds(50));
+      // Then a rest: the consumer, with nothing left, waits, and its timer fires meanwhile.
+      std::this_thread::sleep_for(std::chrono::microseconds(20 + rng_() % 50));
     }
     const auto r = rng_() % 64;
-    if (r < 32) return;
-    if (r < 62) {
-      std::this_thread::yield();
-    } else {
+    if (r < sleeps_) {
       std::this_thread::sleep_for(std::chrono::microseconds(1 + rng_() % 50));
+    } else if (r % 2) {
+      std::this_thread::yield();
     }
   }
 
  private:
   std::mt19937 rng_;
   const std::atomic<std::uint64_t>& next_;
+  unsigned sleeps_;
+  unsigned catch_up_;
 };
 
 template <class Tx>
@@ -866,10 +875,11 @@ void produce(mpsc::Sender<std::uint64_t>& tx, std::uint64_t total, Pace pace) {
 template <class Tx>
 class Producer {
  public:
-  Producer(Tx tx, std::uint64_t total, std::uint32_t seed, const InOrder& t)
-      : thread_([this, total, seed, &t, tx = std::move(tx)]() mutable {
+  Producer(Tx tx, std::uint64_t total, std::uint32_t seed, const InOrder& t, unsigned sleeps = 2,
+           unsigned catch_up = 1000)
+      : thread_([this, total, seed, sleeps, catch_up, &t, tx = std::move(tx)]() mutable {
           try {
-            produce(tx, total, Pace(seed, t.next));
+            produce(tx, total, Pace(seed, t.next, sleeps, catch_up));
           } catch (...) {
             failed_ = true;
           }
@@ -951,7 +961,7 @@ asio::awaitable<void> race_two(mpsc::Receiver<std::uint64_t>& a, mpsc::Receiver<
 
 TEST(SelectRace, TwoChannelsAndATimerOnTwoThreadsWithoutAStrandLoseNothing) {
   Watchdog watchdog;
-  const std::uint64_t total = scaled(300'000);
+  const std::uint64_t total = scaled(500'000);
   auto a = mpsc::unbounded_channel<std::uint64_t>();
   auto b = mpsc::unbounded_channel<std::uint64_t>();
   auto arx = std::move(a.second);
@@ -1021,7 +1031,7 @@ asio::awaitable<void> drain_broadcast(broadcast::Receiver<std::uint64_t>& rx, In
 
 TEST(SelectRace, ThreeChannelKindsAndATimerOnFourThreadsWithoutAStrandLoseNothing) {
   Watchdog watchdog;
-  const std::uint64_t total = scaled(200'000);
+  const std::uint64_t total = scaled(300'000);
   auto a = mpsc::channel<std::uint64_t>(4);
   auto b = mpsc::unbounded_channel<std::uint64_t>();
   auto c = broadcast::channel<std::uint64_t>(total);  // room for everything: nothing can lag
@@ -1162,8 +1172,10 @@ TEST(SelectRace, ASelectCancelledByAnOrOnAStrandLosesNothing) {
     }
   };
   auto done = asio::co_spawn(asio::make_strand(ioc), consumer, asio::use_future);
-  Producer pa(std::move(a.first), total, 31, ta);
-  Producer pb(std::move(b.first), total, 32, tb);
+  // Producers that wait for the consumer often (each `||` costs it two coroutines): the deadline
+  // must often fire while the select waits.
+  Producer pa(std::move(a.first), total, 31, ta, 2, 16);
+  Producer pb(std::move(b.first), total, 32, tb, 2, 16);
   run_on_threads(ioc, 4);
   EXPECT_TRUE(pa.join());
   EXPECT_TRUE(pb.join());
