@@ -72,7 +72,6 @@ class CountingExecutor {
   friend bool operator==(const CountingExecutor& a, const CountingExecutor& b) noexcept {
     return a.inner_ == b.inner_ && a.queued_ == b.queued_;
   }
-  friend bool operator!=(const CountingExecutor& a, const CountingExecutor& b) noexcept { return !(a == b); }
 
  private:
   asio::io_context::executor_type inner_;
