@@ -1,6 +1,7 @@
 #pragma once
-// Everything of the header-only library in one include (`swarmsync::swarmsync`): the channels
-// (swarmsync/channels.hpp) and the runtime (swarmsync/runtime.hpp). The compiled components have
+// Everything of the core library in one include (`swarmsync::swarmsync`): the channels
+// (swarmsync/channels.hpp, header-only) and the runtime (swarmsync/runtime.hpp, whose supervisor
+// links the `swarmsync::runtime` library). The components over other libraries have
 // their own: swarmsync/observe.hpp (metrics, `swarmsync::observe`) and swarmsync/transport/nats.hpp
 // (NATS JetStream, `swarmsync::nats`).
 

@@ -481,6 +481,108 @@ TEST(Supervisor, AnEndTakenBeforeBootIsAWiringError) {
   EXPECT_NE(report.table().find("taken by outsider"), std::string::npos);
 }
 
+TEST(Supervisor, MisusesAreRefusedWithWhatIsWrong) {
+  auto shared = std::make_shared<Shared>();
+  shared->wiring->add_channel(Ch::Numbers).value();
+  asio::io_context ioc;
+  Supervisor<Shared> supervisor(ioc.get_executor(), shared, quiet());
+  auto idle = [](Context&) -> asio::awaitable<void> { co_return; };
+  auto waiting = [](Context& ctx) -> asio::awaitable<void> {
+    auto rx = ctx.shared()->wiring->take_rx(Ch::Numbers, ctx.name()).value();
+    while (co_await ctx.recv(rx)) {
+    }
+  };
+  auto no_main = supervisor.add_service({.name = "empty"});
+  ASSERT_FALSE(no_main);
+  EXPECT_EQ(no_main.error().message, "service empty: no main coroutine");
+  supervisor.add_service({.name = "p", .main = idle, .restart = RestartPolicy::temporary, .produces = {Ch::Numbers}})
+      .value();
+  supervisor.add_service({.name = "c", .main = waiting, .consumes = {Ch::Numbers}}).value();
+  auto twice = supervisor.add_service({.name = "c", .main = idle});
+  ASSERT_FALSE(twice);
+  EXPECT_EQ(twice.error().message, "service c: declared twice");
+  ASSERT_TRUE(supervisor.start());
+  auto late = supervisor.add_service({.name = "late", .main = idle});
+  ASSERT_FALSE(late);
+  EXPECT_EQ(late.error().message, "service late: declared after start");
+  auto again = supervisor.start();
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error().errors.back(), "the supervisor was already started");
+
+  auto empty_swap = supervisor.replace("c", {}).get();  // refused at once: no io_context needed
+  ASSERT_FALSE(empty_swap);
+  EXPECT_EQ(empty_swap.error().message, "service c: no main coroutine to swap in");
+  auto unknown = supervisor.restart("nobody").get();
+  ASSERT_FALSE(unknown);
+  EXPECT_EQ(unknown.error().message, "no service named nobody");
+  supervisor.request_shutdown("done");
+  EXPECT_TRUE(run_until_finished(ioc, supervisor).ok());
+}
+
+// A channel key that is not an enum: any ordered type with a `to_string` found by ADL.
+struct Topic {
+  int n = 0;
+  auto operator<=>(const Topic&) const = default;
+};
+std::string_view to_string(Topic t) {
+  static constexpr std::string_view names[] = {"jobs", "results", "audit"};
+  return names[t.n];
+}
+
+TEST(Supervisor, AChannelKeyThatIsNotAnEnumIsCheckedAndNamed) {
+  using TopicShared = SharedResource<Event, Topic, int>;
+  using TopicContext = ServiceContext<TopicShared>;
+  auto shared = std::make_shared<TopicShared>();
+  shared->wiring->add_channel(Topic{0}).value();
+  shared->wiring->add_channel(Topic{1}).value();
+  asio::io_context ioc;
+  Supervisor<TopicShared> supervisor(ioc.get_executor(), shared, quiet());
+  std::atomic<int> handled{0};
+  auto producer = [](TopicContext& ctx) -> asio::awaitable<void> {
+    auto tx = ctx.shared()->wiring->take_tx(Topic{0}, ctx.name()).value();
+    for (int i = 0; i < 10; ++i) tx.send(i).value();
+    co_return;
+  };
+  auto relay = [](TopicContext& ctx) -> asio::awaitable<void> {
+    auto rx = ctx.shared()->wiring->take_rx(Topic{0}, ctx.name()).value();
+    auto tx = ctx.shared()->wiring->take_tx(Topic{1}, ctx.name()).value();
+    while (auto v = co_await ctx.recv(rx)) tx.send(*v).value();
+  };
+  auto sink = [&](TopicContext& ctx) -> asio::awaitable<void> {
+    auto rx = ctx.shared()->wiring->take_rx(Topic{1}, ctx.name()).value();
+    while (co_await ctx.recv(rx))
+      if (++handled == 10) supervisor.request_shutdown("all handled");
+  };
+  supervisor.add_service({.name = "audit", .main = sink, .consumes = {Topic{2}}}).value();
+  supervisor.add_service({.name = "producer", .main = producer, .restart = RestartPolicy::temporary,
+                          .produces = {Topic{0}}}).value();
+  supervisor.add_service({.name = "relay", .main = relay, .produces = {Topic{1}}, .consumes = {Topic{0}}}).value();
+  EXPECT_EQ(supervisor.check_wiring().errors,
+            (std::vector<std::string>{"channel results: no service consumes it",
+                                      "channel audit: declared by audit but not in the wiring"}));
+
+  // The same services with the sink on the channel that exists: it boots and runs.
+  Supervisor<TopicShared> fixed(ioc.get_executor(), shared, quiet());
+  fixed.add_service({.name = "producer", .main = producer, .restart = RestartPolicy::temporary,
+                     .produces = {Topic{0}}}).value();
+  fixed.add_service({.name = "relay", .main = relay, .produces = {Topic{1}}, .consumes = {Topic{0}}}).value();
+  fixed.add_service({.name = "sink", .main = [&](TopicContext& ctx) -> asio::awaitable<void> {
+                       auto rx = ctx.shared()->wiring->take_rx(Topic{1}, ctx.name()).value();
+                       while (co_await ctx.recv(rx))
+                         if (++handled == 10) fixed.request_shutdown("all handled");
+                     },
+                     .consumes = {Topic{1}}}).value();
+  ASSERT_TRUE(fixed.check_wiring().ok()) << fixed.check_wiring().table();
+  ASSERT_TRUE(fixed.start());
+  auto guard = asio::make_work_guard(ioc);
+  std::thread runner([&] { ioc.run(); });
+  const auto report = fixed.finished().get();
+  guard.reset();
+  runner.join();
+  EXPECT_TRUE(report.ok()) << report.error;
+  EXPECT_EQ(handled.load(), 10);
+}
+
 TEST(Supervisor, RestartPoliciesAndIntrospection) {
   auto shared = std::make_shared<Shared>();
   asio::io_context ioc;

@@ -77,69 +77,39 @@
 //
 // Lifetime and threads. Every member may be called from any thread. The supervisor's work holds
 // its own state alive; the io_context must run until `finished()` is ready.
+//
+// Build. The decisions above are compiled once, in the `swarmsync::runtime` library
+// (runtime/detail/supervisor_core.hpp); this template only adapts a `Shared` to them, so that a
+// program's translation units do not each compile the whole supervisor.
 
 #include "swarmsync/channels/watch.hpp"
+#include "swarmsync/detail/asio_fwd.hpp"
 #include "swarmsync/runtime/boot_report.hpp"
 #include "swarmsync/runtime/core_event.hpp"
-#include "swarmsync/runtime/log_record.hpp"
+#include "swarmsync/runtime/detail/supervisor_core.hpp"
 #include "swarmsync/runtime/service_context.hpp"
 #include "swarmsync/runtime/snapshot.hpp"
+#include "swarmsync/runtime/supervision.hpp"
+#include "swarmsync/wiring/names.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
-#include <boost/asio/bind_cancellation_slot.hpp>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
-#include <boost/asio/dispatch.hpp>
-#include <boost/asio/post.hpp>
-#include <boost/asio/signal_set.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
-#include <boost/asio/use_awaitable.hpp>
-#include <spdlog/logger.h>
+#include <boost/asio/awaitable.hpp>
 
-#include <algorithm>
 #include <chrono>
-#include <csignal>
 #include <cstdint>
-#include <cstdio>
-#include <deque>
-#include <exception>
 #include <functional>
 #include <future>
 #include <map>
 #include <memory>
 #include <mutex>
-#include <optional>
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <utility>
+#include <variant>
 #include <vector>
 
 namespace swarmsync {
-
-/// When a service is restarted (Erlang/OTP's restart types).
-enum class RestartPolicy {
-  permanent,  ///< always, whether its instance failed or returned
-  transient,  ///< only after a failure
-  temporary,  ///< never
-};
-
-/// The policy's name, as declared: "permanent", "transient" or "temporary".
-constexpr const char* to_string(RestartPolicy p) {
-  return p == RestartPolicy::permanent ? "permanent" : p == RestartPolicy::transient ? "transient" : "temporary";
-}
-
-/// At most `max_restarts` restarts of one service within `period`.
-struct RestartIntensity {
-  std::size_t max_restarts = 3;
-  std::chrono::milliseconds period{5000};
-};
-
-/// The wait before a restart: `initial`, doubled for each recent restart, at most `max`.
-struct RestartBackoff {
-  std::chrono::milliseconds initial{10};
-  std::chrono::milliseconds max{1000};
-};
 
 /// One service, as declared to the supervisor.
 template <class Shared>
@@ -155,57 +125,6 @@ struct ServiceSpec {
   std::chrono::milliseconds shutdown_grace{2000};
 };
 
-/// A misuse of the supervisor (a service declared twice, a swap of an unknown service...).
-struct SupervisorError {
-  std::string message = {};
-  friend bool operator==(const SupervisorError&, const SupervisorError&) = default;
-};
-
-[[noreturn]] inline void throw_exception_from_error(const SupervisorError& e, const boost::source_location&) {
-  throw Error("swarmsync: " + e.message);
-}
-
-/// How the supervisor behaves.
-struct SupervisorOptions {
-  RestartIntensity intensity{};
-  RestartBackoff backoff{};
-  bool run_pulses = true;
-};
-
-/// The outcome of a hot swap.
-struct SwapReport {
-  std::string service = {};
-  std::chrono::nanoseconds took{0};  ///< from the request to the new instance's start
-};
-
-/// Where a supervised system is in its life (`Supervisor::state()`). The phases only move
-/// forward, in this order.
-struct SystemState {
-  enum Phase {
-    booting,        ///< services declared, not started (or the wiring check refused the start)
-    running,        ///< started
-    shutting_down,  ///< a shutdown began: instances drain their queues
-    finished,       ///< every instance ended; `Supervisor::finished()` is ready
-  };
-  Phase phase = booting;
-  std::string reason = {};  ///< from shutting_down on: why (`request_shutdown`'s reason, a signal)
-  std::string error = {};   ///< from shutting_down on: the failure that brought it down, if any
-};
-
-/// What the shutdown left behind.
-struct ShutdownReport {
-  struct Unhandled {
-    std::string channel;
-    std::size_t queued = 0;
-  };
-  std::string reason;
-  std::string error;                   ///< non-empty when a failure brought the system down
-  std::vector<Unhandled> unhandled;    ///< per channel, values left in the queue
-  std::vector<std::string> cancelled;  ///< services cancelled after their grace period
-  std::vector<ServiceInfo> services;
-
-  bool ok() const noexcept { return error.empty(); }
-};
 
 template <class Shared>
 class Supervisor {
@@ -216,28 +135,28 @@ class Supervisor {
   using Event = typename Shared::event_type;
 
   Supervisor(asio::any_io_executor executor, std::shared_ptr<Shared> shared, SupervisorOptions options = {})
-      : core_(std::make_shared<Core>(std::move(executor), std::move(shared), options)) {}
+      : system_(std::make_shared<System>(std::move(shared))), core_(std::move(executor), system_, options) {}
 
   /// Declares a service. Errors: a second service of the same name, a service without `main`,
   /// or a declaration after `start()`.
-  Result<void, SupervisorError> add_service(Spec spec) { return core_->add_service(std::move(spec)); }
+  Result<void, SupervisorError> add_service(Spec spec) { return core_.add_service(erase(std::move(spec))); }
 
   /// Checks the declared wiring against the registry; starts nothing.
-  BootReport check_wiring() const { return core_->check_wiring(); }
+  BootReport check_wiring() const { return core_.check_wiring(); }
 
   /// Checks the wiring, then starts every service, the pulses, and broadcasts `Startup`. Returns
   /// the report, starting nothing, if the wiring has errors.
-  Result<void, BootReport> start() { return core_->start(); }
+  Result<void, BootReport> start() { return core_.start(); }
 
   /// Begins an orderly shutdown (idempotent).
-  void request_shutdown(std::string reason = "requested") { core_->begin_shutdown(std::move(reason), {}); }
+  void request_shutdown(std::string reason = "requested") { core_.request_shutdown(std::move(reason), {}); }
 
   /// Shuts down on SIGINT or SIGTERM.
-  void handle_signals() { core_->handle_signals(); }
+  void handle_signals() { core_.handle_signals(); }
 
   /// Swaps the implementation of service `name`; the future tells how long it took, or why not.
   std::future<Result<SwapReport, SupervisorError>> replace(std::string_view name, Main main) {
-    return core_->replace(name, std::move(main));
+    return core_.replace(name, erase(std::move(main)));
   }
 
   /// Restarts service `name` on demand, with the main it runs: its instance is asked to stop as
@@ -247,556 +166,105 @@ class Supervisor {
   /// The future is ready once the new instance started, or with why not: no such service, it does
   /// not run now (restarting, stopped, failed), a swap or restart already in progress, shutting
   /// down. Thread-safe.
-  std::future<Result<SwapReport, SupervisorError>> restart(std::string_view name) { return core_->restart(name); }
+  std::future<Result<SwapReport, SupervisorError>> restart(std::string_view name) { return core_.restart(name); }
 
   /// States, restart counts and channel depths now.
-  Snapshot snapshot() const { return core_->snapshot(); }
+  Snapshot snapshot() const { return core_.snapshot(); }
 
   /// Ready once the shutdown has completed.
-  std::shared_future<ShutdownReport> finished() const { return core_->finished(); }
+  std::shared_future<ShutdownReport> finished() const { return core_.finished(); }
 
   /// A watcher of the system's phase (see `SystemState`): `borrow()` reads it now, `changed()`
   /// waits for the next phase, `wait_for(pred)` for a phase of interest. It ends (`changed()`
   /// reports `closed`) when the supervisor is gone, after `finished`. Thread-safe; any number
   /// of watchers.
-  watch::Receiver<SystemState> state() const { return core_->state(); }
+  watch::Receiver<SystemState> state() const { return core_.state(); }
 
  private:
-  struct Instance {
+  // An instance: its context, seen by the compiled core through `SupervisedInstance`.
+  class Instance final : public detail::SupervisedInstance {
+   public:
     Instance(std::string name, std::uint64_t restarts, std::shared_ptr<Shared> shared)
         : ctx(std::move(name), restarts, std::move(shared)) {}
+    void request_stop(bool drain) override { ctx.request_stop(drain); }
+    void force_cancel() override { ctx.force_cancel(); }
+    asio::cancellation_slot cancellation_slot() override { return ctx.cancel_.slot(); }
+    bool stop_requested() const override { return ctx.stop_requested(); }
+    bool message_in_hand() const override { return ctx.message_in_hand(); }
+    bool reads_core_events() const override { return ctx.reads_core_events(); }
+    std::uint64_t events_behind() const override { return ctx.core_events_for_monitor().len(); }
+    std::uint64_t events_missed() const override { return ctx.core_events_for_monitor().missed_count(); }
     ServiceContext<Shared> ctx;
   };
 
-  // Every member has a default, so that a designated initializer naming two is quiet under
-  // -Wextra in the users' builds too.
-  struct Service {
-    Spec spec;
-    asio::strand<asio::any_io_executor> strand;
-    ServiceInfo info = {};
-    std::deque<std::chrono::steady_clock::time_point> recent = {};  // restart times within the period
-    std::shared_ptr<Instance> current = {};
-    std::optional<Main> swap_to = {};
-    bool swap_is_restart = false;  // `swap_to` is the same main, asked for by restart()
-    std::chrono::steady_clock::time_point swap_started = {};
-    std::promise<Result<SwapReport, SupervisorError>> swap_done = {};
-    std::shared_ptr<asio::steady_timer> timer = {};  // backoff, or the grace period at shutdown
-  };
-
-  class Core : public std::enable_shared_from_this<Core> {
+  // The shared resource, seen by the compiled core through `SupervisedSystem`. Channels get ids
+  // in order of first sight; the table only grows.
+  class System final : public detail::SupervisedSystem {
    public:
-    Core(asio::any_io_executor executor, std::shared_ptr<Shared> shared, SupervisorOptions options)
-        : executor_(std::move(executor)),
-          strand_(asio::make_strand(executor_)),
-          shared_(std::move(shared)),
-          options_(options),
-          finished_future_(done_.get_future().share()),
-          state_(watch::channel(SystemState{}).first) {}
+    explicit System(std::shared_ptr<Shared> shared) : shared_(std::move(shared)) {}
 
-    Result<void, SupervisorError> add_service(Spec spec) {
+    std::shared_ptr<detail::SupervisedInstance> make_instance(const std::string& name, std::uint64_t restarts) override {
+      return std::make_shared<Instance>(name, restarts, shared_);
+    }
+    std::vector<WiredChannelInfo<detail::ChannelId>> wiring() override {
+      std::vector<WiredChannelInfo<detail::ChannelId>> out;
+      for (auto& c : shared_->wiring->snapshot())
+        out.push_back({id(c.channel), std::move(c.name), std::move(c.tx_holder), std::move(c.rx_holder), c.depth, c.sent,
+                       c.received, std::move(c.where), c.consumed_here, c.high_water, c.refused, c.senders, c.open});
+      return out;
+    }
+    std::string channel_name(detail::ChannelId channel) override {
       std::lock_guard lock(mutex_);
-      if (started_) return fail("service " + spec.name + ": declared after start");
-      if (!spec.main) return fail("service " + spec.name + ": no main coroutine");
-      for (const auto& s : services_)
-        if (s->spec.name == spec.name) return fail("service " + spec.name + ": declared twice");
-      auto service = std::make_unique<Service>(Service{.spec = std::move(spec), .strand = asio::make_strand(executor_)});
-      service->info.name = service->spec.name;
-      services_.push_back(std::move(service));
-      return {};
+      return name_of(by_id_.at(channel));
     }
+    void broadcast(CoreEventOf<> event) override {
+      std::visit(
+          [this](auto& e) {
+            using E = std::decay_t<decltype(e)>;
+            if constexpr (std::is_constructible_v<Event, E>)
+              shared_->channels->send_event_to_all_services(Event(std::move(e)));
+          },
+          event);
+    }
+    std::uint64_t events_sent() const override { return shared_->channels->sent_count(); }
+    std::uint64_t events_lagged() const override { return shared_->channels->lagged_count(); }
+    spdlog::logger& logger() override { return *shared_->logger; }
+    Pulses& pulses() override { return *shared_->pulses; }
 
-    BootReport check_wiring() const {
+    // The id of `channel`, given at its first sight.
+    detail::ChannelId id(const ChannelType& channel) {
       std::lock_guard lock(mutex_);
-      return check_wiring_locked();
+      auto [it, added] = ids_.try_emplace(channel, by_id_.size());
+      if (added) by_id_.push_back(channel);
+      return it->second;
     }
-
-    Result<void, BootReport> start() {
-      std::vector<Service*> to_start;
-      {
-        std::lock_guard lock(mutex_);
-        BootReport report = check_wiring_locked();
-        if (started_) report.errors.push_back("the supervisor was already started");
-        if (!report.ok()) {
-          shared_->logger->error("boot stopped by the wiring check:\n{}", report.table());
-          return Result<void, BootReport>(boost::system::in_place_error, std::move(report));
-        }
-        shared_->logger->info("boot:\n{}", report.table());
-        started_ = true;
-        for (auto& s : services_) to_start.push_back(s.get());
-      }
-      advance(SystemState{.phase = SystemState::running});
-      for (Service* s : to_start) {
-        log_decision(spdlog::level::info, s->spec.name, "started", {{"policy", to_string(s->spec.restart)}});
-        spawn(*s);
-      }
-      if (options_.run_pulses) start_pulses();
-      broadcast(Startup{});
-      return {};
-    }
-
-    void handle_signals() {
-      asio::dispatch(strand_, [self = this->shared_from_this()] {
-        if (self->signals_) return;
-        self->signals_.emplace(self->strand_, SIGINT, SIGTERM);
-        self->signals_->async_wait([self](boost::system::error_code ec, int signal) {
-          if (!ec) self->begin_shutdown("signal " + std::to_string(signal), {});
-        });
-      });
-    }
-
-    std::future<Result<SwapReport, SupervisorError>> replace(std::string_view name, Main main) {
-      std::unique_lock lock(mutex_);
-      Service* s = find(name);
-      if (!s) return refused("no service named " + std::string(name));
-      if (!main) return refused("service " + s->spec.name + ": no main coroutine to swap in");
-      if (shutting_down_) return refused("service " + s->spec.name + ": shutting down");
-      if (s->swap_to) return refused("service " + s->spec.name + ": a swap is already in progress");
-      if (!s->current) {  // not running now (restarting or stopped): the next start uses `main`
-        s->spec.main = std::move(main);
-        ++s->info.swaps;
-        const auto swaps = s->info.swaps;
-        lock.unlock();
-        log_decision(spdlog::level::info, s->spec.name, "swapped",
-                     {{"took_ms", "0.000"}, {"swaps", std::to_string(swaps)}, {"applies", "next_start"}});
-        std::promise<Result<SwapReport, SupervisorError>> p;
-        p.set_value(SwapReport{s->spec.name, std::chrono::nanoseconds(0)});
-        return p.get_future();
-      }
-      return stop_for(*s, std::move(main), false);
-    }
-
-    std::future<Result<SwapReport, SupervisorError>> restart(std::string_view name) {
-      std::unique_lock lock(mutex_);
-      Service* s = find(name);
-      if (!s) return refused("no service named " + std::string(name));
-      if (shutting_down_) return refused("service " + s->spec.name + ": shutting down");
-      if (s->swap_to) return refused("service " + s->spec.name + ": a swap or restart is already in progress");
-      if (!s->current) return refused("service " + s->spec.name + ": not running (" + to_string(s->info.state) + ")");
-      return stop_for(*s, s->spec.main, true);
-    }
-
-    Snapshot snapshot() const {
-      Snapshot snap;
-      std::vector<std::shared_ptr<Instance>> running;
-      {
-        std::lock_guard lock(mutex_);
-        for (const auto& s : services_) {
-          snap.services.push_back(s->info);
-          running.push_back(s->current);
-        }
-      }
-      // The running instances' event receivers, read outside the lock: an instance's receiver
-      // lives as long as the instance, and its position may be read from any thread.
-      for (std::size_t i = 0; i < running.size(); ++i) {
-        if (!running[i]) continue;
-        const auto& events = running[i]->ctx.core_events_for_monitor();
-        if (running[i]->ctx.reads_core_events()) snap.services[i].events_behind = events.len();
-        snap.services[i].events_missed += events.missed_count();
-      }
-      for (const auto& c : shared_->wiring->snapshot())
-        snap.channels.push_back({c.name, c.depth, c.sent, c.received, c.tx_holder, c.rx_holder, c.high_water,
-                                 c.refused, c.senders, c.open ? std::size_t{1} : std::size_t{0}, c.where});
-      snap.events_sent = shared_->channels->sent_count();
-      snap.events_lagged = shared_->channels->lagged_count();
-      return snap;
-    }
-
-    void begin_shutdown(std::string reason, std::string error) {
-      std::unique_lock lock(mutex_);
-      if (shutting_down_) return;
-      shutting_down_ = true;
-      report_.reason = std::move(reason);
-      report_.error = std::move(error);
-      const bool was_started = started_;
-      std::vector<std::pair<Service*, std::shared_ptr<Instance>>> running;
-      for (auto& s : services_) {
-        cancel_timer(*s);  // a pending restart will not happen
-        if (s->swap_to) {
-          s->swap_to.reset();
-          s->swap_done.set_value(Result<SwapReport, SupervisorError>(
-              boost::system::in_place_error, SupervisorError{"service " + s->spec.name + ": shutting down"}));
-        }
-        if (s->current) {
-          s->info.state = ServiceState::stopping;
-          running.emplace_back(s.get(), s->current);
-        } else if (s->info.state != ServiceState::failed) {
-          s->info.state = ServiceState::stopped;
-        }
-      }
-      lock.unlock();
-      advance(SystemState{.phase = SystemState::shutting_down, .reason = report_.reason, .error = report_.error});
-      {
-        std::vector<std::pair<std::string, std::string>> fields{{"reason", report_.reason}};
-        if (!report_.error.empty()) fields.emplace_back("error", report_.error);
-        log_decision(report_.error.empty() ? spdlog::level::info : spdlog::level::warn, "supervisor", "shutdown",
-                     std::move(fields));
-      }
-      if (was_started) broadcast(Shutdown{report_.reason});
-      stop_pulses();
-      for (auto& entry : running) {
-        Service* s = entry.first;
-        asio::dispatch(s->strand, [self = this->shared_from_this(), s, inst = entry.second] {
-          inst->ctx.request_stop(true);
-          self->arm_grace_timer(*s, inst);
-        });
-      }
-      lock.lock();
-      maybe_finish(lock);
-    }
-
-    std::shared_future<ShutdownReport> finished() const { return finished_future_; }
-
-    watch::Receiver<SystemState> state() const { return state_.subscribe(); }
 
    private:
-    // Moves the published phase forward to `next`'s; a phase already reached or passed is left
-    // as it is (the last instance may end, and the shutdown finish, on another thread before
-    // begin_shutdown has published `shutting_down`).
-    void advance(SystemState next) {
-      (void)state_.send_if_modified([&next](SystemState& now) {
-        if (now.phase >= next.phase) return false;
-        now = std::move(next);
-        return true;
-      });
-    }
-
-    static Result<void, SupervisorError> fail(std::string why) {
-      return Result<void, SupervisorError>(boost::system::in_place_error, SupervisorError{std::move(why)});
-    }
-
-    // A swap or restart refused: its future, ready with why.
-    static std::future<Result<SwapReport, SupervisorError>> refused(std::string why) {
-      std::promise<Result<SwapReport, SupervisorError>> p;
-      p.set_value(Result<SwapReport, SupervisorError>(boost::system::in_place_error, SupervisorError{std::move(why)}));
-      return p.get_future();
-    }
-
-    // Asks `s`'s running instance to stop so that `main` starts in its place (a swap, or with
-    // `is_restart` the same main again); the future is ready once it started. Under mutex_.
-    std::future<Result<SwapReport, SupervisorError>> stop_for(Service& s, Main main, bool is_restart) {
-      s.swap_to = std::move(main);
-      s.swap_is_restart = is_restart;
-      s.swap_started = std::chrono::steady_clock::now();
-      s.swap_done = {};
-      auto future = s.swap_done.get_future();
-      asio::dispatch(s.strand, [inst = s.current] { inst->ctx.request_stop(false); });
-      return future;
-    }
-
-    Service* find(std::string_view name) {
-      for (auto& s : services_)
-        if (s->spec.name == name) return s.get();
-      return nullptr;
-    }
-
-    BootReport check_wiring_locked() const {
-      BootReport report;
-      for (const auto& s : services_) report.services.push_back(s->spec.name);
-      std::map<ChannelType, std::pair<std::vector<std::string>, std::vector<std::string>>> declared;
-      for (const auto& s : services_) {
-        for (auto c : s->spec.produces) declared[c].first.push_back(s->spec.name);
-        for (auto c : s->spec.consumes) declared[c].second.push_back(s->spec.name);
-      }
-      const auto wired = shared_->wiring->snapshot();
-      for (const auto& c : wired) {
-        BootReport::Channel row{c.name, {}, {}, c.tx_holder.empty() ? "free" : "taken by " + c.tx_holder,
-                                c.rx_holder.empty() ? "free" : "taken by " + c.rx_holder, c.depth, c.where};
-        if (auto it = declared.find(c.channel); it != declared.end()) {
-          row.producers = it->second.first;
-          row.consumers = it->second.second;
-        }
-        // A channel through a transport may have its producers, or its consumer, in other
-        // processes: only what must be here is checked here.
-        const bool remote = c.where != "in-process";
-        if (!c.consumed_here) row.rx = "elsewhere";
-        if (row.producers.empty() && !remote)
-          report.errors.push_back("channel " + c.name + ": no service produces on it");
-        if (row.consumers.empty() && c.consumed_here)
-          report.errors.push_back("channel " + c.name + ": no service consumes it");
-        if (!row.consumers.empty() && !c.consumed_here)
-          report.errors.push_back("channel " + c.name + ": consumed by " + row.consumers.front() +
-                                  " here, but its rx lives in another process (" + c.where + ")");
-        if (row.consumers.size() > 1) {
-          std::string who;
-          for (const auto& n : row.consumers) who += (who.empty() ? "" : " and ") + n;
-          report.errors.push_back("channel " + c.name + ": rx taken twice, by " + who +
-                                  " (one consumer per channel)");
-        }
-        if (!c.rx_holder.empty())
-          report.errors.push_back("channel " + c.name + ": rx already taken by " + c.rx_holder + " before boot");
-        if (!c.tx_holder.empty())
-          report.errors.push_back("channel " + c.name + ": tx already taken by " + c.tx_holder + " before boot");
-        report.channels.push_back(std::move(row));
-      }
-      for (const auto& entry : declared) {
-        const ChannelType channel = entry.first;
-        const auto& users = entry.second;
-        const bool exists =
-            std::any_of(wired.begin(), wired.end(), [&](const auto& c) { return c.channel == channel; });
-        if (exists) continue;
-        std::string who;
-        for (const auto& n : users.first) who += (who.empty() ? "" : ", ") + n;
-        for (const auto& n : users.second) who += (who.empty() ? "" : ", ") + n;
-        report.errors.push_back("channel " + name_of(channel) + ": declared by " + who + " but not in the wiring");
-      }
-      return report;
-    }
-
-    template <class E>
-    void broadcast(E event) {
-      if constexpr (std::is_constructible_v<Event, E>) shared_->channels->send_event_to_all_services(Event(std::move(event)));
-    }
-
-    // Starts a new instance of `s` (its spec's `main`) on its strand.
-    void spawn(Service& s) {
-      std::shared_ptr<Instance> inst;
-      Main main;
-      {
-        std::lock_guard lock(mutex_);
-        inst = std::make_shared<Instance>(s.spec.name, s.info.restarts, shared_);
-        s.current = inst;
-        s.info.state = ServiceState::running;
-        main = s.spec.main;
-      }
-      auto self = this->shared_from_this();
-      asio::post(s.strand, [self, svc = &s, inst, main = std::move(main)]() mutable {
-        asio::co_spawn(
-            svc->strand, [inst, main = std::move(main)]() -> asio::awaitable<void> { co_await main(inst->ctx); },
-            asio::bind_cancellation_slot(inst->ctx.cancel_.slot(), [self, svc, inst](std::exception_ptr e) {
-              self->on_exit(*svc, inst, e);
-            }));
-      });
-    }
-
-    // An instance of `s` returned or threw; runs on the service's strand.
-    void on_exit(Service& s, const std::shared_ptr<Instance>& inst, std::exception_ptr e) {
-      std::string error;
-      if (e) {
-        try {
-          std::rethrow_exception(e);
-        } catch (const boost::system::system_error& x) {
-          if (!(x.code() == asio::error::operation_aborted && inst->ctx.stop_requested())) error = x.what();
-        } catch (const std::exception& x) {
-          error = x.what();
-        } catch (...) {
-          error = "unknown exception";
-        }
-      }
-      // A message the instance had taken out of a channel and not finished is gone with it.
-      const std::uint64_t lost = e && inst->ctx.message_in_hand() ? 1 : 0;
-      if (!error.empty())
-        log_decision(spdlog::level::warn, s.spec.name, "failed", {{"error", error}, {"lost_in_hand", std::to_string(lost)}});
-      std::unique_lock lock(mutex_);
-      if (s.current == inst) s.current.reset();
-      if (!error.empty()) {
-        ++s.info.failures;
-        s.info.last_error = error;
-      }
-      s.info.lost_in_hand += lost;
-      s.info.events_missed += inst->ctx.core_events_for_monitor().missed_count();
-      if (shutting_down_) {
-        s.info.state = error.empty() ? ServiceState::stopped : ServiceState::failed;
-        cancel_timer(s);
-        maybe_finish(lock);
-        return;
-      }
-      if (s.swap_to) {
-        s.spec.main = std::move(*s.swap_to);
-        s.swap_to.reset();
-        const bool swapped = !s.swap_is_restart;
-        ++(swapped ? s.info.swaps : s.info.restarts);
-        const auto took = std::chrono::steady_clock::now() - s.swap_started;
-        s.info.last_swap = std::chrono::duration_cast<std::chrono::nanoseconds>(took);
-        auto done = std::move(s.swap_done);
-        const auto restarts = s.info.restarts;
-        const auto swaps = s.info.swaps;
-        lock.unlock();
-        log_decision(spdlog::level::info, s.spec.name, swapped ? "swapped" : "restarted",
-                     {{"took_ms", millis(took)}, {swapped ? "swaps" : "restarts", std::to_string(swapped ? swaps : restarts)}});
-        spawn(s);
-        done.set_value(SwapReport{s.spec.name, std::chrono::duration_cast<std::chrono::nanoseconds>(took)});
-        broadcast(ServiceRestarted{s.spec.name, restarts, swapped});
-        return;
-      }
-      const bool failed = !error.empty();
-      const bool restart = s.spec.restart == RestartPolicy::permanent ||
-                           (s.spec.restart == RestartPolicy::transient && failed);
-      if (!restart) {
-        s.info.state = failed ? ServiceState::failed : ServiceState::stopped;
-        lock.unlock();
-        log_decision(spdlog::level::info, s.spec.name, "stopped",
-                     {{"policy", to_string(s.spec.restart)}, {"state", failed ? "failed" : "stopped"}});
-        return;
-      }
-      const auto now = std::chrono::steady_clock::now();
-      s.recent.push_back(now);
-      while (!s.recent.empty() && now - s.recent.front() > options_.intensity.period) s.recent.pop_front();
-      if (s.recent.size() > options_.intensity.max_restarts) {
-        s.info.state = ServiceState::failed;
-        std::string why = "service " + s.spec.name + " exceeded its restart intensity (" +
-                          std::to_string(options_.intensity.max_restarts) + " restarts in " +
-                          std::to_string(options_.intensity.period.count()) + " ms)";
-        if (!s.info.last_error.empty()) why += "; last error: " + s.info.last_error;
-        const std::string last_error = s.info.last_error;
-        lock.unlock();
-        log_decision(spdlog::level::err, s.spec.name, "gave_up",
-                     {{"max_restarts", std::to_string(options_.intensity.max_restarts)},
-                      {"period_ms", std::to_string(options_.intensity.period.count())},
-                      {"last_error", last_error}});
-        begin_shutdown("restart intensity exceeded", std::move(why));
-        return;
-      }
-      ++s.info.restarts;
-      s.info.state = ServiceState::restarting;
-      auto delay = options_.backoff.initial;
-      for (std::size_t i = 1; i < s.recent.size() && delay < options_.backoff.max; ++i) delay *= 2;
-      delay = std::min(delay, options_.backoff.max);
-      const auto restarts = s.info.restarts;
-      auto log_restarting = [&] {
-        log_decision(spdlog::level::info, s.spec.name, "restarting",
-                     {{"restart", std::to_string(restarts)},
-                      {"backoff_ms", std::to_string(delay.count())},
-                      {"after", failed ? "failure" : "return"}});
-      };
-      if (delay.count() == 0) {
-        lock.unlock();
-        log_restarting();
-        spawn(s);
-      } else {
-        s.timer = std::make_shared<asio::steady_timer>(s.strand, delay);
-        lock.unlock();
-        log_restarting();
-        s.timer->async_wait([self = this->shared_from_this(), svc = &s](boost::system::error_code ec) {
-          if (ec) return;
-          {
-            std::lock_guard relock(self->mutex_);
-            if (self->shutting_down_) return;
-          }
-          self->spawn(*svc);
-        });
-      }
-      broadcast(ServiceRestarted{s.spec.name, restarts, false, std::move(error), lost});
-    }
-
-    // Cancels the service's backoff or grace timer, on the service's strand. Lock held.
-    static void cancel_timer(Service& s) {
-      if (auto timer = s.timer) asio::dispatch(s.strand, [timer] { timer->cancel(); });
-    }
-
-    // Cancels `inst` if it still runs after its grace period. On the service's strand.
-    void arm_grace_timer(Service& s, const std::shared_ptr<Instance>& inst) {
-      auto timer = std::make_shared<asio::steady_timer>(s.strand, s.spec.shutdown_grace);
-      {
-        std::lock_guard lock(mutex_);
-        s.timer = timer;
-      }
-      timer->async_wait([self = this->shared_from_this(), svc = &s, inst](boost::system::error_code ec) {
-        if (ec) return;
-        {
-          std::lock_guard lock(self->mutex_);
-          if (svc->current != inst) return;
-          self->report_.cancelled.push_back(svc->spec.name);
-        }
-        inst->ctx.force_cancel();  // on the service's strand: the timer runs there
-      });
-    }
-
-    // Completes the shutdown once no instance runs. Called with the lock held.
-    void maybe_finish(std::unique_lock<std::mutex>& lock) {
-      if (!shutting_down_ || finished_) return;
-      for (const auto& s : services_)
-        if (s->current) return;
-      finished_ = true;
-      for (const auto& s : services_) {
-        cancel_timer(*s);
-        report_.services.push_back(s->info);
-      }
-      ShutdownReport report = report_;
-      lock.unlock();
-      for (const auto& c : shared_->wiring->snapshot())
-        if (c.depth) report.unhandled.push_back({c.name, c.depth});
-      log_shutdown_done(report);
-      asio::dispatch(strand_, [self = this->shared_from_this()] {
-        if (self->signals_) self->signals_->cancel();
-      });
-      SystemState last{.phase = SystemState::finished, .reason = report.reason, .error = report.error};
-      done_.set_value(std::move(report));
-      advance(std::move(last));
-      lock.lock();
-    }
-
-    // Writes one line of the decision log (header comment), unless the logger drops its level.
-    void log_decision(spdlog::level::level_enum level, const std::string& service, const char* event,
-                      std::vector<std::pair<std::string, std::string>> fields) const {
-      auto& logger = *shared_->logger;
-      if (!logger.should_log(level)) return;
-      logger.log(level, "{}", format_log_record(LogRecord{service, event, std::move(fields)}));
-    }
-
-    // `d` in milliseconds with three decimals ("0.412").
-    static std::string millis(std::chrono::nanoseconds d) {
-      char text[64];
-      std::snprintf(text, sizeof text, "%.3f", std::chrono::duration<double, std::milli>(d).count());
-      return text;
-    }
-
-    // The last line of the decision log: what the shutdown left.
-    void log_shutdown_done(const ShutdownReport& report) const {
-      std::size_t total = 0;
-      for (const auto& u : report.unhandled) total += u.queued;
-      std::vector<std::pair<std::string, std::string>> fields{{"unhandled", std::to_string(total)}};
-      for (const auto& u : report.unhandled) fields.emplace_back("left." + log_key(u.channel), std::to_string(u.queued));
-      std::string cancelled;
-      for (const auto& name : report.cancelled) cancelled += (cancelled.empty() ? "" : ",") + name;
-      if (!cancelled.empty()) fields.emplace_back("cancelled", cancelled);
-      log_decision(cancelled.empty() ? spdlog::level::info : spdlog::level::warn, "supervisor", "shutdown_done",
-                   std::move(fields));
-    }
-
-    void start_pulses() {
-      for (PulseRate rate : {PulseRate::slow, PulseRate::medium, PulseRate::fast}) {
-        asio::co_spawn(strand_, pulse(this->shared_from_this(), rate),
-                       asio::bind_cancellation_slot(pulse_stop_[static_cast<int>(rate)].slot(), asio::detached));
-      }
-    }
-
-    void stop_pulses() {
-      asio::dispatch(strand_, [self = this->shared_from_this()] {
-        self->pulses_stopped_ = true;
-        for (auto& signal : self->pulse_stop_) signal.emit(asio::cancellation_type::terminal);
-      });
-    }
-
-    static asio::awaitable<void> pulse(std::shared_ptr<Core> self, PulseRate rate) {
-      asio::steady_timer timer(self->strand_);
-      for (std::uint64_t n = 1; !self->pulses_stopped_; ++n) {
-        timer.expires_after(self->shared_->pulses->period(rate));
-        co_await timer.async_wait(asio::use_awaitable);
-        (void)self->shared_->pulses->sender(rate).send(Tick{rate, n});
-        if (rate == PulseRate::slow) self->broadcast(Tick{rate, n});
-      }
-    }
-
-    asio::any_io_executor executor_;
-    asio::strand<asio::any_io_executor> strand_;  // signals and pulses
     std::shared_ptr<Shared> shared_;
-    SupervisorOptions options_;
-    mutable std::mutex mutex_;
-    std::vector<std::unique_ptr<Service>> services_;
-    bool started_ = false;
-    bool shutting_down_ = false;
-    bool finished_ = false;
-    ShutdownReport report_;
-    std::promise<ShutdownReport> done_;
-    std::shared_future<ShutdownReport> finished_future_;
-    // The system's phase, moved only forward (see `advance`).
-    watch::Sender<SystemState> state_;
-    std::optional<asio::signal_set> signals_;         // strand_ only
-    asio::cancellation_signal pulse_stop_[3];         // strand_ only
-    bool pulses_stopped_ = false;                     // strand_ only
+    std::mutex mutex_;
+    std::map<ChannelType, detail::ChannelId> ids_;
+    std::vector<ChannelType> by_id_;
   };
 
-  std::shared_ptr<Core> core_;
+  // The user's main, over the erased instance: it calls `main` with the instance's context. The
+  // returned function object holds `main`, and lives as long as the coroutine it started.
+  static detail::ErasedMain erase(Main main) {
+    if (!main) return {};
+    return [main = std::move(main)](detail::SupervisedInstance& instance) {
+      return main(static_cast<Instance&>(instance).ctx);
+    };
+  }
+
+  detail::ErasedSpec erase(Spec spec) {
+    detail::ErasedSpec out{.name = std::move(spec.name), .main = erase(std::move(spec.main)), .restart = spec.restart,
+                           .shutdown_grace = spec.shutdown_grace};
+    for (const auto& c : spec.produces) out.produces.push_back(system_->id(c));
+    for (const auto& c : spec.consumes) out.consumes.push_back(system_->id(c));
+    return out;
+  }
+
+  std::shared_ptr<System> system_;
+  detail::SupervisorCore core_;
 };
 
 }  // namespace swarmsync

@@ -1,4 +1,4 @@
-// The whole header-only library (swarmsync::swarmsync, <swarmsync/swarmsync.hpp>): a complete
+// The whole library (swarmsync::swarmsync, <swarmsync/swarmsync.hpp>): a complete
 // supervised program as a user writes it, its ServiceSpecs filled with designated initializers
 // that leave members out (quiet under -Wall -Wextra -Werror).
 #include <swarmsync/swarmsync.hpp>
