@@ -7,6 +7,8 @@
 #              (tests/install/consumer/main.cpp, the README's)
 #   program+pch  the same with <swarmsync/swarmsync.hpp> precompiled (a user's
 #              `target_precompile_headers(app PRIVATE <swarmsync/swarmsync.hpp>)`)
+#   library    src/runtime/supervisor.cpp, the supervisor's compiled part: paid once, when the
+#              library is built, not by each translation unit (absent from older checkouts)
 # at -O0 and -O2 with g++ and clang++, with the flags a user's CMake build of swarmsync::swarmsync
 # gets (spdlog as the compiled library). Prints a Markdown table.
 #
@@ -59,5 +61,9 @@ for cxx in g++ clang++; do
       read -r secs mb < <(for _ in $(seq "$runs"); do measure "$cxx" "$opt" "$work/program.cpp" -include-pch "$pch_header.pch"; done | median)
     fi
     echo "| $cxx | $opt | program+pch | $secs | $mb |"
+    if [ -f "$src/src/runtime/supervisor.cpp" ]; then
+      read -r secs mb < <(for _ in $(seq "$runs"); do measure "$cxx" "$opt" "$src/src/runtime/supervisor.cpp"; done | median)
+      echo "| $cxx | $opt | library (once) | $secs | $mb |"
+    fi
   done
 done

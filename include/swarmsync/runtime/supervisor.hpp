@@ -125,7 +125,8 @@ struct ServiceSpec {
   std::chrono::milliseconds shutdown_grace{2000};
 };
 
-
+/// The supervisor of the services sharing a `Shared` (a `SharedResource`): see the top of this
+/// file. A handle: copies share one supervisor. Thread-safe.
 template <class Shared>
 class Supervisor {
  public:
