@@ -36,7 +36,7 @@ std::vector<MetricFamily> metric_families(const Snapshot& snap) {
   auto sent = family("swarmsync_channel_sent_total", "Values sent into the channel.", MetricType::Counter);
   auto received = family("swarmsync_channel_received_total", "Values taken out of the channel.", MetricType::Counter);
   auto high_water = family("swarmsync_channel_depth_high_water",
-                           "The most values queued in the channel at once so far (to within 31).", MetricType::Gauge);
+                           "The most values queued in the channel at once so far (to within about 32).", MetricType::Gauge);
   auto refused = family("swarmsync_channel_refused_total", "Sends refused by the channel, their values handed back.",
                         MetricType::Counter);
   auto senders = family("swarmsync_channel_senders", "Sender handles of the channel alive now.", MetricType::Gauge);

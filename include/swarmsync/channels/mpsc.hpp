@@ -273,8 +273,10 @@ class SenderBase {
   /// Values the receiver has taken so far (for introspection).
   std::uint64_t received_count() const noexcept { return shared_->queue.consumed(); }
 
-  /// The most values queued at once so far, to within 31 (measured once a block of 32 sends and
-  /// at each call; nothing is added to a send's path but a load once a block).
+  /// The most values queued at once so far, to within about a block: measured once a block of
+  /// 32 sends and at each call, so at most 31 below the peak, plus the values received while the
+  /// measuring sender read the receiver's position (see detail/block_list.hpp). Nothing is added
+  /// to a send's path but a load once a block.
   std::size_t high_water() const noexcept { return shared_->queue.high_water(); }
 
   /// Sends refused so far, by every sender: their values were handed back (the receiver closed
@@ -898,7 +900,7 @@ class Receiver {
   /// Number of senders alive now.
   std::size_t sender_count() const noexcept { return shared_->senders.load(std::memory_order_acquire); }
 
-  /// The most values queued at once so far, to within 31 (see `UnboundedSender::high_water`).
+  /// The most values queued at once so far, to within about a block (see `UnboundedSender::high_water`).
   std::size_t high_water() const noexcept { return shared_->queue.high_water(); }
 
   /// Sends refused so far (see `UnboundedSender::refused_count`).

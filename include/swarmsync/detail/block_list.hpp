@@ -184,10 +184,14 @@ class BlockList {
     return tail > head ? static_cast<std::size_t>(tail - head) : 0;
   }
 
-  /// The most values the queue has held at once, to within a block: a producer measures the
-  /// depth each time its claim opens a block (one claim in 32), and each call of this function
-  /// measures it too, so the result is at most 31 below the true peak. Counts claims as
-  /// `size()` does (a value still being written counts). Any thread.
+  /// The most values the queue has held at once, to within about a block: a producer measures
+  /// the depth each time its claim opens a block (one claim in 32), and each call of this
+  /// function measures it too. The producer reads the receiver's position just after its claim,
+  /// so the result is at most 31 below the true peak plus the values received in between (none
+  /// while nothing is received; a few under concurrent receives, more if the producer is
+  /// preempted there). Reading the position before every claim would make it exact at the cost
+  /// of a contended load on every send. Counts claims as `size()` does (a value still being
+  /// written counts). Any thread.
   std::size_t high_water() const noexcept {
     const std::size_t now = size();
     raise_high_water(now);

@@ -12,7 +12,7 @@
 //   swarmsync_channel_depth{channel}                 gauge    values queued now
 //   swarmsync_channel_sent_total{channel}            counter  values sent into it
 //   swarmsync_channel_received_total{channel}        counter  values taken out of it
-//   swarmsync_channel_depth_high_water{channel}      gauge    the most values queued at once, to within 31
+//   swarmsync_channel_depth_high_water{channel}      gauge    the most values queued at once, to within about a block (32)
 //   swarmsync_channel_refused_total{channel}         counter  sends refused, their values handed back
 //   swarmsync_channel_senders{channel}               gauge    sender handles alive (the wiring's own included)
 //   swarmsync_channel_receivers{channel}             gauge    1 while its receiver takes values, else 0

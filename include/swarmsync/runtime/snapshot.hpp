@@ -62,7 +62,7 @@ struct ChannelInfo {
   std::uint64_t received = 0;
   std::string tx = {};  ///< holder of the tx end, empty when free
   std::string rx = {};
-  std::size_t high_water = 0;  ///< the most values queued at once so far, to within 31
+  std::size_t high_water = 0;  ///< the most values queued at once so far, to within about a block (32)
   std::uint64_t refused = 0;   ///< sends refused so far (their values handed back)
   std::size_t senders = 0;     ///< sender handles alive now, the wiring's own included
   std::size_t receivers = 0;   ///< 1 while the receiver takes values, 0 once it is closed

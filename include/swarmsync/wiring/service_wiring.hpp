@@ -288,7 +288,7 @@ struct WiredChannelInfo {
   std::uint64_t received = 0;  ///< values received so far
   std::string where;           ///< "in-process", or where a transport carries the values
   bool consumed_here = true;   ///< false: the consumer lives in another process
-  std::size_t high_water = 0;  ///< the most values queued at once so far, to within 31
+  std::size_t high_water = 0;  ///< the most values queued at once so far, to within about a block (32)
   std::uint64_t refused = 0;   ///< sends refused so far (values handed back)
   std::size_t senders = 0;     ///< sender handles alive now, the registry's own included
   bool open = true;            ///< false once the receiver is closed: every send is refused
