@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -64,9 +65,16 @@ asio::awaitable<void> run_job(std::shared_ptr<WorkerState> w, Job job, std::uint
     error = "simulated random failure";
   }
   const double speed = w->options.speed > 0.0 ? w->options.speed : 1.0;
-  asio::steady_timer timer(w->strand);
-  timer.expires_after(std::chrono::duration_cast<Clock::duration>(job.spec.work / speed));
-  co_await timer.async_wait(asio::use_awaitable);
+  if (const auto work = std::chrono::duration_cast<Clock::duration>(job.spec.work / speed); work > Clock::duration::zero()) {
+    asio::steady_timer timer(w->strand);
+    timer.expires_after(work);
+    co_await timer.async_wait(asio::use_awaitable);
+  } else {
+    // A job of no work is done at once, after a turn of the strand (finishing inline would run
+    // start_waiting inside itself). No timer: a zero timer is the reactor's earliest, so arming
+    // it and seeing it expire cost two timerfd updates and a wake-up of the thread in epoll.
+    co_await asio::post(w->strand, asio::use_awaitable);
+  }
 
   const auto finished = Clock::now();
   w->control->count_job();
