@@ -5,6 +5,7 @@
 #include <swarmsync/channels/mpsc.hpp>
 
 #include "support/async.hpp"
+#include "support/races.hpp"
 #include "support/watchdog.hpp"
 
 #include <boost/asio/co_spawn.hpp>
@@ -46,6 +47,8 @@ using swarmsync::test::run_sync;
 using swarmsync::test::scaled;
 using Clock = std::chrono::steady_clock;
 
+using swarmsync::test::InOrder;
+using swarmsync::test::PacedProducer;
 using swarmsync::test::Watchdog;
 
 // The number of values each race sends.
@@ -72,91 +75,6 @@ class Pauses {
   const std::atomic<std::uint64_t>& next_;
 };
 
-// Checks that the values 0, 1, 2... of one producer arrive each exactly once, in order.
-struct InOrder {
-  std::uint64_t expected = 0;
-  std::uint64_t received = 0;
-  std::uint64_t lost = 0;        // values skipped over
-  std::uint64_t duplicated = 0;  // values seen again (or out of order)
-  std::uint64_t timeouts = 0;    // races the timer or the deadline won
-  std::uint64_t early_timeouts = 0;  // timed out before the deadline
-  std::uint64_t other_errors = 0;
-  std::string first_error;
-  std::atomic<std::uint64_t> next{0};  // `expected`, published for the producer
-
-  void see(std::uint64_t v) {
-    ++received;
-    if (v > expected) {
-      lost += v - expected;
-      note("lost " + std::to_string(expected) + ".." + std::to_string(v - 1));
-    } else if (v < expected) {
-      ++duplicated;
-      note("got " + std::to_string(v) + " again (expected " + std::to_string(expected) + ")");
-      return;
-    }
-    expected = v + 1;
-    next.store(expected, std::memory_order_release);
-  }
-
-  void note(std::string what) {
-    if (first_error.empty()) first_error = std::move(what);
-  }
-
-  void expect_all(std::uint64_t total) {
-    if (expected < total) note("never received " + std::to_string(expected) + ".." + std::to_string(total - 1));
-    EXPECT_EQ(lost, 0u) << first_error;
-    EXPECT_EQ(duplicated, 0u) << first_error;
-    EXPECT_EQ(other_errors, 0u) << first_error;
-    EXPECT_EQ(received, total) << first_error;
-    EXPECT_EQ(expected, total) << first_error;
-  }
-};
-
-// Sends 0, 1, ... total-1, pausing after each as `pauses` says; throws if a send is refused.
-template <class SyncSender>
-void send_all(SyncSender& tx, std::uint64_t total, Pauses pauses) {
-  for (std::uint64_t i = 0; i < total; ++i) {
-    tx.send(i).value();
-    pauses.after(i);
-  }
-}
-
-void send_all(mpsc::Sender<std::uint64_t>& tx, std::uint64_t total, Pauses pauses) {
-  run_sync([&]() -> asio::awaitable<void> {
-    for (std::uint64_t i = 0; i < total; ++i) {
-      (co_await tx.send(i)).value();
-      pauses.after(i);  // blocks this thread's own io_context only
-    }
-  }());
-}
-
-// Sends 0, 1, ... total-1 through `tx` from a thread of its own, pausing as `Pauses` says, then
-// runs `last` on the sender and drops it, which ends the channel. `join()` waits for the thread
-// and says whether every send was accepted.
-template <class Tx>
-class PacedProducer {
- public:
-  PacedProducer(Tx tx, std::uint64_t total, std::uint32_t seed, const InOrder& t,
-                std::type_identity_t<std::function<void(Tx&)>> last = {})
-      : thread_([this, total, seed, &t, tx = std::move(tx), last = std::move(last)]() mutable {
-          try {
-            send_all(tx, total, Pauses(seed, t.next));
-          } catch (...) {
-            failed_ = true;
-          }
-          if (last) last(tx);
-          auto gone = std::move(tx);
-        }) {}
-
-  bool join() {
-    thread_.join();
-    return !failed_.load();
-  }
-
- private:
-  std::atomic<bool> failed_{false};
-  std::thread thread_;  // last: it starts once the members it uses exist
-};
 
 std::chrono::microseconds short_wait(std::mt19937& rng) { return std::chrono::microseconds(rng() % 61); }
 
@@ -187,7 +105,7 @@ TEST(Cancellation, UnboundedRecvRacingATimerOnAStrandLosesNothing) {
   asio::io_context ioc;
   InOrder t;
   auto done = asio::co_spawn(asio::make_strand(ioc), race_mpsc(rx, t), asio::use_future);
-  PacedProducer producer(std::move(ch.first), total, 1, t);
+  PacedProducer producer(std::move(ch.first), total, Pauses(1, t.next));
   run_on_threads(ioc, 4);
   EXPECT_TRUE(producer.join()) << "a send was refused";
   EXPECT_NO_THROW(done.get());
@@ -203,7 +121,7 @@ TEST(Cancellation, UnboundedRecvRacingATimerOnAOneThreadContextLosesNothing) {
   asio::io_context ioc;
   InOrder t;
   auto done = asio::co_spawn(ioc, race_mpsc(rx, t), asio::use_future);
-  PacedProducer producer(std::move(ch.first), total, 2, t);
+  PacedProducer producer(std::move(ch.first), total, Pauses(2, t.next));
   ioc.run();
   EXPECT_TRUE(producer.join()) << "a send was refused";
   EXPECT_NO_THROW(done.get());
@@ -219,7 +137,7 @@ TEST(Cancellation, BoundedRecvRacingATimerOnAStrandLosesNothing) {
   asio::io_context ioc;
   InOrder t;
   auto done = asio::co_spawn(asio::make_strand(ioc), race_mpsc(rx, t), asio::use_future);
-  PacedProducer producer(std::move(ch.first), total, 3, t);
+  PacedProducer producer(std::move(ch.first), total, Pauses(3, t.next));
   run_on_threads(ioc, 4);
   EXPECT_TRUE(producer.join()) << "a send was refused";
   EXPECT_NO_THROW(done.get());
@@ -262,7 +180,7 @@ TEST(Cancellation, BroadcastRecvRacingATimerOnAStrandLosesNothing) {
   auto done = asio::co_spawn(asio::make_strand(ioc), race_broadcast(rx, t), asio::use_future);
   auto done2 = asio::co_spawn(asio::make_strand(ioc), race_broadcast(rx2, t2), asio::use_future);
   std::uint64_t lagged_total = ~std::uint64_t{0};
-  PacedProducer producer(std::move(ch.first), total, 4, t,
+  PacedProducer producer(std::move(ch.first), total, Pauses(4, t.next),
                          [&lagged_total](auto& tx) { lagged_total = tx.lagged_count(); });
   run_on_threads(ioc, 4);
   EXPECT_TRUE(producer.join()) << "a send was refused";
@@ -301,7 +219,7 @@ TEST(Cancellation, UnboundedRecvForWithoutAStrandLosesNothing) {
     }
   };
   auto done = asio::co_spawn(ioc, consumer(), asio::use_future);
-  PacedProducer producer(std::move(ch.first), total, 5, t);
+  PacedProducer producer(std::move(ch.first), total, Pauses(5, t.next));
   run_on_threads(ioc, 4);
   EXPECT_TRUE(producer.join()) << "a send was refused";
   EXPECT_NO_THROW(done.get());
@@ -333,7 +251,7 @@ TEST(Cancellation, BoundedRecvUntilWithoutAStrandLosesNothing) {
     }
   };
   auto done = asio::co_spawn(ioc, consumer(), asio::use_future);
-  PacedProducer producer(std::move(ch.first), total, 6, t);
+  PacedProducer producer(std::move(ch.first), total, Pauses(6, t.next));
   run_on_threads(ioc, 4);
   EXPECT_TRUE(producer.join()) << "a send was refused";
   EXPECT_NO_THROW(done.get());
@@ -371,7 +289,7 @@ TEST(Cancellation, BroadcastRecvForAndRecvUntilWithoutAStrandLoseNothing) {
     }
   };
   auto done = asio::co_spawn(ioc, consumer(), asio::use_future);
-  PacedProducer producer(std::move(ch.first), total, 7, t);
+  PacedProducer producer(std::move(ch.first), total, Pauses(7, t.next));
   run_on_threads(ioc, 4);
   EXPECT_TRUE(producer.join()) << "a send was refused";
   EXPECT_NO_THROW(done.get());

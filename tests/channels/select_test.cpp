@@ -8,6 +8,7 @@
 #include "support/allocation_counter.hpp"
 #include "support/async.hpp"
 #include "support/counted.hpp"
+#include "support/races.hpp"
 #include "support/watchdog.hpp"
 
 #include <boost/asio/bind_cancellation_slot.hpp>
@@ -50,6 +51,8 @@ using namespace swarmsync;
 using namespace boost::asio::experimental::awaitable_operators;
 using namespace std::chrono_literals;
 using swarmsync::test::Counted;
+using swarmsync::test::InOrder;
+using swarmsync::test::PacedProducer;
 using swarmsync::test::run_on_threads;
 using swarmsync::test::run_sync;
 using swarmsync::test::scaled;
@@ -780,44 +783,6 @@ TEST(Select, SelectsAllocateNothingInSteadyState) {
 // ---------------------------------------------------------------------------------------------
 // Races on multi-threaded io_contexts without a strand
 
-// Checks that the values 0, 1, 2... of one channel arrive each exactly once, in order.
-struct InOrder {
-  std::uint64_t expected = 0;
-  std::uint64_t received = 0;
-  std::uint64_t lost = 0;
-  std::uint64_t duplicated = 0;
-  std::uint64_t other_errors = 0;
-  std::string first_error;
-  std::atomic<std::uint64_t> next{0};  // `expected`, published for the producer
-
-  void see(std::uint64_t v) {
-    ++received;
-    if (v > expected) {
-      lost += v - expected;
-      note("lost " + std::to_string(expected) + ".." + std::to_string(v - 1));
-    } else if (v < expected) {
-      ++duplicated;
-      note("got " + std::to_string(v) + " again (expected " + std::to_string(expected) + ")");
-      return;
-    }
-    expected = v + 1;
-    next.store(expected, std::memory_order_release);
-  }
-
-  void note(std::string what) {
-    if (first_error.empty()) first_error = std::move(what);
-  }
-
-  void expect_all(std::uint64_t total) {
-    if (expected < total) note("never received " + std::to_string(expected) + ".." + std::to_string(total - 1));
-    EXPECT_EQ(lost, 0u) << first_error;
-    EXPECT_EQ(duplicated, 0u) << first_error;
-    EXPECT_EQ(other_errors, 0u) << first_error;
-    EXPECT_EQ(received, total) << first_error;
-    EXPECT_EQ(expected, total) << first_error;
-  }
-};
-
 // A producer's pace: bursts, yields and now and then a short sleep, so that the consumer finds
 // values there, parks and is woken, and loses to its timer, in every mix. Sleeps are rare (a
 // sleep under load lasts far longer than asked), so that the test's length follows the machine's
@@ -827,7 +792,7 @@ class Pace {
  public:
   // `sleeps` of 64 values are followed by a sleep, half of the others by a yield; every
   // `catch_up`th value waits for the consumer.
-  Pace(std::uint32_t seed, const std::atomic<std::uint64_t>& consumer_next, unsigned sleeps, unsigned catch_up)
+  Pace(std::uint32_t seed, const std::atomic<std::uint64_t>& consumer_next, unsigned sleeps = 2, unsigned catch_up = 1000)
       : rng_(seed), next_(consumer_next), sleeps_(sleeps), catch_up_(catch_up) {}
   void after(std::uint64_t i) {
     if (i % catch_up_ == catch_up_ - 1) {
@@ -852,48 +817,6 @@ class Pace {
   const std::atomic<std::uint64_t>& next_;
   unsigned sleeps_;
   unsigned catch_up_;
-};
-
-template <class Tx>
-void produce(Tx& tx, std::uint64_t total, Pace pace) {
-  for (std::uint64_t i = 0; i < total; ++i) {
-    tx.send(i).value();
-    pace.after(i);
-  }
-}
-
-void produce(mpsc::Sender<std::uint64_t>& tx, std::uint64_t total, Pace pace) {
-  run_sync([&]() -> asio::awaitable<void> {
-    for (std::uint64_t i = 0; i < total; ++i) {
-      (co_await tx.send(i)).value();
-      pace.after(i);  // blocks this thread's own io_context only
-    }
-  }());
-}
-
-// Sends 0..total-1 through `tx` from a thread of its own, then drops it (the channel ends).
-template <class Tx>
-class Producer {
- public:
-  Producer(Tx tx, std::uint64_t total, std::uint32_t seed, const InOrder& t, unsigned sleeps = 2,
-           unsigned catch_up = 1000)
-      : thread_([this, total, seed, sleeps, catch_up, &t, tx = std::move(tx)]() mutable {
-          try {
-            produce(tx, total, Pace(seed, t.next, sleeps, catch_up));
-          } catch (...) {
-            failed_ = true;
-          }
-          auto gone = std::move(tx);
-        }) {}
-
-  bool join() {
-    thread_.join();
-    return !failed_.load();
-  }
-
- private:
-  std::atomic<bool> failed_{false};
-  std::thread thread_;
 };
 
 std::chrono::microseconds short_wait(std::mt19937& rng) { return std::chrono::microseconds(rng() % 21); }
@@ -970,8 +893,8 @@ TEST(SelectRace, TwoChannelsAndATimerOnTwoThreadsWithoutAStrandLoseNothing) {
   InOrder ta, tb;
   Tally tally;
   auto done = asio::co_spawn(ioc, race_two(arx, brx, ta, tb, tally, 1), asio::use_future);
-  Producer pa(std::move(a.first), total, 11, ta);
-  Producer pb(std::move(b.first), total, 12, tb);
+  PacedProducer pa(std::move(a.first), total, Pace(11, ta.next));
+  PacedProducer pb(std::move(b.first), total, Pace(12, tb.next));
   run_on_threads(ioc, 2);
   EXPECT_TRUE(pa.join()) << "a send was refused";
   EXPECT_TRUE(pb.join()) << "a send was refused";
@@ -1044,9 +967,9 @@ TEST(SelectRace, ThreeChannelKindsAndATimerOnFourThreadsWithoutAStrandLoseNothin
   Tally tally;
   auto done = asio::co_spawn(ioc, race_three(arx, brx, crx, ta, tb, tc, tally, 2), asio::use_future);
   auto done2 = asio::co_spawn(ioc, drain_broadcast(crx2, tc2), asio::use_future);
-  Producer pa(std::move(a.first), total, 21, ta);
-  Producer pb(std::move(b.first), total, 22, tb);
-  Producer pc(std::move(c.first), total, 23, tc);
+  PacedProducer pa(std::move(a.first), total, Pace(21, ta.next));
+  PacedProducer pb(std::move(b.first), total, Pace(22, tb.next));
+  PacedProducer pc(std::move(c.first), total, Pace(23, tc.next));
   run_on_threads(ioc, 4);
   EXPECT_TRUE(pa.join()) << "a send was refused";
   EXPECT_TRUE(pb.join()) << "a send was refused";
@@ -1174,8 +1097,8 @@ TEST(SelectRace, ASelectCancelledByAnOrOnAStrandLosesNothing) {
   auto done = asio::co_spawn(asio::make_strand(ioc), consumer, asio::use_future);
   // Producers that wait for the consumer often (each `||` costs it two coroutines): the deadline
   // must often fire while the select waits.
-  Producer pa(std::move(a.first), total, 31, ta, 2, 16);
-  Producer pb(std::move(b.first), total, 32, tb, 2, 16);
+  PacedProducer pa(std::move(a.first), total, Pace(31, ta.next, 2, 16));
+  PacedProducer pb(std::move(b.first), total, Pace(32, tb.next, 2, 16));
   run_on_threads(ioc, 4);
   EXPECT_TRUE(pa.join());
   EXPECT_TRUE(pb.join());
