@@ -15,6 +15,7 @@
 #include "swarmsync/runtime/service_context.hpp"
 #include "swarmsync/runtime/shared_resource.hpp"
 #include "swarmsync/runtime/snapshot.hpp"
+#include "swarmsync/runtime/strand.hpp"
 #include "swarmsync/runtime/supervision.hpp"
 #include "swarmsync/runtime/supervisor.hpp"
 #include "swarmsync/wiring/names.hpp"

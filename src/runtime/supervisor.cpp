@@ -4,6 +4,7 @@
 #include "swarmsync/runtime/detail/supervisor_core.hpp"
 
 #include "swarmsync/runtime/log_record.hpp"
+#include "swarmsync/runtime/strand.hpp"
 
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -34,11 +35,12 @@ namespace {
 
 using SwapFuture = SupervisorCore::SwapFuture;
 
+
 // One declared service and what the supervisor knows of it. Every member has a default, so that
 // a designated initializer naming two is quiet under -Wextra.
 struct Service {
   ErasedSpec spec;
-  asio::strand<asio::any_io_executor> strand;
+  asio::any_io_executor strand;
   ServiceInfo info = {};
   std::deque<std::chrono::steady_clock::time_point> recent = {};  // restart times within the period
   std::shared_ptr<SupervisedInstance> current = {};
@@ -55,7 +57,7 @@ class SupervisorCore::State : public std::enable_shared_from_this<SupervisorCore
  public:
   State(asio::any_io_executor executor, std::shared_ptr<SupervisedSystem> system, SupervisorOptions options)
       : executor_(std::move(executor)),
-        strand_(asio::make_strand(executor_)),
+        strand_(swarmsync::make_strand(executor_)),
         system_(std::move(system)),
         options_(options),
         finished_future_(done_.get_future().share()),
@@ -67,7 +69,7 @@ class SupervisorCore::State : public std::enable_shared_from_this<SupervisorCore
     if (!spec.main) return fail("service " + spec.name + ": no main coroutine");
     for (const auto& s : services_)
       if (s->spec.name == spec.name) return fail("service " + spec.name + ": declared twice");
-    auto service = std::make_unique<Service>(Service{.spec = std::move(spec), .strand = asio::make_strand(executor_)});
+    auto service = std::make_unique<Service>(Service{.spec = std::move(spec), .strand = swarmsync::make_strand(executor_)});
     service->info.name = service->spec.name;
     services_.push_back(std::move(service));
     return {};
@@ -542,7 +544,7 @@ class SupervisorCore::State : public std::enable_shared_from_this<SupervisorCore
   }
 
   asio::any_io_executor executor_;
-  asio::strand<asio::any_io_executor> strand_;  // signals and pulses
+  asio::any_io_executor strand_;  // signals and pulses
   std::shared_ptr<SupervisedSystem> system_;
   SupervisorOptions options_;
   mutable std::mutex mutex_;

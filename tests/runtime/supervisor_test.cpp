@@ -793,6 +793,42 @@ TEST(ServiceContextFairness, ALongQueueYieldsToOtherHandlersEveryBudget) {
   EXPECT_EQ(ctx.receives(), n);
 }
 
+// A value already queued is taken at once by every receive through the context, also in a
+// context that can be cancelled (as every supervised one is): no handler queued before it runs
+// first, so a busy service does not pay a turn of the executor per message.
+TEST(ServiceContextReceive, AQueuedValueIsTakenWithoutATurnOfTheExecutor) {
+  auto shared = std::make_shared<Shared>();
+  shared->wiring->add_channel(Ch::Numbers).value();
+  auto tx = shared->wiring->get_tx(Ch::Numbers).value();
+  tx.send(1).value();
+  tx.send(2).value();
+  asio::io_context ioc;  // one thread: a handler posted before a receive runs first if it suspends
+  Context ctx("taker", 0, shared);
+  shared->channels->send_event_to_all_services(Event(Startup{}));  // after the context subscribed
+  std::vector<std::string> order;
+  ctx.spawn(
+      ioc.get_executor(),
+      [&](Context& c) -> asio::awaitable<void> {
+        auto rx = c.shared()->wiring->take_rx(Ch::Numbers, c.name()).value();
+        const auto executor = co_await asio::this_coro::executor;
+        asio::post(executor, [&] { order.push_back("other handler"); });
+        const auto until = co_await c.recv_until(rx, std::chrono::steady_clock::now() + 1h);
+        order.push_back(until ? "recv_until " + std::to_string(*until) : "recv_until failed");
+        asio::post(executor, [&] { order.push_back("other handler"); });
+        const auto next = co_await c.recv(rx);
+        order.push_back(next ? "recv " + std::to_string(*next) : "recv failed");
+        asio::post(executor, [&] { order.push_back("other handler"); });
+        const auto event = co_await c.recv(c.core_events());
+        order.push_back(event && std::holds_alternative<Startup>(*event) ? "event" : "event failed");
+      },
+      [](std::exception_ptr e) {
+        if (e) std::rethrow_exception(e);
+      });
+  ioc.run();
+  EXPECT_EQ(order, (std::vector<std::string>{"recv_until 1", "recv 2", "event", "other handler", "other handler",
+                                             "other handler"}));
+}
+
 TEST(Supervisor, EveryFirstInstanceSeesStartupAndEveryInstanceSeesShutdown) {
   auto shared = std::make_shared<Shared>();
   asio::io_context ioc;

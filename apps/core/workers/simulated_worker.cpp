@@ -5,7 +5,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
+#include <swarmsync/runtime/strand.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <deque>
@@ -18,7 +18,7 @@ namespace core {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-using Strand = asio::strand<asio::any_io_executor>;
+using Strand = asio::any_io_executor;  // a strand (swarmsync::make_strand)
 
 // What the worker and its running jobs share; touched only on the worker's strand.
 struct WorkerState {
@@ -145,7 +145,7 @@ asio::awaitable<void> work(std::shared_ptr<WorkerState> w) {
 
 asio::awaitable<void> run_worker(std::shared_ptr<Shared> shared, WorkerOptions options,
                                  std::shared_ptr<WorkerControl> control) {
-  Strand strand = asio::make_strand(co_await asio::this_coro::executor);
+  Strand strand = swarmsync::make_strand(co_await asio::this_coro::executor);
   auto w = std::make_shared<WorkerState>(std::move(shared), options, std::move(control), strand);
   co_await asio::co_spawn(strand, work(std::move(w)), asio::use_awaitable);
 }
