@@ -10,6 +10,7 @@
 //     }
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -19,6 +20,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -77,6 +79,24 @@ constexpr Value kSeqMask = (Value{1} << kProducerShift) - 1;
 
 constexpr Value mpsc_value(unsigned producer, std::uint64_t seq) { return Value{producer} << kProducerShift | seq; }
 
+/// The 64-byte payload of `mpsc_1_1_p64`: the mpsc value in the first word, copies of it in the
+/// other seven (the receiver checks them).
+struct Payload64 {
+  std::array<Value, 8> words{};
+};
+
+/// An mpsc item of type T (Value or Payload64) carrying the value `v`.
+template <class T>
+T mpsc_item(Value v) {
+  if constexpr (std::is_same_v<T, Payload64>) {
+    Payload64 p;
+    p.words.fill(v);
+    return p;
+  } else {
+    return v;
+  }
+}
+
 /// Checks FIFO order per producer and counts the values; `finish` fails unless every one of
 /// `expected` values arrived exactly once in order. Not thread-safe: one consumer.
 class OrderCheck {
@@ -91,6 +111,13 @@ class OrderCheck {
            std::to_string(v & kSeqMask));
     ++next_[id];
     ++received_;
+  }
+
+  /// A 64-byte payload: its words must all be copies of the first, which is the value.
+  void accept(const Payload64& p) {
+    for (const Value w : p.words)
+      if (w != p.words[0]) fail("payload of value " + std::to_string(p.words[0]) + " has a word " + std::to_string(w));
+    accept(p.words[0]);
   }
 
   std::uint64_t received() const noexcept { return received_; }

@@ -38,50 +38,65 @@ constexpr std::uint64_t kMessages = 4'000'000;  // mpsc, all producers together
 constexpr std::size_t kCapacity = 1024;         // bounded mpsc
 constexpr std::size_t kBatch = 256;             // recv_many limit
 constexpr std::uint64_t kYieldEvery = 64;       // a broadcast sender yields this often
+constexpr std::uint64_t kProducerYield = 1024;  // mpsc_4_1_y1024: a producer yields this often
 
 // --- mpsc -------------------------------------------------------------------------------------
 
-asio::awaitable<void> produce(swarmsync::mpsc::UnboundedSender<Value> tx, unsigned id, std::uint64_t count) {
-  for (std::uint64_t i = 0; i < count; ++i)
-    if (!tx.send(bench::mpsc_value(id, i))) bench::fail("unbounded send refused");
+// T is the item: a Value, or a Payload64 carrying one (mpsc_1_1_p64). A producer yields to the
+// executor once every kYield sends; a template parameter, so that the cases without (kYield 0)
+// pay no test per send.
+template <class T, std::uint64_t kYield>
+asio::awaitable<void> produce(swarmsync::mpsc::UnboundedSender<T> tx, unsigned id, std::uint64_t count) {
+  for (std::uint64_t i = 0; i < count; ++i) {
+    if (!tx.send(bench::mpsc_item<T>(bench::mpsc_value(id, i)))) bench::fail("unbounded send refused");
+    if constexpr (kYield != 0)
+      if (i % kYield == kYield - 1) co_await bench::yield();
+  }
   co_return;
 }
 
-asio::awaitable<void> produce_bounded(swarmsync::mpsc::Sender<Value> tx, unsigned id, std::uint64_t count) {
-  for (std::uint64_t i = 0; i < count; ++i)
-    if (!co_await tx.send(bench::mpsc_value(id, i))) bench::fail("bounded send refused");
+template <class T, std::uint64_t kYield>
+asio::awaitable<void> produce_bounded(swarmsync::mpsc::Sender<T> tx, unsigned id, std::uint64_t count) {
+  for (std::uint64_t i = 0; i < count; ++i) {
+    if (!co_await tx.send(bench::mpsc_item<T>(bench::mpsc_value(id, i)))) bench::fail("bounded send refused");
+    if constexpr (kYield != 0)
+      if (i % kYield == kYield - 1) co_await bench::yield();
+  }
 }
 
 // Receives until the channel ends (`batch` 0: recv(), else recv_many(batch)).
-asio::awaitable<void> consume(swarmsync::mpsc::Receiver<Value> rx, unsigned producers, std::uint64_t expected,
+template <class T>
+asio::awaitable<void> consume(swarmsync::mpsc::Receiver<T> rx, unsigned producers, std::uint64_t expected,
                               std::size_t batch) {
   bench::OrderCheck order(producers);
   if (batch == 0) {
     while (auto v = co_await rx.recv()) order.accept(*v);
   } else {
-    std::vector<Value> buffer;
+    std::vector<T> buffer;
     buffer.reserve(batch);
     while (co_await rx.recv_many(buffer, batch) != 0) {
-      for (const Value v : buffer) order.accept(v);
+      for (const T& v : buffer) order.accept(v);
       buffer.clear();
     }
   }
   order.finish(expected);
 }
 
+// The mpsc cases: `producers` tasks share kMessages values, one consumer checks them all.
+template <class T = Value, std::uint64_t kYield = 0>
 Metrics mpsc(double scale, unsigned producers, bool bounded, std::size_t batch) {
   const std::uint64_t per_producer = bench::scaled(kMessages / producers, scale);
   const std::uint64_t total = per_producer * producers;
   bench::IoPool pool;
   const bench::Stopwatch clock;
   if (bounded) {
-    auto [tx, rx] = swarmsync::mpsc::channel<Value>(kCapacity);
+    auto [tx, rx] = swarmsync::mpsc::channel<T>(kCapacity);
     pool.spawn(consume(std::move(rx), producers, total, 0));
-    for (unsigned p = 0; p < producers; ++p) pool.spawn(produce_bounded(tx, p, per_producer));
+    for (unsigned p = 0; p < producers; ++p) pool.spawn(produce_bounded<T, kYield>(tx, p, per_producer));
   } else {
-    auto [tx, rx] = swarmsync::mpsc::unbounded_channel<Value>();
+    auto [tx, rx] = swarmsync::mpsc::unbounded_channel<T>();
     pool.spawn(consume(std::move(rx), producers, total, batch));
-    for (unsigned p = 0; p < producers; ++p) pool.spawn(produce(tx, p, per_producer));
+    for (unsigned p = 0; p < producers; ++p) pool.spawn(produce<T, kYield>(tx, p, per_producer));
   }
   pool.run();  // the original senders are gone: the channel ends when the producers finish
   return {{"mmsg_per_s", static_cast<double>(total) / clock.seconds() / 1e6}};
@@ -136,7 +151,8 @@ asio::awaitable<void> broadcast_receive(swarmsync::broadcast::Receiver<Value> rx
 }
 
 Metrics broadcast(double scale, unsigned subscribers, std::size_t capacity, bool paced) {
-  const std::uint64_t count = bench::scaled(subscribers > 4 ? 250'000 : 1'000'000, scale);
+  // 1,000,000 values to 4 subscribers; 16,000,000 deliveries' worth to more (250,000 values to 64).
+  const std::uint64_t count = bench::scaled(subscribers > 4 ? 16'000'000 / subscribers : 1'000'000, scale);
   std::vector<Progress> progress(subscribers);
   bench::IoPool pool;
   const bench::Stopwatch clock;
@@ -380,10 +396,15 @@ int main(int argc, char** argv) {
   std::vector<bench::Case> cases = {
       {"mpsc_1_1", [](double s) { return mpsc(s, 1, false, 0); }},
       {"mpsc_4_1", [](double s) { return mpsc(s, 4, false, 0); }},
+      {"mpsc_8_1", [](double s) { return mpsc(s, 8, false, 0); }},
+      {"mpsc_16_1", [](double s) { return mpsc(s, 16, false, 0); }},
       {"mpsc_4_1_batch", [](double s) { return mpsc(s, 4, false, kBatch); }},
+      {"mpsc_4_1_y1024", [](double s) { return mpsc<Value, kProducerYield>(s, 4, false, 0); }},
+      {"mpsc_1_1_p64", [](double s) { return mpsc<bench::Payload64>(s, 1, false, 0); }},
       {"bounded_4_1", [](double s) { return mpsc(s, 4, true, 0); }},
+      {"bounded_16_1", [](double s) { return mpsc(s, 16, true, 0); }},
   };
-  for (const unsigned subscribers : {4u, 64u})
+  for (const unsigned subscribers : {4u, 64u, 256u})
     for (const std::size_t capacity : {std::size_t{16}, std::size_t{1024}})
       for (const bool paced : {false, true})
         cases.push_back({"broadcast_" + std::to_string(subscribers) + "_c" + std::to_string(capacity) +

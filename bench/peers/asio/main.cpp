@@ -29,7 +29,11 @@ constexpr std::uint64_t kMessages = 4'000'000;
 constexpr std::size_t kCapacity = 1024;
 constexpr std::size_t kUnbounded = std::numeric_limits<std::size_t>::max();
 constexpr Value kEnd = std::numeric_limits<Value>::max();  // a producer's last value
+constexpr std::uint64_t kProducerYield = 1024;             // mpsc_4_1_y1024: a producer yields this often
 
+// Sends `count` values and kEnd, yielding to the executor once every kYield sends (never when 0;
+// a template parameter, so that the cases without pay no test per send).
+template <std::uint64_t kYield>
 asio::awaitable<void> produce(Channel* ch, unsigned id, std::uint64_t count, bool bounded) {
   for (std::uint64_t i = 0; i <= count; ++i) {
     const Value v = i == count ? kEnd : bench::mpsc_value(id, i);
@@ -37,6 +41,8 @@ asio::awaitable<void> produce(Channel* ch, unsigned id, std::uint64_t count, boo
       co_await ch->async_send(boost::system::error_code{}, v, asio::use_awaitable);
     else if (!ch->try_send(boost::system::error_code{}, v))
       bench::fail("try_send refused on an unbounded buffer");
+    if constexpr (kYield != 0)
+      if (i % kYield == kYield - 1) co_await bench::yield();
   }
 }
 
@@ -52,13 +58,14 @@ asio::awaitable<void> consume(Channel* ch, unsigned producers, std::uint64_t exp
   order.finish(expected);
 }
 
+template <std::uint64_t kYield = 0>
 Metrics mpsc(double scale, unsigned producers, bool bounded) {
   const std::uint64_t per_producer = bench::scaled(kMessages / producers, scale);
   bench::IoPool pool;
   Channel ch(pool.context(), bounded ? kCapacity : kUnbounded);
   const bench::Stopwatch clock;
   pool.spawn(consume(&ch, producers, per_producer * producers));
-  for (unsigned p = 0; p < producers; ++p) pool.spawn(produce(&ch, p, per_producer, bounded));
+  for (unsigned p = 0; p < producers; ++p) pool.spawn(produce<kYield>(&ch, p, per_producer, bounded));
   pool.run();
   return {{"mmsg_per_s", static_cast<double>(per_producer * producers) / clock.seconds() / 1e6}};
 }
@@ -115,7 +122,11 @@ int main(int argc, char** argv) {
                     {
                         {"mpsc_1_1", [](double s) { return mpsc(s, 1, false); }},
                         {"mpsc_4_1", [](double s) { return mpsc(s, 4, false); }},
+                        {"mpsc_8_1", [](double s) { return mpsc(s, 8, false); }},
+                        {"mpsc_16_1", [](double s) { return mpsc(s, 16, false); }},
+                        {"mpsc_4_1_y1024", [](double s) { return mpsc<kProducerYield>(s, 4, false); }},
                         {"bounded_4_1", [](double s) { return mpsc(s, 4, true); }},
+                        {"bounded_16_1", [](double s) { return mpsc(s, 16, true); }},
                         {"pingpong", pingpong},
                         {"memory_mpsc", memory_mpsc},
                     });

@@ -53,9 +53,11 @@ fn live_bytes() -> i64 {
     LIVE_BYTES.load(Ordering::Relaxed)
 }
 
-const BROADCAST_SUBSCRIBERS: [usize; 2] = [4, 64];
+const BROADCAST_SUBSCRIBERS: [usize; 3] = [4, 64, 256];
 const BROADCAST_CAPACITIES: [usize; 2] = [16, 1024];
 const YIELD_EVERY: u64 = 64; // a broadcast sender yields to the runtime this often
+const MESSAGES: u64 = 4_000_000; // mpsc, all producers together
+const PRODUCER_YIELD: u64 = 1024; // mpsc_4_1_y1024: a producer yields to the runtime this often
 
 type Metrics = Vec<(&'static str, f64)>;
 
@@ -72,7 +74,19 @@ fn usage(msg: &str) -> ! {
 }
 
 fn case_names() -> Vec<String> {
-    let mut names: Vec<String> = ["mpsc_1_1", "mpsc_4_1", "bounded_4_1"].iter().map(|s| s.to_string()).collect();
+    let mut names: Vec<String> = [
+        "mpsc_1_1",
+        "mpsc_4_1",
+        "mpsc_8_1",
+        "mpsc_16_1",
+        "mpsc_4_1_y1024",
+        "mpsc_1_1_p64",
+        "bounded_4_1",
+        "bounded_16_1",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
     for s in BROADCAST_SUBSCRIBERS {
         for c in BROADCAST_CAPACITIES {
             for pacing in ["unpaced", "paced"] {
@@ -121,19 +135,57 @@ impl OrderCheck {
     }
 }
 
-/// mpsc_1_1, mpsc_4_1, bounded_4_1: `producers` tasks send `per_producer` values each, one consumer
-/// task receives and checks them all. Timed from spawning the tasks to the consumer's end.
-async fn mpsc_throughput(producers: u64, per_producer: u64, bounded: bool) -> Metrics {
+/// An mpsc item: a u64, or a 64-byte payload carrying one (mpsc_1_1_p64).
+trait Item: Send + 'static {
+    fn make(v: u64) -> Self;
+    /// The value it carries; fails unless the rest of it is copies of the value.
+    fn value(&self) -> u64;
+}
+
+impl Item for u64 {
+    fn make(v: u64) -> u64 {
+        v
+    }
+
+    fn value(&self) -> u64 {
+        *self
+    }
+}
+
+/// The 64-byte payload of mpsc_1_1_p64: the value in the first word, copies of it in the other seven.
+struct Payload64([u64; 8]);
+
+impl Item for Payload64 {
+    fn make(v: u64) -> Payload64 {
+        Payload64([v; 8])
+    }
+
+    fn value(&self) -> u64 {
+        let v = self.0[0];
+        if let Some(w) = self.0.iter().find(|&&w| w != v) {
+            fail(&format!("mpsc: payload of value {:#x} has a word {:#x}", v, w));
+        }
+        v
+    }
+}
+
+/// mpsc_P_1, mpsc_4_1_y1024, mpsc_1_1_p64, bounded_P_1: `producers` tasks send `per_producer` items
+/// each (yielding to the runtime once every YIELD sends, never when 0), one consumer task receives
+/// and checks them all. Timed from spawning the tasks to the consumer's end.
+async fn mpsc_throughput<T: Item, const YIELD: u64>(producers: u64, per_producer: u64, bounded: bool) -> Metrics {
     let start;
     let consumer = if bounded {
-        let (tx, mut rx) = mpsc::channel::<u64>(1024);
+        let (tx, mut rx) = mpsc::channel::<T>(1024);
         start = Instant::now();
         for p in 0..producers {
             let tx = tx.clone();
             tokio::spawn(async move {
                 for seq in 0..per_producer {
-                    if tx.send(p << 56 | seq).await.is_err() {
+                    if tx.send(T::make(p << 56 | seq)).await.is_err() {
                         fail("mpsc: the receiver is gone");
+                    }
+                    if YIELD != 0 && seq % YIELD == YIELD - 1 {
+                        yield_now().await;
                     }
                 }
             });
@@ -142,19 +194,22 @@ async fn mpsc_throughput(producers: u64, per_producer: u64, bounded: bool) -> Me
         tokio::spawn(async move {
             let mut check = OrderCheck::new(producers);
             while let Some(v) = rx.recv().await {
-                check.take(v);
+                check.take(v.value());
             }
             check
         })
     } else {
-        let (tx, mut rx) = mpsc::unbounded_channel::<u64>();
+        let (tx, mut rx) = mpsc::unbounded_channel::<T>();
         start = Instant::now();
         for p in 0..producers {
             let tx = tx.clone();
             tokio::spawn(async move {
                 for seq in 0..per_producer {
-                    if tx.send(p << 56 | seq).is_err() {
+                    if tx.send(T::make(p << 56 | seq)).is_err() {
                         fail("mpsc: the receiver is gone");
+                    }
+                    if YIELD != 0 && seq % YIELD == YIELD - 1 {
+                        yield_now().await;
                     }
                 }
             });
@@ -163,7 +218,7 @@ async fn mpsc_throughput(producers: u64, per_producer: u64, bounded: bool) -> Me
         tokio::spawn(async move {
             let mut check = OrderCheck::new(producers);
             while let Some(v) = rx.recv().await {
-                check.take(v);
+                check.take(v.value());
             }
             check
         })
@@ -344,11 +399,18 @@ fn run_case(case: &str, scale: f64) -> Metrics {
         .enable_all()
         .build()
         .unwrap_or_else(|e| fail(&format!("cannot build the runtime: {}", e)));
+    // mpsc: MESSAGES values in all, shared by the producers.
+    let per_producer = |producers: u64| scaled(MESSAGES / producers, scale, 1);
     runtime.block_on(async {
         match case {
-            "mpsc_1_1" => mpsc_throughput(1, scaled(4_000_000, scale, 1), false).await,
-            "mpsc_4_1" => mpsc_throughput(4, scaled(1_000_000, scale, 1), false).await,
-            "bounded_4_1" => mpsc_throughput(4, scaled(1_000_000, scale, 1), true).await,
+            "mpsc_1_1" => mpsc_throughput::<u64, 0>(1, per_producer(1), false).await,
+            "mpsc_4_1" => mpsc_throughput::<u64, 0>(4, per_producer(4), false).await,
+            "mpsc_8_1" => mpsc_throughput::<u64, 0>(8, per_producer(8), false).await,
+            "mpsc_16_1" => mpsc_throughput::<u64, 0>(16, per_producer(16), false).await,
+            "mpsc_4_1_y1024" => mpsc_throughput::<u64, PRODUCER_YIELD>(4, per_producer(4), false).await,
+            "mpsc_1_1_p64" => mpsc_throughput::<Payload64, 0>(1, per_producer(1), false).await,
+            "bounded_4_1" => mpsc_throughput::<u64, 0>(4, per_producer(4), true).await,
+            "bounded_16_1" => mpsc_throughput::<u64, 0>(16, per_producer(16), true).await,
             "pingpong" => pingpong(scaled(200_000, scale, 100)).await,
             "memory_mpsc" => memory_mpsc(scaled(1_000_000, scale, 1)).await,
             "memory_broadcast" => memory_broadcast(),
@@ -357,7 +419,8 @@ fn run_case(case: &str, scale: f64) -> Metrics {
                 let parts: Vec<&str> = case.split('_').collect();
                 let subscribers: usize = parts[1].parse().unwrap();
                 let capacity: usize = parts[2][1..].parse().unwrap();
-                let count = if subscribers == 4 { 1_000_000 } else { 250_000 };
+                // 1,000,000 values to 4 subscribers; 16,000,000 deliveries' worth to more.
+                let count = if subscribers == 4 { 1_000_000 } else { 16_000_000 / subscribers as u64 };
                 broadcast_throughput(subscribers, capacity, scaled(count, scale, 1), parts[3] == "paced").await
             }
         }
