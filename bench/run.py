@@ -24,7 +24,7 @@ ORDER = ["swarmsync", "tokio", "asio", "moodycamel", "cnats"]
 
 # Metrics where lower is better; every other metric is a rate, higher is better.
 LOWER_IS_BETTER = {"rt_p50_ns", "rt_p99_ns", "hop_p50_ns", "hop_p99_ns", "bytes_per_msg", "bytes_per_slot", "bytes_per_subscriber",
-                   "json_ns_per_msg", "msgpack_ns_per_msg", "json_bytes_per_msg", "msgpack_bytes_per_msg"}
+                   "json_ns_per_msg", "msgpack_ns_per_msg", "hops_per_job", "allocations_per_job", "json_bytes_per_msg", "msgpack_bytes_per_msg"}
 
 UNITS = {
     "mmsg_per_s": "M msg/s",
@@ -37,6 +37,8 @@ UNITS = {
     "bytes_per_slot": "heap bytes per slot",
     "bytes_per_subscriber": "heap bytes per subscriber",
     "jobs_per_s": "jobs/s",
+    "hops_per_job": "one job's cost in channel hops (half a ping-pong round trip, same run)",
+    "allocations_per_job": "heap allocations per job",
     "jobs_per_s_in_process": "jobs/s, the same jobs on in-process workers",
     "jobs_per_s_split": "jobs/s, the same remote workers, the Core in three processes",
     "jobs_per_s_http": "jobs/s, the same jobs with --http and a scraper every 100 ms",

@@ -8,6 +8,7 @@
 namespace {
 
 std::atomic<std::int64_t> live{0};
+std::atomic<std::uint64_t> allocations{0};
 
 // Every block starts with a header, just before the address handed out, that records the bytes
 // asked for and the header's own size, so that a free knows what to subtract and where the block
@@ -26,6 +27,7 @@ void* counted(std::size_t n, std::size_t align) noexcept {
   auto* user = static_cast<std::byte*>(base) + offset;
   reinterpret_cast<Header*>(user)[-1] = Header{offset, n};
   live.fetch_add(static_cast<std::int64_t>(n), std::memory_order_relaxed);
+  allocations.fetch_add(1, std::memory_order_relaxed);
   return user;
 }
 
@@ -44,6 +46,7 @@ void release(void* p) noexcept {
 }  // namespace
 
 std::int64_t bench::heap_bytes() { return live.load(std::memory_order_relaxed); }
+std::uint64_t bench::heap_allocations() { return allocations.load(std::memory_order_relaxed); }
 void* bench::counted_malloc(std::size_t n) { return counted(n, 0); }
 void bench::counted_free(void* p) noexcept { release(p); }
 

@@ -13,6 +13,10 @@ namespace bench {
 /// when the threads that allocate are quiet.
 std::int64_t heap_bytes();
 
+/// Allocations through operator new (and `counted_malloc`) so far. Thread-safe; relaxed, as
+/// `heap_bytes`.
+std::uint64_t heap_allocations();
+
 /// malloc and free that count in heap_bytes(), for libraries that allocate with malloc.
 void* counted_malloc(std::size_t n);
 void counted_free(void* p) noexcept;

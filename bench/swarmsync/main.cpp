@@ -251,15 +251,27 @@ core::WorkloadOptions instant_jobs(std::size_t n) {
   return workload;
 }
 
+// The Core on instant jobs, and what one job costs in channel hops: a hop is half the median
+// round trip of a short ping-pong run just before, in the same process (the yardstick).
 Metrics core_jobs(double scale) {
+  double hop_ns = 0;
+  for (const auto& [name, value] : pingpong(0.1))  // 20,000 round trips
+    if (name == "rt_p50_ns") hop_ns = value / 2;
+  if (hop_ns <= 0) bench::fail("core: no ping-pong round trip to measure a hop by");
   const auto workload = instant_jobs(bench::scaled(20'000, scale, 100));
+  auto specs = core::generate_workload(workload);
   core::CoreOptions options;
   options.workers = 8;
-  const core::Summary summary = core::run_core(core::generate_workload(workload), options);
+  const std::uint64_t allocations_before = bench::heap_allocations();
+  const core::Summary summary = core::run_core(std::move(specs), options);
+  const std::uint64_t allocations = bench::heap_allocations() - allocations_before;
   if (!summary.error.empty()) bench::fail("core: " + summary.error);
   if (summary.done != workload.jobs || summary.unaccounted != 0)
     bench::fail("core: " + std::to_string(summary.done) + " of " + std::to_string(workload.jobs) + " jobs done");
-  return {{"jobs_per_s", summary.jobs_per_second}};
+  const double jobs = static_cast<double>(workload.jobs);
+  return {{"jobs_per_s", summary.jobs_per_second},
+          {"hops_per_job", 1e9 / summary.jobs_per_second / hop_ns},
+          {"allocations_per_job", static_cast<double>(allocations) / jobs}};
 }
 
 #if SWARMSYNC_CORE_WITH_METRICS

@@ -1,8 +1,12 @@
 #pragma once
 // What the Core runs: a job as submitted (`JobSpec`) and as it travels between services (`Job`).
 
+#include <algorithm>
+#include <array>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 #include <optional>
 #include <string>
 #include <vector>
@@ -25,7 +29,7 @@ constexpr const char* to_string(ScheduleKind k) {
 }
 
 /// The status of a job run.
-enum class JobStatus { submitted, hibernating, ready, dispatched, retrying, done, failed };
+enum class JobStatus : std::uint8_t { submitted, hibernating, ready, dispatched, retrying, done, failed };
 
 constexpr const char* to_string(JobStatus s) {
   switch (s) {
@@ -46,6 +50,67 @@ constexpr const char* to_string(JobStatus s) {
   }
   return "?";
 }
+
+/// The statuses a job run went through, in order. Up to `inline_capacity` of them are kept in
+/// the object itself (a run takes 4 without a retry and 14 with three), so that copying a Job,
+/// which the Core does a few times on each job's trip, allocates nothing; a longer history
+/// moves to the heap whole. A contiguous sequence: iterators are pointers, invalidated by
+/// `push_back`.
+class StatusHistory {
+ public:
+  static constexpr std::size_t inline_capacity = 15;
+  using value_type = JobStatus;
+  using const_iterator = const JobStatus*;
+  using iterator = const_iterator;
+
+  StatusHistory() = default;
+  StatusHistory(std::initializer_list<JobStatus> statuses) {
+    for (const JobStatus s : statuses) push_back(s);
+  }
+
+  /// Appends `s`. Throws `std::bad_alloc` only when the history moves to (or grows on) the heap,
+  /// leaving it unchanged.
+  void push_back(JobStatus s) {
+    if (heap_.empty()) {
+      if (size_ < inline_capacity) {
+        inline_[size_++] = s;
+        return;
+      }
+      std::vector<JobStatus> moved;
+      moved.reserve(2 * inline_capacity);
+      moved.assign(inline_.begin(), inline_.begin() + size_);
+      moved.push_back(s);
+      heap_ = std::move(moved);
+      return;
+    }
+    heap_.push_back(s);
+  }
+  /// Makes room for `n` statuses (a decoder's hint).
+  void reserve(std::size_t n) {
+    if (n > inline_capacity) {
+      if (heap_.empty()) heap_.assign(inline_.begin(), inline_.begin() + size_);
+      heap_.reserve(n);
+    }
+  }
+
+  const JobStatus* data() const noexcept { return heap_.empty() ? inline_.data() : heap_.data(); }
+  std::size_t size() const noexcept { return heap_.empty() ? size_ : heap_.size(); }
+  bool empty() const noexcept { return size() == 0; }
+  const_iterator begin() const noexcept { return data(); }
+  const_iterator end() const noexcept { return data() + size(); }
+  JobStatus operator[](std::size_t i) const noexcept { return data()[i]; }
+  JobStatus front() const noexcept { return data()[0]; }
+  JobStatus back() const noexcept { return data()[size() - 1]; }
+
+  friend bool operator==(const StatusHistory& a, const StatusHistory& b) noexcept {
+    return std::equal(a.begin(), a.end(), b.begin(), b.end());
+  }
+
+ private:
+  std::array<JobStatus, inline_capacity> inline_{};
+  std::uint8_t size_ = 0;          // used while heap_ is empty
+  std::vector<JobStatus> heap_;    // the whole history once it outgrew inline_
+};
 
 /// A job as submitted.
 struct JobSpec {
@@ -78,7 +143,7 @@ struct Job {
   std::uint64_t placement = 0;  ///< set by the Dispatcher each time it places the job on a worker, never reused
   std::chrono::steady_clock::time_point submitted_at{};  ///< when the Receiver accepted it
   std::chrono::steady_clock::time_point ready_at{};      ///< when it became ready (the Scheduler's age)
-  std::vector<JobStatus> history;                        ///< every status it went through, in order
+  StatusHistory history;                                 ///< every status it went through, in order
 };
 
 }  // namespace core

@@ -5,8 +5,33 @@
 
 namespace core {
 
-bool SchedulerState::RunsLater::operator()(const Job& a, const Job& b) const {
-  return std::tuple(a.spec.priority, b.ready_at, b.id, b.run) < std::tuple(b.spec.priority, a.ready_at, a.id, a.run);
+bool SchedulerState::RunsLater::operator()(const Rank& a, const Rank& b) const {
+  return std::tuple(a.priority, b.ready_at, b.id, b.run) < std::tuple(b.priority, a.ready_at, a.id, a.run);
+}
+
+void SchedulerState::enqueue(Job job) {
+  const bool fresh = free_.empty();
+  const auto slot = fresh ? static_cast<std::uint32_t>(slots_.size()) : free_.back();
+  order_.push_back(Rank{job.spec.priority, job.ready_at, job.id, job.run, slot});  // may throw: nothing changed
+  if (fresh) {
+    try {
+      slots_.push_back(std::move(job));
+    } catch (...) {
+      order_.pop_back();
+      throw;
+    }
+  } else {
+    slots_[slot] = std::move(job);
+    free_.pop_back();
+  }
+  std::push_heap(order_.begin(), order_.end(), RunsLater{});
+}
+
+std::vector<Job> SchedulerState::jobs() const {
+  std::vector<Job> out;
+  out.reserve(order_.size());
+  for (const Rank& r : order_) out.push_back(slots_[r.slot]);
+  return out;
 }
 
 std::size_t SchedulerState::keep_in(std::shared_ptr<SchedulerJournal> journal) {
@@ -17,8 +42,7 @@ std::size_t SchedulerState::keep_in(std::shared_ptr<SchedulerJournal> journal) {
   std::size_t taken = 0;
   for (auto& job : kept.jobs) {
     if (!keys_.insert(key_of(job)).second) continue;
-    ready_.push_back(std::move(job));
-    std::push_heap(ready_.begin(), ready_.end(), RunsLater{});
+    enqueue(std::move(job));
     ++taken;
   }
   credits_ = std::max(credits_, kept.credits);
@@ -27,15 +51,14 @@ std::size_t SchedulerState::keep_in(std::shared_ptr<SchedulerJournal> journal) {
 
 void SchedulerState::drop_copies() {
   if (drop_copies_) return;
-  for (const auto& job : ready_) keys_.insert(key_of(job));
+  for (const Rank& r : order_) keys_.insert(key_of(slots_[r.slot]));
   drop_copies_ = true;
 }
 
 bool SchedulerState::push(Job job) {
   if (drop_copies_ && !keys_.insert(key_of(job)).second) return false;
   if (journal_) journal_->queued(job);
-  ready_.push_back(std::move(job));
-  std::push_heap(ready_.begin(), ready_.end(), RunsLater{});
+  enqueue(std::move(job));
   return true;
 }
 

@@ -9,6 +9,8 @@
 // in a journal (SchedulerJournal), so that the Scheduler of the next process goes on from it.
 
 #include <algorithm>
+#include <chrono>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <set>
@@ -61,36 +63,51 @@ class SchedulerState {
   bool push(Job job);
   /// Adds room at the Dispatcher.
   void add_credits(unsigned n);
-  /// Sends jobs while there is room and work, in order; returns how many.
+  /// Sends jobs while there is room and work, in order; returns how many. A send that throws
+  /// leaves its job queued.
   template <class Send>
   std::size_t dispatch(Send&& send) {
     std::size_t n = 0;
-    while (credits_ > 0 && !ready_.empty()) {
-      send(ready_.front());
-      std::pop_heap(ready_.begin(), ready_.end(), RunsLater{});
-      if (journal_) journal_->dispatched(ready_.back());  // after the send: the journal fences it
-      if (drop_copies_) keys_.erase(key_of(ready_.back()));
-      ready_.pop_back();
+    while (credits_ > 0 && !order_.empty()) {
+      const std::uint32_t slot = order_.front().slot;
+      send(static_cast<const Job&>(slots_[slot]));
+      std::pop_heap(order_.begin(), order_.end(), RunsLater{});
+      order_.pop_back();
+      if (journal_) journal_->dispatched(slots_[slot]);  // after the send: the journal fences it
+      if (drop_copies_) keys_.erase(key_of(slots_[slot]));
+      slots_[slot] = Job{};  // what it held goes now, not when the slot is next taken
+      free_.push_back(slot);
       --credits_;
       ++n;
     }
     if (n > 0 && journal_) journal_->credits_spent(credits_);
     return n;
   }
-  std::size_t queued() const noexcept { return ready_.size(); }
+  std::size_t queued() const noexcept { return order_.size(); }
   unsigned credits() const noexcept { return credits_; }
-  /// The queued jobs, in no particular order.
-  const std::vector<Job>& jobs() const noexcept { return ready_; }
+  /// Copies of the queued jobs, in no particular order.
+  std::vector<Job> jobs() const;
 
  private:
+  // A queued job's place in the order, and its slot. The heap sifts these (40 bytes), not Jobs.
+  struct Rank {
+    int priority;
+    std::chrono::steady_clock::time_point ready_at;
+    JobId id;
+    std::uint64_t run;
+    std::uint32_t slot;
+  };
   // The front is the highest priority, then the oldest, then the lowest id.
   struct RunsLater {
-    bool operator()(const Job& a, const Job& b) const;
+    bool operator()(const Rank& a, const Rank& b) const;
   };
   using Key = std::tuple<JobId, std::uint64_t, unsigned, std::uint64_t>;  // id, run, attempt, placement
   static Key key_of(const Job& job) { return {job.id, job.run, job.attempt, job.placement}; }
-  std::vector<Job> ready_;  // a heap
-  std::set<Key> keys_;      // of the queued jobs, with drop_copies_
+  void enqueue(Job job);
+  std::vector<Rank> order_;            // a heap
+  std::vector<Job> slots_;             // the queued jobs where their ranks say, and free slots
+  std::vector<std::uint32_t> free_;    // slots of jobs sent (overwritten by the next jobs queued)
+  std::set<Key> keys_;                 // of the queued jobs, with drop_copies_
   bool drop_copies_ = false;
   unsigned credits_ = 0;
   std::shared_ptr<SchedulerJournal> journal_;
