@@ -9,6 +9,8 @@
 #include <initializer_list>
 #include <optional>
 #include <string>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 #include "model/cron.hpp"
@@ -110,6 +112,21 @@ class StatusHistory {
   std::array<JobStatus, inline_capacity> inline_{};
   std::uint8_t size_ = 0;          // used while heap_ is empty
   std::vector<JobStatus> heap_;    // the whole history once it outgrew inline_
+};
+
+/// A hash of the numbers that name a job run (id and run, and a placement), for the Core's
+/// lookup tables: each number mixed in turn (a 64-bit multiply and shift per number).
+struct JobKeyHash {
+  std::size_t operator()(const std::pair<JobId, std::uint64_t>& k) const noexcept { return mix(mix(0, k.first), k.second); }
+  std::size_t operator()(const std::tuple<JobId, std::uint64_t, std::uint64_t>& k) const noexcept {
+    return mix(mix(mix(0, std::get<0>(k)), std::get<1>(k)), std::get<2>(k));
+  }
+
+ private:
+  static std::size_t mix(std::uint64_t h, std::uint64_t v) noexcept {
+    h = (h ^ v) * 0x9e3779b97f4a7c15ULL;  // the golden ratio's multiplier spreads consecutive ids
+    return static_cast<std::size_t>(h ^ (h >> 29));
+  }
 };
 
 /// A job as submitted.

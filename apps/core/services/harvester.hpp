@@ -30,7 +30,7 @@
 #include <map>
 #include <memory>
 #include <optional>
-#include <set>
+#include <unordered_set>
 #include <tuple>
 #include <utility>
 #include <vector>
@@ -134,7 +134,7 @@ class HarvesterState {
 
   std::map<std::pair<JobId, std::uint64_t>, Expectation> expected_;
   std::map<std::pair<JobId, std::uint64_t>, Outcome> early_;
-  std::set<std::tuple<JobId, std::uint64_t, std::uint64_t>> settled_;  // (job, run, placement)
+  std::unordered_set<std::tuple<JobId, std::uint64_t, std::uint64_t>, JobKeyHash> settled_;  // (job, run, placement)
   std::deque<std::tuple<JobId, std::uint64_t, std::uint64_t>> settled_order_;
   std::shared_ptr<HarvesterJournal> journal_;
   std::vector<std::tuple<JobId, std::uint64_t, std::uint64_t>> to_settle_;  // for the journal
