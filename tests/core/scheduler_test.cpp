@@ -10,6 +10,7 @@
 
 #include <functional>
 #include <stdexcept>
+#include <vector>
 
 namespace scheduler_test {
 
@@ -94,6 +95,32 @@ TEST(Scheduler, ARestartedSchedulerLosesNothing) {
   rig.run();  // the next instance takes the same leases and goes on
   EXPECT_EQ(rig.dispatched(), (std::vector<JobId>{2, 1}));
   EXPECT_EQ(rig.state->queued(), 0u);
+}
+
+TEST(SchedulerState, ASendThatThrowsLeavesItsJobQueuedAndItsCreditUnspent) {
+  SchedulerState state;
+  const auto t0 = std::chrono::steady_clock::now();
+  ASSERT_TRUE(state.push(job(1, 5, t0)));
+  ASSERT_TRUE(state.push(job(2, 1, t0)));
+  state.add_credits(2);
+  int calls = 0;
+  EXPECT_THROW(state.dispatch([&](const Job&) {
+    ++calls;
+    throw std::runtime_error("send failed");
+  }),
+               std::runtime_error);
+  EXPECT_EQ(calls, 1);
+  EXPECT_EQ(state.queued(), 2u);
+  EXPECT_EQ(state.credits(), 2u);
+  // The next dispatch sends both, the one whose send threw first, with what it held.
+  std::vector<Job> sent;
+  EXPECT_EQ(state.dispatch([&](const Job& j) { sent.push_back(j); }), 2u);
+  ASSERT_EQ(sent.size(), 2u);
+  EXPECT_EQ(sent[0].id, 1u);
+  EXPECT_EQ(sent[0].spec.priority, 5);
+  EXPECT_EQ(sent[1].id, 2u);
+  EXPECT_EQ(state.queued(), 0u);
+  EXPECT_EQ(state.credits(), 0u);
 }
 
 }  // namespace

@@ -1,11 +1,12 @@
 #include "workers/simulated_worker.hpp"
 
+#include <swarmsync/runtime/strand.hpp>
+
 #include <algorithm>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <swarmsync/runtime/strand.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <deque>

@@ -50,6 +50,7 @@
 // destroyed scheduler. The service is created after the scheduler and so shut down before it.
 
 #include "swarmsync/detail/asio_fwd.hpp"
+#include "swarmsync/detail/lifo_slot.hpp"
 
 #include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/any_io_executor.hpp>
@@ -243,12 +244,14 @@ class WaitNode {
   WaitNode() = default;
   ~WaitNode() = default;
 
-  // Deferred: a waker running on a thread of the waiting coroutine's own execution context queues
-  // the continuation in that thread's private queue, where it runs as soon as the waker's handler
-  // returns, on the same thread and without waking another one (tokio's LIFO slot: a ping-pong
-  // between two coroutines stays on one thread, its data hot in that core's cache). From any other
-  // thread it is a post. The continuation waits for the end of the waker's current handler, as a
-  // task tokio wakes waits for its waker to yield.
+  // A waker running on a thread of the waiting coroutine's own io_context puts the continuation in
+  // that thread's `LifoSlot`, where it runs as soon as the waker's current handler returns, on the
+  // same thread, before the io_context's queue and without waking another thread (tokio's LIFO
+  // slot: a ping-pong between two coroutines stays on one thread, its data hot in that core's
+  // cache, and never takes the io_context's mutex). Outside a slot's runner it is deferred to the
+  // thread's private queue, in a runner. From any other thread, or to a strand, it is a post. The
+  // continuation always waits for the end of the waker's current handler, as a task tokio wakes
+  // waits for its waker to yield.
   //
   // From a foreign thread the continuation holds outstanding work on the executor until it has
   // returned: the resumed coroutine may be the last work of its io_context, whose owner may
@@ -261,12 +264,18 @@ class WaitNode {
   }
 
   void resume_on(const asio::any_io_executor& executor, boost::system::error_code ec) {
-    // A waker inside its own io_context's run() needs no tracked work: the context outlives it.
-    if (const auto* own = executor.target<asio::io_context::executor_type>(); own && own->running_in_this_thread()) {
-      asio::defer(*own, Resume{std::move(handler_), ec});
+    Resume next{std::move(handler_), ec};
+    if (const auto* own = executor.target<asio::io_context::executor_type>()) {
+      // A waker inside its own io_context's run() needs no tracked work: the context outlives it.
+      if (own->running_in_this_thread()) {
+        if (!LifoSlot<Resume>::offer(next, *own)) asio::defer(*own, LifoSlot<Resume>::Runner{std::move(next), *own});
+        return;
+      }
+      asio::defer(asio::prefer(*own, asio::execution::outstanding_work.tracked),
+                  LifoSlot<Resume>::Runner{std::move(next), *own});
       return;
     }
-    asio::defer(asio::prefer(executor, asio::execution::outstanding_work.tracked), Resume{std::move(handler_), ec});
+    asio::defer(asio::prefer(executor, asio::execution::outstanding_work.tracked), std::move(next));
   }
 
   void register_with(asio::execution_context& context);
