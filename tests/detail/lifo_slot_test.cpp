@@ -3,7 +3,9 @@
 
 #include <swarmsync/channels/mpsc.hpp>
 #include <swarmsync/detail/lifo_slot.hpp>
+#include <swarmsync/runtime/strand.hpp>
 
+#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
@@ -23,18 +25,18 @@ namespace {
 
 namespace asio = boost::asio;
 using Task = std::function<void()>;
-using Slot = swarmsync::detail::LifoSlot<Task>;
+using Slot = swarmsync::detail::LifoSlot;
 
 // Posts a runner of `task` to `ioc`, as a wake-up from another thread does.
 void post_runner(asio::io_context& ioc, Task task) {
-  asio::post(ioc, Slot::Runner{std::move(task), ioc.get_executor()});
+  asio::post(ioc, Slot::Runner<Task>{std::move(task), &ioc});
 }
 
 TEST(LifoSlot, AnOfferOutsideARunnerIsRefusedAndLeavesTheTask) {
   asio::io_context ioc;
   bool ran = false;
   Task task = [&ran] { ran = true; };
-  EXPECT_FALSE(Slot::offer(task, ioc.get_executor()));
+  EXPECT_FALSE(Slot::offer(task, ioc));
   ASSERT_TRUE(task);
   task();
   EXPECT_TRUE(ran);
@@ -45,7 +47,7 @@ TEST(LifoSlot, AnOfferForAnotherContextIsRefused) {
   bool refused = false;
   post_runner(ioc, [&] {
     Task task = [] {};
-    refused = !Slot::offer(task, other.get_executor()) && static_cast<bool>(task);
+    refused = !Slot::offer(task, other) && static_cast<bool>(task);
   });
   ioc.run();
   EXPECT_TRUE(refused);
@@ -62,7 +64,7 @@ TEST(LifoSlot, AnOfferedTaskRunsWhenTheCurrentOneReturnsOnItsThreadBeforeTheQueu
       offered_thread = std::this_thread::get_id();
       order.push_back("offered");
     };
-    EXPECT_TRUE(Slot::offer(offered, ioc.get_executor()));
+    EXPECT_TRUE(Slot::offer(offered, ioc));
     order.push_back("offerer returns");
   });
   ioc.run();
@@ -77,8 +79,8 @@ TEST(LifoSlot, ASecondOfferMovesTheFirstToTheBackOfTheQueue) {
     asio::post(ioc, [&] { order.push_back("queued"); });
     Task first = [&] { order.push_back("first"); };
     Task second = [&] { order.push_back("second"); };
-    EXPECT_TRUE(Slot::offer(first, ioc.get_executor()));
-    EXPECT_TRUE(Slot::offer(second, ioc.get_executor()));
+    EXPECT_TRUE(Slot::offer(first, ioc));
+    EXPECT_TRUE(Slot::offer(second, ioc));
   });
   ioc.run();
   EXPECT_EQ(order, (std::vector<std::string>{"second", "queued", "first"}));
@@ -92,7 +94,7 @@ struct Chain {
   void next() {
     if (++ran == limit) return;
     Task task = [this] { next(); };
-    EXPECT_TRUE(Slot::offer(task, ioc.get_executor()));
+    EXPECT_TRUE(Slot::offer(task, ioc));
   }
 };
 
@@ -130,7 +132,7 @@ TEST(LifoSlot, ATaskThatThrowsLeavesWhatWaitsInTheSlotToTheQueue) {
   bool offered_ran = false;
   post_runner(ioc, [&] {
     Task offered = [&] { offered_ran = true; };
-    EXPECT_TRUE(Slot::offer(offered, ioc.get_executor()));
+    EXPECT_TRUE(Slot::offer(offered, ioc));
     throw std::runtime_error("task failed");
   });
   EXPECT_THROW(ioc.run(), std::runtime_error);
@@ -143,11 +145,10 @@ TEST(LifoSlot, ATaskThatThrowsLeavesWhatWaitsInTheSlotToTheQueue) {
 // Through the channels: a coroutine resumed by a wake-up that wakes others resumes the last one
 // woken next, on the same thread, before a handler it queued first; an earlier one goes behind it.
 asio::awaitable<void> relay(swarmsync::mpsc::Receiver<int> rx, std::vector<swarmsync::mpsc::UnboundedSender<int>> to,
-                            std::vector<std::string>* order) {
+                            asio::io_context::executor_type queue, std::vector<std::string>* order) {
   const std::optional<int> v = co_await rx.recv();
   if (!v) co_return;
-  const auto executor = co_await asio::this_coro::executor;
-  asio::post(executor, [order] { order->push_back("queued"); });
+  asio::post(queue, [order] { order->push_back("queued"); });
   for (const auto& tx : to) EXPECT_TRUE(tx.send(*v));
   order->push_back("relay returns");
 }
@@ -157,8 +158,14 @@ asio::awaitable<void> last(swarmsync::mpsc::Receiver<int> rx, std::string name, 
   if (v) order->push_back(name);
 }
 
-std::vector<std::string> order_of_wake_ups(int woken) {
+// Each coroutine on the io_context's own executor, or each on a strand of its own (`make_strand`,
+// as the supervisor runs services).
+std::vector<std::string> order_of_wake_ups(int woken, bool on_strands) {
   asio::io_context ioc(1);
+  auto executor = [&]() -> asio::any_io_executor {
+    if (on_strands) return swarmsync::make_strand(ioc.get_executor());
+    return ioc.get_executor();
+  };
   std::vector<std::string> order;
   {
     auto [to_relay, relay_rx] = swarmsync::mpsc::unbounded_channel<int>();
@@ -166,9 +173,9 @@ std::vector<std::string> order_of_wake_ups(int woken) {
     for (int i = 1; i <= woken; ++i) {
       auto [tx, rx] = swarmsync::mpsc::unbounded_channel<int>();
       to.push_back(std::move(tx));
-      asio::co_spawn(ioc, last(std::move(rx), "woken " + std::to_string(i), &order), asio::detached);
+      asio::co_spawn(executor(), last(std::move(rx), "woken " + std::to_string(i), &order), asio::detached);
     }
-    asio::co_spawn(ioc, relay(std::move(relay_rx), std::move(to), &order), asio::detached);
+    asio::co_spawn(executor(), relay(std::move(relay_rx), std::move(to), ioc.get_executor(), &order), asio::detached);
     ioc.poll();  // all parked
     EXPECT_TRUE(to_relay.send(7));
   }
@@ -178,11 +185,19 @@ std::vector<std::string> order_of_wake_ups(int woken) {
 }
 
 TEST(LifoSlot, ACoroutineWokenByAResumedOneRunsBeforeTheQueue) {
-  EXPECT_EQ(order_of_wake_ups(1), (std::vector<std::string>{"relay returns", "woken 1", "queued"}));
+  EXPECT_EQ(order_of_wake_ups(1, false), (std::vector<std::string>{"relay returns", "woken 1", "queued"}));
 }
 
 TEST(LifoSlot, OfTwoWokenTheLastRunsFirstAndTheOtherBehindTheQueue) {
-  EXPECT_EQ(order_of_wake_ups(2), (std::vector<std::string>{"relay returns", "woken 2", "queued", "woken 1"}));
+  EXPECT_EQ(order_of_wake_ups(2, false), (std::vector<std::string>{"relay returns", "woken 2", "queued", "woken 1"}));
+}
+
+TEST(LifoSlot, AServiceOnAStrandWokenByAnotherRunsBeforeTheQueue) {
+  EXPECT_EQ(order_of_wake_ups(1, true), (std::vector<std::string>{"relay returns", "woken 1", "queued"}));
+}
+
+TEST(LifoSlot, OfTwoServicesOnStrandsTheLastWokenRunsFirst) {
+  EXPECT_EQ(order_of_wake_ups(2, true), (std::vector<std::string>{"relay returns", "woken 2", "queued", "woken 1"}));
 }
 
 // Through the channels: two coroutines passing a value back and forth on one io_context run as a

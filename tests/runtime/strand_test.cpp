@@ -11,13 +11,19 @@
 
 #include <atomic>
 #include <thread>
+#include <type_traits>
+#include <optional>
 #include <vector>
 
 namespace strand_test {
 namespace {
 
 namespace asio = boost::asio;
-using IoStrand = asio::strand<asio::io_context::executor_type>;
+using swarmsync::IoStrand;
+using Lifo = swarmsync::detail::LifoExecutor<asio::io_context::executor_type>;
+
+// Asio's type-erased executor holds an executor of up to three pointers in place.
+static_assert(sizeof(IoStrand) <= 3 * sizeof(void*));
 
 // Heap allocations made by handing `rounds` handlers to `executor` and running each (after one
 // round to warm Asio's handler memory up), and by as many requests for a tracked executor, which
@@ -50,11 +56,14 @@ TEST(Strand, OverAnIoContextItIsAStrandOfItsOwnExecutor) {
 
 TEST(Strand, OverAStrandItIsANewStrandOverTheSameContext) {
   asio::io_context ioc;
-  const asio::any_io_executor first = asio::make_strand(ioc.get_executor());
-  const asio::any_io_executor second = swarmsync::make_strand(first);
-  ASSERT_NE(second.target<IoStrand>(), nullptr);
-  EXPECT_NE(*second.target<IoStrand>(), *first.target<IoStrand>());
-  EXPECT_EQ(&asio::query(second, asio::execution::context), &ioc);
+  const asio::any_io_executor asios = asio::make_strand(ioc.get_executor());
+  const asio::any_io_executor ours = swarmsync::make_strand(ioc.get_executor());
+  for (const asio::any_io_executor& first : {asios, ours}) {
+    const asio::any_io_executor second = swarmsync::make_strand(first);
+    ASSERT_NE(second.target<IoStrand>(), nullptr);
+    EXPECT_NE(second, first);
+    EXPECT_EQ(&asio::query(second, asio::execution::context), &ioc);
+  }
 }
 
 TEST(Strand, OverAnyOtherExecutorItIsAStrandOverThatExecutor) {
@@ -91,6 +100,51 @@ TEST(Strand, ItRunsOneHandlerAtATime) {
   other.join();
   EXPECT_EQ(ran.load(), handlers);
   EXPECT_EQ(most_inside.load(), 1);
+}
+
+TEST(LifoExecutor, ItsPropertiesAreItsIoContextExecutors) {
+  asio::io_context ioc;
+  const Lifo ex(ioc.get_executor());
+  EXPECT_EQ(&asio::query(ex, asio::execution::context), &ioc);
+  EXPECT_EQ(asio::query(ex, asio::execution::blocking), asio::execution::blocking.possibly);
+  const auto never = asio::require(ex, asio::execution::blocking.never);
+  static_assert(std::is_same_v<decltype(never), const swarmsync::detail::LifoExecutor<decltype(asio::require(
+                                                    ioc.get_executor(), asio::execution::blocking.never))>>);
+  EXPECT_EQ(asio::query(never, asio::execution::blocking), asio::execution::blocking.never);
+  EXPECT_EQ(ex, Lifo(ioc.get_executor()));
+  asio::io_context other;
+  EXPECT_NE(ex, Lifo(other.get_executor()));
+}
+
+TEST(LifoExecutor, ATrackedOneKeepsTheIoContextRunning) {
+  asio::io_context ioc;
+  std::optional tracked = asio::prefer(Lifo(ioc.get_executor()), asio::execution::outstanding_work.tracked);
+  ioc.poll();
+  EXPECT_FALSE(ioc.stopped());
+  tracked.reset();
+  ioc.poll();
+  EXPECT_TRUE(ioc.stopped());
+}
+
+TEST(LifoExecutor, APossiblyBlockingSubmissionInsideTheContextRunsInline) {
+  asio::io_context ioc;
+  const Lifo ex(ioc.get_executor());
+  std::vector<int> order;
+  asio::post(ioc, [&] {
+    asio::execution::execute(ex, [&] { order.push_back(1); });
+    order.push_back(2);
+  });
+  ioc.run();
+  EXPECT_EQ(order, (std::vector<int>{1, 2}));
+}
+
+TEST(LifoExecutor, ANeverBlockingSubmissionFromOutsideIsPosted) {
+  asio::io_context ioc;
+  bool ran = false;
+  asio::execution::execute(asio::require(Lifo(ioc.get_executor()), asio::execution::blocking.never), [&] { ran = true; });
+  EXPECT_FALSE(ran);
+  ioc.run();
+  EXPECT_TRUE(ran);
 }
 
 }  // namespace

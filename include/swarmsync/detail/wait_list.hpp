@@ -50,6 +50,7 @@
 // destroyed scheduler. The service is created after the scheduler and so shut down before it.
 
 #include "swarmsync/detail/asio_fwd.hpp"
+#include "swarmsync/detail/lifo_executor.hpp"
 #include "swarmsync/detail/lifo_slot.hpp"
 
 #include <boost/asio/any_completion_handler.hpp>
@@ -266,13 +267,27 @@ class WaitNode {
   void resume_on(const asio::any_io_executor& executor, boost::system::error_code ec) {
     Resume next{std::move(handler_), ec};
     if (const auto* own = executor.target<asio::io_context::executor_type>()) {
+      asio::io_context& context = own->context();
       // A waker inside its own io_context's run() needs no tracked work: the context outlives it.
       if (own->running_in_this_thread()) {
-        if (!LifoSlot<Resume>::offer(next, *own)) asio::defer(*own, LifoSlot<Resume>::Runner{std::move(next), *own});
+        if (!LifoSlot::offer(next, context)) asio::defer(*own, LifoSlot::Runner<Resume>{std::move(next), &context});
         return;
       }
       asio::defer(asio::prefer(*own, asio::execution::outstanding_work.tracked),
-                  LifoSlot<Resume>::Runner{std::move(next), *own});
+                  LifoSlot::Runner<Resume>{std::move(next), &context});
+      return;
+    }
+    if (const auto* strand = executor.target<IoStrand>()) {
+      // The concrete strand: no type-erased executor is made to hand the continuation over.
+      if (strand->get_inner_executor().running_in_this_thread()) {
+#if !defined(BOOST_ASIO_NO_TS_EXECUTORS)
+        strand->defer(std::move(next), asio::recycling_allocator<void>());
+#else
+        asio::defer(*strand, std::move(next));
+#endif
+        return;
+      }
+      asio::defer(asio::prefer(*strand, asio::execution::outstanding_work.tracked), std::move(next));
       return;
     }
     asio::defer(asio::prefer(executor, asio::execution::outstanding_work.tracked), std::move(next));
