@@ -28,6 +28,7 @@
 #include <boost/asio/io_context.hpp>
 
 #include <cstddef>
+#include <memory>
 #include <new>
 #include <type_traits>
 #include <utility>
@@ -87,16 +88,16 @@ class LifoTask {
       [](void* p) {
         D& f = as<D>(p);
         struct Destroy {
-          D& f;
-          ~Destroy() { f.~D(); }
-        } destroy{f};
+          D* f;
+          ~Destroy() { std::destroy_at(f); }
+        } destroy{&f};
         std::move(f)();
       },
       [](void* to, void* from) noexcept {
         ::new (to) D(std::move(as<D>(from)));
-        as<D>(from).~D();
+        std::destroy_at(&as<D>(from));
       },
-      [](void* p) noexcept { as<D>(p).~D(); },
+      [](void* p) noexcept { std::destroy_at(&as<D>(p)); },
   };
 
   alignas(std::max_align_t) unsigned char storage_[kCapacity];
