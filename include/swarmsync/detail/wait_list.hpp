@@ -250,7 +250,9 @@ class WaitNode {
   // same thread, before the io_context's queue and without waking another thread (tokio's LIFO
   // slot: a ping-pong between two coroutines stays on one thread, its data hot in that core's
   // cache, and never takes the io_context's mutex). Outside a slot's runner it is deferred to the
-  // thread's private queue, in a runner. From any other thread, or to a strand, it is a post. The
+  // thread's private queue, in a runner. To a `make_strand` strand (`IoStrand`) it is deferred
+  // through the strand's concrete type, and the strand's turn takes the slot the same way (see
+  // detail/lifo_executor.hpp). From any other thread, or to any other executor, it is a post. The
   // continuation always waits for the end of the waker's current handler, as a task tokio wakes
   // waits for its waker to yield.
   //
