@@ -340,6 +340,45 @@ TEST(Dispatcher, ALostWorkerWhoseInboxIsClosedStaysLost) {
   EXPECT_EQ(rig.state->workers_back(), 0u);
 }
 
+// A placement that fails (the worker's inbox is closed) leaves no mark on the job: the next
+// worker gets it with one `dispatched` in its history, and the Harvester forgets the failed one.
+TEST(Dispatcher, AJobWhoseWorkerIsGoneIsPlacedOnTheNextAsIfNothingHappened) {
+  DispatcherRig rig;
+  std::optional<FakeWorker> gone = rig.add_worker(1, 1);  // picked first: the lowest id
+  auto w2 = rig.add_worker(2, 1);
+  rig.run();
+  gone.reset();  // worker 1 drops its inbox
+  drain<EventPayload>(*rig.harvester);
+  Job j = job(5);
+  j.history = {JobStatus::submitted, JobStatus::ready};
+  rig.send(Dispatch{j});
+  rig.run();
+  EXPECT_EQ(rig.state->workers_lost(), 1u);
+  auto runs = drain(w2.inbox);
+  ASSERT_EQ(runs.size(), 1u);
+  const Job& placed = runs[0].job;
+  EXPECT_EQ(std::vector<JobStatus>(placed.history.begin(), placed.history.end()),
+            (std::vector<JobStatus>{JobStatus::submitted, JobStatus::ready, JobStatus::dispatched}));
+  std::vector<std::uint64_t> expected_placements;
+  std::uint64_t forgotten = 0;
+  for (auto& m : drain<EventPayload>(*rig.harvester)) {
+    if (auto* e = std::get_if<Expect>(&m)) {
+      expected_placements.push_back(e->job.placement);
+      EXPECT_EQ(e->job.history.back(), JobStatus::dispatched);
+      EXPECT_EQ(e->job.history.size(), 3u);
+    } else {
+      forgotten = std::get<Forget>(m).placement;
+    }
+  }
+  ASSERT_EQ(expected_placements.size(), 2u);  // worker 1's, then worker 2's
+  EXPECT_EQ(forgotten, expected_placements[0]);
+  EXPECT_EQ(placed.placement, expected_placements[1]);
+  EXPECT_NE(expected_placements[0], expected_placements[1]);
+  ASSERT_EQ(rig.state->held().size(), 1u);
+  EXPECT_EQ(rig.state->held()[0].history.size(), 3u);
+  EXPECT_EQ(rig.state->pending_jobs(), 0u);
+}
+
 TEST(Dispatcher, ARestartKeepsTheWorkerTable) {
   DispatcherRig rig;
   auto w1 = rig.add_worker(1, 2);

@@ -66,6 +66,26 @@ TEST(StatusHistory, ReserveBeyondTheInlineCapacityKeepsTheStatuses) {
   EXPECT_EQ(h, history_of(40));
 }
 
+TEST(StatusHistory, PopBackUndoesAPushOnBothSidesOfTheInlineCapacity) {
+  for (const std::size_t n : {std::size_t{1}, StatusHistory::inline_capacity, StatusHistory::inline_capacity + 1,
+                              StatusHistory::inline_capacity + 2}) {
+    StatusHistory h = history_of(n - 1);
+    const auto before = as_vector(h);
+    h.push_back(JobStatus::dispatched);
+    ASSERT_EQ(h.size(), n);
+    h.pop_back();
+    EXPECT_EQ(as_vector(h), before) << n;
+  }
+  // A history that moved to the heap (a decoder's reserve) and is popped empty is empty.
+  StatusHistory h;
+  h.reserve(2 * StatusHistory::inline_capacity);
+  h.push_back(JobStatus::ready);
+  h.pop_back();
+  EXPECT_TRUE(h.empty());
+  h.push_back(JobStatus::done);
+  EXPECT_EQ(as_vector(h), std::vector<JobStatus>{JobStatus::done});
+}
+
 // The reason it exists: a Job is copied a few times on its trip through the Core.
 TEST(StatusHistory, ACopyOfAJobWithoutRetriesAllocatesNothing) {
   if (!swarmsync::test::allocation_counting())

@@ -87,6 +87,15 @@ class StatusHistory {
     }
     heap_.push_back(s);
   }
+  /// Removes the last status (there must be one). Never throws.
+  void pop_back() noexcept {
+    if (heap_.empty()) {
+      --size_;
+      return;
+    }
+    heap_.pop_back();
+    if (heap_.empty()) size_ = 0;  // the inline statuses are stale: the history is empty
+  }
   /// Makes room for `n` statuses (a decoder's hint).
   void reserve(std::size_t n) {
     if (n > inline_capacity) {

@@ -32,7 +32,8 @@ std::size_t DispatcherState::held_jobs() const noexcept {
 
 std::vector<Job> DispatcherState::pending() const {
   std::vector<Job> out;
-  for (const auto& w : pending_) out.push_back(w.job);
+  out.reserve(pending_.size());
+  for (std::size_t i = 0; i < pending_.size(); ++i) out.push_back(pending_[i].job);
   return out;
 }
 
@@ -145,9 +146,10 @@ class DispatcherCore {
     // What waits now is kept; a job placed at once never is (the queue is FIFO: from the first
     // one not kept on, none is).
     if (s_.journal_)
-      for (auto it = s_.pending_.rbegin(); it != s_.pending_.rend() && !it->kept; ++it) {
-        s_.journal_->waiting(it->order, it->job);
-        it->kept = true;
+      for (std::size_t i = s_.pending_.size(); i > 0 && !s_.pending_[i - 1].kept; --i) {
+        auto& waiting = s_.pending_[i - 1];
+        s_.journal_->waiting(waiting.order, waiting.job);
+        waiting.kept = true;
       }
     const unsigned free = s_.free_slots();
     if (free > s_.credit_held_) {
@@ -218,25 +220,46 @@ class DispatcherCore {
     return best;
   }
 
-  // Sends `job` to `w` (the Harvester hears of it first). A closed inbox loses the worker and
-  // places nothing.
-  bool place(WorkerId id, Worker& w, const DispatcherState::Waiting& waiting) {
-    Job job = waiting.job;
-    job.history.push_back(JobStatus::dispatched);
-    job.placement = ++s_.placements_;
-    if (s_.journal_ && job.placement > s_.reserved_) {
+  // Sends the waiting job to `w` (the Harvester hears of it first). A closed inbox loses the
+  // worker and places nothing: the job is left waiting as it was. The job moves from the queue to
+  // the worker's list; the Harvester and the worker each get a copy.
+  bool place(WorkerId id, Worker& w, DispatcherState::Waiting& waiting) {
+    Job& job = waiting.job;
+    const std::uint64_t placement = s_.placements_ + 1;
+    if (s_.journal_ && placement > s_.reserved_) {
       // Stored before the number goes out: a Dispatcher that takes over never gives it again.
-      s_.reserved_ = job.placement + kPlacementsReserved;
-      s_.journal_->placements_up_to(s_.reserved_);
+      s_.journal_->placements_up_to(placement + kPlacementsReserved);
+      s_.reserved_ = placement + kPlacementsReserved;
     }
-    harvester_.send(Expect{job, id}).value();
-    if (!w.inbox->send(RunJob{job})) {
-      harvester_.send(Forget{job.id, job.run, id, job.placement}).value();
+    if (w.held.size() == w.held.capacity())        // may throw: nothing changed
+      w.held.reserve(std::max<std::size_t>(4, 2 * w.held.size()));
+    job.history.push_back(JobStatus::dispatched);  // likewise
+    const std::uint64_t before = std::exchange(job.placement, placement);
+    s_.placements_ = placement;
+    // Takes the placement's marks off the job if it is not placed (a closed inbox, a throw).
+    auto unmark = [&] {
+      job.history.pop_back();
+      job.placement = before;
+    };
+    bool sent = false;
+    try {
+      harvester_.send(Expect{job, id}).value();
+      sent = static_cast<bool>(w.inbox->send(RunJob{job}));
+      if (!sent) {
+        harvester_.send(Forget{job.id, job.run, id, job.placement}).value();
+      } else if (s_.journal_) {
+        s_.journal_->placed(id, job, waiting.kept ? std::optional(waiting.order) : std::nullopt);
+      }
+    } catch (...) {
+      unmark();
+      throw;
+    }
+    if (!sent) {
+      unmark();
       lose(id, w, "its inbox is closed");
       return false;
     }
-    if (s_.journal_) s_.journal_->placed(id, job, waiting.kept ? std::optional(waiting.order) : std::nullopt);
-    w.held.push_back(std::move(job));
+    w.held.push_back(std::move(job));  // room reserved above: cannot throw
     return true;
   }
 

@@ -21,7 +21,6 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -30,6 +29,7 @@
 #include <utility>
 #include <vector>
 
+#include "model/ring_queue.hpp"
 #include "wiring.hpp"
 
 namespace core {
@@ -169,7 +169,7 @@ class DispatcherState {
   };
 
   std::map<WorkerId, Worker> workers_;  // by id: ties go to the lowest
-  std::deque<Waiting> pending_;
+  RingQueue<Waiting> pending_;
   std::uint64_t arrivals_ = 0;     // the last arrival number given
   std::uint64_t reserved_ = 0;     // placement numbers kept in the journal as given, up to this
   std::shared_ptr<DispatcherJournal> journal_;

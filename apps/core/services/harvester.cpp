@@ -16,16 +16,16 @@ std::size_t HarvesterState::keep_in(std::shared_ptr<HarvesterJournal> journal) {
   if (!journal_) return taken;
   for (auto& entry : journal_->load()) {
     const auto key = std::make_pair(entry.job.id, entry.job.run);
-    auto it = expected_.find(key);
-    if (it == expected_.end()) {
-      expected_.emplace(key, Expectation{std::move(entry.job), entry.worker});
+    Expectation* held = expected_.find(key);
+    if (!held) {
+      expected_.insert(key, Expectation{std::move(entry.job), entry.worker});
       ++taken;
       continue;
     }
     // Two placements of one job run: the earlier one was settled and its entry not dropped yet.
-    auto& older = it->second.job.placement < entry.job.placement ? it->second.job : entry.job;
+    auto& older = held->job.placement < entry.job.placement ? held->job : entry.job;
     to_settle_.emplace_back(older.id, older.run, older.placement);
-    if (&older == &it->second.job) it->second = Expectation{std::move(entry.job), entry.worker};
+    if (&older == &held->job) *held = Expectation{std::move(entry.job), entry.worker};
   }
   recount();
   settle_journal();
@@ -40,13 +40,13 @@ void HarvesterState::settle_journal() {
 
 std::optional<Outcome> HarvesterState::expect(Job job, WorkerId worker) {
   const auto key = std::make_pair(job.id, job.run);
-  if (auto it = expected_.find(key); it != expected_.end() && it->second.job.placement > job.placement)
+  if (const Expectation* held = expected_.find(key); held && held->job.placement > job.placement)
     return std::nullopt;  // a later placement is expected already
-  if (settled_.count({job.id, job.run, job.placement})) return std::nullopt;  // handled, or taken back
+  if (settled_.contains({job.id, job.run, job.placement})) return std::nullopt;  // handled, or taken back
   if (journal_) {
     journal_->expected(job, worker);
-    if (auto it = expected_.find(key); it != expected_.end() && it->second.job.placement != job.placement)
-      to_settle_.emplace_back(job.id, job.run, it->second.job.placement);  // replaced by this one
+    if (const Expectation* held = expected_.find(key); held && held->job.placement != job.placement)
+      to_settle_.emplace_back(job.id, job.run, held->job.placement);  // replaced by this one
   }
   std::optional<Outcome> early;
   if (auto it = early_.find(key); it != early_.end() && it->second.placement == job.placement &&
@@ -63,7 +63,8 @@ std::optional<Outcome> HarvesterState::expect(Job job, WorkerId worker) {
 bool HarvesterState::keep_early(const Outcome& outcome) {
   constexpr std::size_t most = 65536;
   const auto key = std::make_pair(outcome.job, outcome.run);
-  if (expected_.count(key) || settled_.count({outcome.job, outcome.run, outcome.placement}) || early_.size() >= most)
+  if (expected_.contains(key) || settled_.contains({outcome.job, outcome.run, outcome.placement}) ||
+      early_.size() >= most)
     return false;
   early_.insert_or_assign(key, outcome);
   early_count_.store(early_.size(), std::memory_order_relaxed);
@@ -73,31 +74,35 @@ bool HarvesterState::keep_early(const Outcome& outcome) {
 void HarvesterState::remember_settled(JobId job, std::uint64_t run, std::uint64_t placement) {
   constexpr std::size_t most = 65536;
   if (placement == 0) return;  // not numbered by a Dispatcher (which starts at 1): nothing to tell apart
-  if (!settled_.emplace(job, run, placement).second) return;
-  settled_order_.emplace_back(job, run, placement);
-  if (settled_order_.size() > most) {
-    settled_.erase(settled_order_.front());
-    settled_order_.pop_front();
+  const SettledKey key{job, run, placement};
+  if (!settled_.insert(key, true)) return;
+  if (settled_order_.size() < most) {
+    settled_order_.push_back(key);
+    return;
   }
+  // The ring is full: the oldest entry, at the next position, makes room.
+  settled_.erase(settled_order_[settled_next_]);
+  settled_order_[settled_next_] = key;
+  settled_next_ = (settled_next_ + 1) % most;
 }
 
 bool HarvesterState::forget(JobId job, std::uint64_t run, WorkerId worker, std::uint64_t placement) {
   remember_settled(job, run, placement);  // that placement is over, whether its Expect came or not
-  auto it = expected_.find({job, run});
-  if (it == expected_.end() || it->second.worker != worker || it->second.job.placement != placement) return false;
-  expected_.erase(it);
+  const Expectation* held = expected_.find({job, run});
+  if (!held || held->worker != worker || held->job.placement != placement) return false;
+  expected_.erase({job, run});
   if (journal_) to_settle_.emplace_back(job, run, placement);
   recount();
   return true;
 }
 
 std::optional<Job> HarvesterState::take(const Outcome& outcome) {
-  auto it = expected_.find({outcome.job, outcome.run});
-  if (it == expected_.end() || it->second.worker != outcome.worker || it->second.job.attempt != outcome.attempt ||
-      it->second.job.placement != outcome.placement)
+  Expectation* held = expected_.find({outcome.job, outcome.run});
+  if (!held || held->worker != outcome.worker || held->job.attempt != outcome.attempt ||
+      held->job.placement != outcome.placement)
     return std::nullopt;
-  Job job = std::move(it->second.job);
-  expected_.erase(it);
+  Job job = std::move(held->job);
+  expected_.erase({outcome.job, outcome.run});
   remember_settled(job.id, job.run, job.placement);
   if (journal_) to_settle_.emplace_back(job.id, job.run, job.placement);
   recount();
@@ -107,7 +112,7 @@ std::optional<Job> HarvesterState::take(const Outcome& outcome) {
 std::vector<Job> HarvesterState::expected_jobs() const {
   std::vector<Job> out;
   out.reserve(expected_.size());
-  for (const auto& entry : expected_) out.push_back(entry.second.job);
+  expected_.for_each([&](const auto&, const Expectation& e) { out.push_back(e.job); });
   return out;
 }
 
@@ -151,16 +156,17 @@ asio::awaitable<void> run(Context& ctx, std::shared_ptr<HarvesterState> state, H
       }
       broadcast(*job, o->ok ? JobStatus::done : JobStatus::failed, job->attempt);
       job->history.push_back(o->ok ? JobStatus::done : JobStatus::failed);
-      ArchiveRecord record{.job = *job,
+      const auto [id, run, attempts, submitted] = std::tuple(job->id, job->run, job->attempt + 1, job->submitted_at);
+      ArchiveRecord record{.job = std::move(*job),
                            .ok = o->ok,
-                           .attempts = job->attempt + 1,
+                           .attempts = attempts,
                            .worker = o->worker,
                            .error = o->ok ? std::string() : std::move(o->error),
-                           .submitted = job->submitted_at,
+                           .submitted = submitted,
                            .started = o->started == std::chrono::steady_clock::time_point{} ? finished : o->started,
                            .finished = finished};
       if (!archive.send(Archive{std::move(record)}))
-        log.error("{}: the archive is closed: the outcome of job {} run {} is lost", ctx.name(), job->id, job->run);
+        log.error("{}: the archive is closed: the outcome of job {} run {} is lost", ctx.name(), id, run);
     } else {
       state->count_retried();
       job->attempt += 1;

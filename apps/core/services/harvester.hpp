@@ -26,15 +26,14 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
-#include <unordered_set>
 #include <tuple>
 #include <utility>
 #include <vector>
 
+#include "model/flat_hash_map.hpp"
 #include "wiring.hpp"
 
 namespace core {
@@ -104,7 +103,7 @@ class HarvesterState {
   /// which is then removed; nothing otherwise, and the expectation, if any, stays.
   std::optional<Job> take(const Outcome& outcome);
   /// True if (`job`, `run`) is expected now.
-  bool expects(JobId job, std::uint64_t run) const { return expected_.count({job, run}) != 0; }
+  bool expects(JobId job, std::uint64_t run) const { return expected_.contains({job, run}); }
   /// Copies of the expected jobs (read it while no Harvester instance runs).
   std::vector<Job> expected_jobs() const;
 
@@ -132,10 +131,12 @@ class HarvesterState {
   // A placement settled (its result handled, or taken back), remembered for the most recent ones.
   void remember_settled(JobId job, std::uint64_t run, std::uint64_t placement);
 
-  std::map<std::pair<JobId, std::uint64_t>, Expectation> expected_;
+  using SettledKey = std::tuple<JobId, std::uint64_t, std::uint64_t>;  // (job, run, placement)
+  FlatHashMap<std::pair<JobId, std::uint64_t>, Expectation, JobKeyHash> expected_;
   std::map<std::pair<JobId, std::uint64_t>, Outcome> early_;
-  std::unordered_set<std::tuple<JobId, std::uint64_t, std::uint64_t>, JobKeyHash> settled_;  // (job, run, placement)
-  std::deque<std::tuple<JobId, std::uint64_t, std::uint64_t>> settled_order_;
+  FlatHashMap<SettledKey, bool, JobKeyHash> settled_;  // the most recent ones, as settled_order_ holds them
+  std::vector<SettledKey> settled_order_;  // a ring once full: the oldest at settled_next_
+  std::size_t settled_next_ = 0;
   std::shared_ptr<HarvesterJournal> journal_;
   std::vector<std::tuple<JobId, std::uint64_t, std::uint64_t>> to_settle_;  // for the journal
   std::atomic<std::size_t> early_count_{0};

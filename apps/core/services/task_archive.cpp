@@ -14,11 +14,10 @@ bool TaskArchiveStore::add(ArchiveRecord record) {
     ++foreign_;
     return false;
   }
-  if (index_.count(key)) {
+  if (!index_.insert(key, records_.size())) {
     ++duplicates_;
     return false;
   }
-  index_.emplace(key, records_.size());
   if (record.ok) ++done_;
   const JobSpec& spec = record.job.spec;
   if (!spec.cron) {  // as the summary's latencies
@@ -99,9 +98,9 @@ std::size_t TaskArchiveStore::duplicates() const {
 
 std::optional<ArchiveRecord> TaskArchiveStore::find(JobId job, std::uint64_t run) const {
   std::lock_guard lock(mutex_);
-  auto it = index_.find({job, run});
-  if (it == index_.end()) return std::nullopt;
-  return records_[it->second];
+  const std::size_t* at = index_.find({job, run});
+  if (!at) return std::nullopt;
+  return records_[*at];
 }
 
 std::vector<ArchiveRecord> TaskArchiveStore::records() const {

@@ -15,10 +15,10 @@
 #include <mutex>
 #include <optional>
 #include <string>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
+#include "model/flat_hash_map.hpp"
 #include "wiring.hpp"
 
 namespace core {
@@ -90,7 +90,7 @@ class TaskArchiveStore {
  private:
   mutable std::mutex mutex_;
   std::deque<ArchiveRecord> records_;  // a deque: growing never copies what is kept (no pause under the lock)
-  std::unordered_map<std::pair<JobId, std::uint64_t>, std::size_t, JobKeyHash> index_;  // (job, run) -> position in records_
+  FlatHashMap<std::pair<JobId, std::uint64_t>, std::size_t, JobKeyHash> index_;  // (job, run) -> position in records_
   std::size_t done_ = 0;
   std::size_t duplicates_ = 0;
   std::size_t foreign_ = 0;

@@ -9,10 +9,11 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <deque>
 #include <random>
 #include <string>
 #include <utility>
+
+#include "model/ring_queue.hpp"
 
 namespace core {
 
@@ -47,47 +48,66 @@ struct WorkerState {
   std::uint64_t session = 0;  // one per registration
   unsigned running = 0;       // jobs of this session running
   unsigned running_all = 0;   // jobs running, of any session
-  std::deque<Job> waiting;    // jobs of this session beyond capacity
+  RingQueue<Job> waiting;     // jobs of this session beyond capacity
 };
 
 void start_waiting(const std::shared_ptr<WorkerState>& w);
 
-// Runs one job and reports it, if the worker is still connected through the session it came by.
-asio::awaitable<void> run_job(std::shared_ptr<WorkerState> w, Job job, std::uint64_t session) {
-  const auto started = Clock::now();
+// One run of a job on the worker: what its report names, and how it ends.
+struct Run {
+  JobId id = 0;
+  std::uint64_t run = 0;
+  unsigned attempt = 0;
+  std::uint64_t placement = 0;
+  std::uint64_t session = 0;  // the registration it came by
+  Clock::time_point started{};
   bool ok = true;
   std::string error;
-  if (job.attempt < job.spec.fail_attempts) {
-    ok = false;
-    error = "simulated failure on attempt " + std::to_string(job.attempt);
-  } else if (w->options.failure_rate > 0.0 &&
-             std::bernoulli_distribution(std::min(w->options.failure_rate, 1.0))(w->rng)) {
-    ok = false;
-    error = "simulated random failure";
-  }
-  const double speed = w->options.speed > 0.0 ? w->options.speed : 1.0;
-  if (const auto work = std::chrono::duration_cast<Clock::duration>(job.spec.work / speed); work > Clock::duration::zero()) {
-    asio::steady_timer timer(w->strand);
-    timer.expires_after(work);
-    co_await timer.async_wait(asio::use_awaitable);
-  } else {
-    // A job of no work is done at once, after a turn of the strand (finishing inline would run
-    // start_waiting inside itself). No timer: a zero timer is the reactor's earliest, so arming
-    // it and seeing it expire cost two timerfd updates and a wake-up of the thread in epoll.
-    co_await asio::post(w->strand, asio::use_awaitable);
-  }
+};
 
+// Ends `r`: reports it, if the worker is still connected through the session it came by, and
+// starts the next waiting job.
+void finish(const std::shared_ptr<WorkerState>& w, Run& r) {
   const auto finished = Clock::now();
   w->control->count_job();
   --w->running_all;
-  if (session == w->session) --w->running;
-  if (w->reporting(session)) {
+  if (r.session == w->session) --w->running;
+  if (w->reporting(r.session)) {
     const WorkerId id = w->options.id;
-    (void)w->harvester.send(
-        Outcome{job.id, job.run, job.attempt, id, ok, std::move(error), started, finished, job.placement});
-    (void)w->dispatcher.send(Finished{id, job.id, job.run, job.placement});
+    (void)w->harvester.send(Outcome{r.id, r.run, r.attempt, id, r.ok, std::move(r.error), r.started, finished, r.placement});
+    (void)w->dispatcher.send(Finished{id, r.id, r.run, r.placement});
   }
   start_waiting(w);
+}
+
+asio::awaitable<void> finish_after(std::shared_ptr<WorkerState> w, Run r, Clock::duration work) {
+  asio::steady_timer timer(w->strand);
+  timer.expires_after(work);
+  co_await timer.async_wait(asio::use_awaitable);
+  finish(w, r);
+}
+
+// Runs `job` (on the worker's strand).
+void start(const std::shared_ptr<WorkerState>& w, const Job& job) {
+  Run r{job.id, job.run, job.attempt, job.placement, w->session, Clock::now()};
+  if (job.attempt < job.spec.fail_attempts) {
+    r.ok = false;
+    r.error = "simulated failure on attempt " + std::to_string(job.attempt);
+  } else if (w->options.failure_rate > 0.0 &&
+             std::bernoulli_distribution(std::min(w->options.failure_rate, 1.0))(w->rng)) {
+    r.ok = false;
+    r.error = "simulated random failure";
+  }
+  const double speed = w->options.speed > 0.0 ? w->options.speed : 1.0;
+  if (const auto work = std::chrono::duration_cast<Clock::duration>(job.spec.work / speed); work > Clock::duration::zero()) {
+    asio::co_spawn(w->strand, finish_after(w, std::move(r), work), asio::detached);
+    return;
+  }
+  // A job of no work is done at once, after a turn of the strand (finishing inline would run
+  // start_waiting inside itself). No timer: a zero timer is the reactor's earliest, so arming it
+  // and seeing it expire cost two timerfd updates and a wake-up of the thread in epoll. No
+  // coroutine either: a plain handler of the run's few numbers.
+  asio::post(w->strand, [w, r = std::move(r)]() mutable { finish(w, r); });
 }
 
 // Starts waiting jobs of the current session while there is room.
@@ -95,7 +115,7 @@ void start_waiting(const std::shared_ptr<WorkerState>& w) {
   while (w->running < w->options.capacity && !w->waiting.empty()) {
     ++w->running;
     ++w->running_all;
-    asio::co_spawn(w->strand, run_job(w, std::move(w->waiting.front()), w->session), asio::detached);
+    start(w, w->waiting.front());
     w->waiting.pop_front();
   }
 }
