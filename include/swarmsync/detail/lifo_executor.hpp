@@ -35,7 +35,7 @@ class LifoExecutor {
 
   /// The io_context executor underneath.
   const Inner& inner() const noexcept { return inner_; }
-  boost::asio::io_context& context() const noexcept { return inner_.context(); }
+  boost::asio::io_context& context() const noexcept { return boost::asio::query(inner_, boost::asio::execution::context); }
   bool running_in_this_thread() const noexcept { return inner_.running_in_this_thread(); }
 
   /// The inner executor's answer.
@@ -59,7 +59,7 @@ class LifoExecutor {
   template <class F>
   void execute(F&& f) const {
     using Task = std::decay_t<F>;
-    boost::asio::io_context& ctx = inner_.context();
+    boost::asio::io_context& ctx = boost::asio::query(inner_, boost::asio::execution::context);
     if constexpr (LifoTask::fits<Task>) {
       if (boost::asio::query(inner_, boost::asio::execution::blocking) == boost::asio::execution::blocking.never) {
         Task task(std::forward<F>(f));

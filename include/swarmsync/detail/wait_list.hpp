@@ -269,7 +269,7 @@ class WaitNode {
   void resume_on(const asio::any_io_executor& executor, boost::system::error_code ec) {
     Resume next{std::move(handler_), ec};
     if (const auto* own = executor.target<asio::io_context::executor_type>()) {
-      asio::io_context& context = own->context();
+      asio::io_context& context = asio::query(*own, asio::execution::context);
       // A waker inside its own io_context's run() needs no tracked work: the context outlives it.
       if (own->running_in_this_thread()) {
         if (!LifoSlot::offer(next, context)) asio::defer(*own, LifoSlot::Runner<Resume>{std::move(next), &context});
