@@ -13,8 +13,8 @@ namespace bench {
 /// when the threads that allocate are quiet.
 std::int64_t heap_bytes();
 
-/// Allocations through operator new (and `counted_malloc`) so far. Thread-safe; relaxed, as
-/// `heap_bytes`.
+/// Allocations through operator new, `counted_malloc` and aligned_alloc (Asio's recycling
+/// allocator when its per-thread cache misses) so far. Thread-safe; relaxed, as `heap_bytes`.
 std::uint64_t heap_allocations();
 
 /// malloc and free that count in heap_bytes(), for libraries that allocate with malloc.
