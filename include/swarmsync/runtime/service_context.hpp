@@ -127,43 +127,21 @@ class ServiceContext {
   /// stay there for whoever takes the end next.
   template <class T>
   asio::awaitable<std::optional<T>> recv(mpsc::Receiver<T>& rx) {
-    handled();  // the previous message, if any, was handled
-    if (++receives_ % receive_budget == 0) co_await yield_turn();
-    for (;;) {
-      if (stop_requested()) {
-        if (!draining()) co_return std::nullopt;
-        auto v = rx.try_recv();
-        if (!v) co_return std::nullopt;
-        in_hand_ = true;
-        co_return std::move(*v);
-      }
-      if (auto v = rx.try_recv()) {  // already queued: taken without suspending
-        in_hand_ = true;
-        co_return std::move(*v);
-      }
-      if (auto v = co_await wait([&rx] { return rx.recv_unraced(); })) {
-        in_hand_ = true;
-        co_return std::move(*v);
-      }
-    }
+    return receive(rx, [] {});
   }
 
   /// As `recv(mpsc::Receiver&)`, for a wired channel's end; a value from a channel fed by a
   /// transport is acknowledged once handled (see Acknowledgement).
   template <class ChannelType, class T>
   asio::awaitable<std::optional<T>> recv(RxLease<ChannelType, T>& rx) {
-    auto v = co_await recv(static_cast<mpsc::Receiver<T>&>(rx));
-    if (v && rx.needs_acknowledgement()) acknowledge_ = rx.acknowledgement();
-    co_return v;
+    return receive(static_cast<mpsc::Receiver<T>&>(rx), acknowledging(rx));
   }
 
   /// As `recv_until(mpsc::Receiver&, deadline)`, for a wired channel's end (see Acknowledgement).
   template <class ChannelType, class T, class Clock, class Duration>
   asio::awaitable<Result<T, mpsc::RecvTimeoutError>> recv_until(RxLease<ChannelType, T>& rx,
                                                                  std::chrono::time_point<Clock, Duration> deadline) {
-    auto v = co_await recv_until(static_cast<mpsc::Receiver<T>&>(rx), deadline);
-    if (v && rx.needs_acknowledgement()) acknowledge_ = rx.acknowledgement();
-    co_return v;
+    return receive_until(static_cast<mpsc::Receiver<T>&>(rx), deadline, acknowledging(rx));
   }
 
   /// The next event of `rx`; `RecvError{closed}` when the channel ended or this instance must stop.
@@ -190,28 +168,7 @@ class ServiceContext {
   template <class T, class Clock, class Duration>
   asio::awaitable<Result<T, mpsc::RecvTimeoutError>> recv_until(mpsc::Receiver<T>& rx,
                                                                 std::chrono::time_point<Clock, Duration> deadline) {
-    using R = Result<T, mpsc::RecvTimeoutError>;
-    handled();
-    if (++receives_ % receive_budget == 0) co_await yield_turn();
-    for (;;) {
-      if (stop_requested()) {
-        if (draining()) {
-          if (auto v = rx.try_recv()) {
-            in_hand_ = true;
-            co_return R(in_place_value, std::move(*v));
-          }
-        }
-        co_return R(in_place_error, mpsc::RecvTimeoutError::disconnected);
-      }
-      if (auto v = rx.try_recv()) {  // already queued: taken without suspending
-        in_hand_ = true;
-        co_return R(in_place_value, std::move(*v));
-      }
-      if (auto v = co_await wait([&rx, deadline] { return rx.recv_until(deadline); })) {
-        in_hand_ = static_cast<bool>(*v);
-        co_return std::move(*v);
-      }
-    }
+    return receive_until(rx, deadline, [] {});
   }
 
   /// Asks this instance to stop: at once (`drain` false) or once its queues are empty. Call it
@@ -229,6 +186,75 @@ class ServiceContext {
 
  private:
   friend class Supervisor<Shared>;
+
+  // The receives above, each one coroutine (the public functions only return its awaitable, so
+  // that a receive costs one coroutine frame, not one per layer). `taken()` runs when a value is
+  // returned: a wired end's acknowledgement.
+  template <class T, class Taken>
+  asio::awaitable<std::optional<T>> receive(mpsc::Receiver<T>& rx, Taken taken) {
+    handled();  // the previous message, if any, was handled
+    if (++receives_ % receive_budget == 0) co_await yield_turn();
+    for (;;) {
+      if (stop_requested()) {
+        if (!draining()) co_return std::nullopt;
+        auto v = rx.try_recv();
+        if (!v) co_return std::nullopt;
+        in_hand_ = true;
+        taken();
+        co_return std::move(*v);
+      }
+      if (auto v = rx.try_recv()) {  // already queued: taken without suspending
+        in_hand_ = true;
+        taken();
+        co_return std::move(*v);
+      }
+      if (auto v = co_await wait([&rx] { return rx.recv_unraced(); })) {
+        in_hand_ = true;
+        taken();
+        co_return std::move(*v);
+      }
+    }
+  }
+
+  template <class T, class Clock, class Duration, class Taken>
+  asio::awaitable<Result<T, mpsc::RecvTimeoutError>> receive_until(mpsc::Receiver<T>& rx,
+                                                                   std::chrono::time_point<Clock, Duration> deadline,
+                                                                   Taken taken) {
+    using R = Result<T, mpsc::RecvTimeoutError>;
+    handled();
+    if (++receives_ % receive_budget == 0) co_await yield_turn();
+    for (;;) {
+      if (stop_requested()) {
+        if (draining()) {
+          if (auto v = rx.try_recv()) {
+            in_hand_ = true;
+            taken();
+            co_return R(in_place_value, std::move(*v));
+          }
+        }
+        co_return R(in_place_error, mpsc::RecvTimeoutError::disconnected);
+      }
+      if (auto v = rx.try_recv()) {  // already queued: taken without suspending
+        in_hand_ = true;
+        taken();
+        co_return R(in_place_value, std::move(*v));
+      }
+      if (auto v = co_await wait([&rx, deadline] { return rx.recv_until(deadline); })) {
+        in_hand_ = static_cast<bool>(*v);
+        if (*v) taken();
+        co_return std::move(*v);
+      }
+    }
+  }
+
+  // What a wired end's receive does with a value it returns: keeps its acknowledgement, if the
+  // channel is fed by a transport, for when the value is handled.
+  template <class ChannelType, class T>
+  auto acknowledging(RxLease<ChannelType, T>& rx) {
+    return [this, &rx] {
+      if (rx.needs_acknowledgement()) acknowledge_ = rx.acknowledgement();
+    };
+  }
 
   // Runs one receive while marked idle, so that a stop request may interrupt it. Returns
   // nothing if it was interrupted by a stop request (the cancellation state is then reset, so
