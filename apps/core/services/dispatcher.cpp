@@ -326,15 +326,15 @@ asio::awaitable<void> run(Context& ctx, std::shared_ptr<DispatcherState> state, 
   auto next_check = Clock::now();  // a new instance checks once its inbox is drained
   for (;;) {
     auto msg = co_await ctx.recv_until(inbox, next_check);
+    const auto now = Clock::now();  // one reading a message: when it came, and for the check
     if (msg) {
       if (fault) fault(*msg);
-      core.handle(*msg, Clock::now());
+      core.handle(*msg, now);
     } else if (msg.error() == mpsc::RecvTimeoutError::disconnected) {
       break;
     }
     // Messages already queued are handled first (a restarted instance finds the heartbeats sent
     // while it was down), unless that would delay the check by a whole timeout.
-    const auto now = Clock::now();
     if (now >= next_check && (inbox.is_empty() || now >= next_check + options.heartbeat_timeout)) {
       core.check_silence(now);
       next_check = now + options.check_every;
