@@ -138,7 +138,7 @@ class HarvesterState {
   std::vector<SettledKey> settled_order_;  // a ring once full: the oldest at settled_next_
   std::size_t settled_next_ = 0;
   std::shared_ptr<HarvesterJournal> journal_;
-  std::vector<std::tuple<JobId, std::uint64_t, std::uint64_t>> to_settle_;  // for the journal
+  std::vector<SettledKey> to_settle_;  // for the journal
   std::atomic<std::size_t> early_count_{0};
   std::atomic<std::size_t> expected_count_{0};
   std::atomic<std::uint64_t> done_{0};

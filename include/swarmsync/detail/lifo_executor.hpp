@@ -59,7 +59,7 @@ class LifoExecutor {
   template <class F>
   void execute(F&& f) const {
     using Task = std::decay_t<F>;
-    boost::asio::io_context& ctx = boost::asio::query(inner_, boost::asio::execution::context);
+    boost::asio::io_context& ctx = context();
     if constexpr (LifoTask::fits<Task>) {
       if (boost::asio::query(inner_, boost::asio::execution::blocking) == boost::asio::execution::blocking.never) {
         Task task(std::forward<F>(f));
