@@ -135,8 +135,7 @@ class DispatcherCore {
     s_.lost_now.store(s_.lost_, std::memory_order_relaxed);
   }
 
-  // Places pending jobs while a slot is free, then credits the free slots the Scheduler does not
-  // hold credit for.
+  // Places pending jobs while a slot is free. The free slots left are credited by `credit`.
   void settle() {
     while (!s_.pending_.empty()) {
       auto target = pick();
@@ -151,6 +150,10 @@ class DispatcherCore {
         s_.journal_->waiting(waiting.order, waiting.job);
         waiting.kept = true;
       }
+  }
+
+  // Credits the free slots the Scheduler does not hold credit for (one `Credit` for all of them).
+  void credit() {
     const unsigned free = s_.free_slots();
     if (free > s_.credit_held_) {
       scheduler_.send(Credit{free - s_.credit_held_}).value();
@@ -311,6 +314,9 @@ class DispatcherCore {
 
 namespace {
 
+// The most messages the Dispatcher handles before it credits the slots they freed.
+constexpr unsigned kCreditEvery = 32;
+
 asio::awaitable<void> run(Context& ctx, std::shared_ptr<DispatcherState> state, DispatcherOptions options,
                           FaultHook fault) {
   using Clock = DispatcherState::Clock;
@@ -323,7 +329,9 @@ asio::awaitable<void> run(Context& ctx, std::shared_ptr<DispatcherState> state, 
   detail::DispatcherCore core(ctx, *state, options, scheduler, harvester);
 
   core.settle();
+  core.credit();
   auto next_check = Clock::now();  // a new instance checks once its inbox is drained
+  unsigned uncredited = 0;         // messages handled since the last `credit`
   for (;;) {
     auto msg = co_await ctx.recv_until(inbox, next_check);
     const auto now = Clock::now();  // one reading a message: when it came, and for the check
@@ -332,6 +340,12 @@ asio::awaitable<void> run(Context& ctx, std::shared_ptr<DispatcherState> state, 
       core.handle(*msg, now);
     } else if (msg.error() == mpsc::RecvTimeoutError::disconnected) {
       break;
+    }
+    // Credit goes out once the inbox is drained (the slots freed by a burst of `Finished` in one
+    // `Credit`, and the Scheduler woken once for them), and at least every kCreditEvery messages.
+    if (++uncredited >= kCreditEvery || inbox.is_empty()) {
+      core.credit();
+      uncredited = 0;
     }
     // Messages already queued are handled first (a restarted instance finds the heartbeats sent
     // while it was down), unless that would delay the check by a whole timeout.

@@ -13,10 +13,13 @@
 // node, the jobs are also kept in a `DispatcherJournal` that outlives the process.
 //
 // Credits. The Dispatcher counts the credit the Scheduler holds (sent minus `Dispatch` received)
-// and sends credit only for free slots beyond it: a `Register` of capacity N gives `Credit{N}` and
-// each `Finished` gives `Credit{1}` as long as no worker was lost. A lost worker's free slots stay
+// and sends credit only for free slots beyond it: a `Register` of capacity N gives N slots of
+// credit and each `Finished` one, as long as no worker was lost. The credit goes out once the
+// inbox is drained, and at least every 32 messages: the slots a burst of messages freed go in one
+// `Credit` (a lone `Finished` gives `Credit{1}` at once). A lost worker's free slots stay
 // credited; jobs dispatched against them wait in a FIFO queue and are placed, oldest first, as
 // soon as a slot frees, and no new credit goes out until the free slots exceed the credit held.
+// Credit owed when an instance ends (a restart, a hot swap) is sent by the next one at its start.
 
 #include <atomic>
 #include <chrono>
