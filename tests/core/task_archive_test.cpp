@@ -3,10 +3,12 @@
 
 #include "services/task_archive.hpp"
 #include "run_alone.hpp"
+#include "support/allocation_counter.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <gtest/gtest.h>
 
+#include <new>
 #include <optional>
 #include <stdexcept>
 #include <thread>
@@ -112,6 +114,33 @@ TEST(TaskArchive, LatencyPercentilesByNearestRank) {
   one.add(record(1, 0, true, 42ms));
   EXPECT_EQ(one.latency_percentile(0), 42ms);
   EXPECT_EQ(one.latency_percentile(99), 42ms);
+}
+
+// A failed add (an allocation of the store's that fails) leaves the store as it was: its
+// records, index and counts; the same record is kept by a later add.
+TEST(TaskArchive, AFailedAddLeavesTheStoreAsItWas) {
+  if (!swarmsync::test::allocation_counting())
+    GTEST_SKIP() << "allocation failures are injected through the program's own operator new, which sanitizers replace";
+  TaskArchiveStore store;
+  auto try_to_add = [&](JobId id, std::size_t failing_from) {
+    const auto before = store.counts();
+    swarmsync::test::fail_allocations_of_at_least(failing_from);
+    EXPECT_THROW(store.add(record(id, 0, true, 1ms)), std::bad_alloc);
+    swarmsync::test::fail_allocations_of_at_least(0);
+    EXPECT_EQ(store.size(), id - 1);
+    EXPECT_EQ(store.done(), id - 1);
+    EXPECT_EQ(store.counts().jobs_done, before.jobs_done);
+    EXPECT_EQ(store.counts().finite_runs, before.finite_runs);
+    EXPECT_FALSE(store.find(id, 0));
+    EXPECT_TRUE(store.add(record(id, 0, true, 1ms)));
+    EXPECT_EQ(store.records().back().job.id, id);
+  };
+  for (JobId id = 1; id <= 12; ++id) ASSERT_TRUE(store.add(record(id, 0, true, 1ms)));
+  try_to_add(13, 1000);  // the index grows from 16 entries to 32 (1 KB)
+  for (JobId id = 14; id <= 64; ++id) ASSERT_TRUE(store.add(record(id, 0, true, 1ms)));
+  try_to_add(65, 500);  // a new block of 64 records (20 KB)
+  EXPECT_EQ(store.size(), 65u);
+  EXPECT_EQ(store.counts().jobs_done, 65u);
 }
 
 TEST(TaskArchive, TheStoreIsSafeToUseFromManyThreads) {

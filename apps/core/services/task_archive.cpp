@@ -4,22 +4,32 @@
 
 #include <algorithm>
 #include <cmath>
+#include <type_traits>
 
 namespace core {
 
 bool TaskArchiveStore::add(ArchiveRecord record) {
-  std::lock_guard lock(mutex_);
+  static_assert(std::is_nothrow_move_assignable_v<ArchiveRecord>);
+  const JobSpec& spec = record.job.spec;
   const auto key = std::make_pair(record.job.id, record.job.run);
+  std::lock_guard lock(mutex_);
   if (record.job.id < first_id_ || record.job.id > last_id_) {
     ++foreign_;
     return false;
   }
-  if (!index_.insert(key, records_.size())) {
+  if (index_.contains(key)) {
     ++duplicates_;
     return false;
   }
+  // What may throw comes first, so that a failure leaves the store as it was (a new empty block
+  // or an empty entry of `partial_` changes no count).
+  std::pair<unsigned, unsigned>* runs = spec.finite() && spec.run_count() > 1 ? &partial_[record.job.id] : nullptr;
+  if (records_ == blocks_.size() * kBlock) {
+    blocks_.reserve(blocks_.size() + 1);
+    blocks_.push_back(std::make_unique<ArchiveRecord[]>(kBlock));
+  }
+  index_.insert(key, records_);
   if (record.ok) ++done_;
-  const JobSpec& spec = record.job.spec;
   if (!spec.cron) {  // as the summary's latencies
     histograms_.to_ready.observe(record.job.ready_at - record.submitted);
     histograms_.ready_to_started.observe(record.started - record.job.ready_at);
@@ -27,10 +37,10 @@ bool TaskArchiveStore::add(ArchiveRecord record) {
   }
   if (!spec.finite()) {
     ++(record.ok ? counts_.recurring_runs_done : counts_.recurring_runs_failed);
-  } else if (++counts_.finite_runs; spec.run_count() <= 1) {
+  } else if (++counts_.finite_runs; !runs) {
     ++(record.ok ? counts_.jobs_done : counts_.jobs_failed);
   } else {
-    auto& [kept, failed] = partial_[record.job.id];
+    auto& [kept, failed] = *runs;
     ++kept;
     failed += record.ok ? 0 : 1;
     if (kept == spec.run_count()) {
@@ -38,7 +48,7 @@ bool TaskArchiveStore::add(ArchiveRecord record) {
       partial_.erase(record.job.id);
     }
   }
-  records_.push_back(std::move(record));
+  record_at(records_++) = std::move(record);
   return true;
 }
 
@@ -78,7 +88,7 @@ TaskArchiveStore::Counts TaskArchiveStore::counts() const {
 
 std::size_t TaskArchiveStore::size() const {
   std::lock_guard lock(mutex_);
-  return records_.size();
+  return records_;
 }
 
 std::size_t TaskArchiveStore::done() const {
@@ -88,7 +98,7 @@ std::size_t TaskArchiveStore::done() const {
 
 std::size_t TaskArchiveStore::failed() const {
   std::lock_guard lock(mutex_);
-  return records_.size() - done_;
+  return records_ - done_;
 }
 
 std::size_t TaskArchiveStore::duplicates() const {
@@ -100,22 +110,27 @@ std::optional<ArchiveRecord> TaskArchiveStore::find(JobId job, std::uint64_t run
   std::lock_guard lock(mutex_);
   const std::size_t* at = index_.find({job, run});
   if (!at) return std::nullopt;
-  return records_[*at];
+  return record_at(*at);
 }
 
 std::vector<ArchiveRecord> TaskArchiveStore::records() const {
   std::lock_guard lock(mutex_);
-  return {records_.begin(), records_.end()};
+  std::vector<ArchiveRecord> out;
+  out.reserve(records_);
+  for (std::size_t i = 0; i < records_; ++i) out.push_back(record_at(i));
+  return out;
 }
 
 std::chrono::nanoseconds TaskArchiveStore::latency_percentile(double p) const {
   std::vector<std::chrono::nanoseconds> latencies;
   {
     std::lock_guard lock(mutex_);
-    latencies.reserve(records_.size());
-    for (const auto& r : records_)
+    latencies.reserve(records_);
+    for (std::size_t i = 0; i < records_; ++i) {
+      const ArchiveRecord& r = record_at(i);
       latencies.push_back(std::max(std::chrono::nanoseconds(0),
                                    std::chrono::duration_cast<std::chrono::nanoseconds>(r.finished - r.submitted)));
+    }
   }
   if (latencies.empty()) return std::chrono::nanoseconds(0);
   p = std::clamp(std::isnan(p) ? 0.0 : p, 0.0, 100.0);
