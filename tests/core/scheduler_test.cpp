@@ -2,6 +2,7 @@
 
 #include "services/scheduler.hpp"
 #include "run_alone.hpp"
+#include "support/allocation_counter.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -9,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include <functional>
+#include <new>
 #include <stdexcept>
 #include <vector>
 
@@ -95,6 +97,36 @@ TEST(Scheduler, ARestartedSchedulerLosesNothing) {
   rig.run();  // the next instance takes the same leases and goes on
   EXPECT_EQ(rig.dispatched(), (std::vector<JobId>{2, 1}));
   EXPECT_EQ(rig.state->queued(), 0u);
+}
+
+// A push whose allocation fails (the heap's growth, or a new block of slots) leaves the queue as
+// it was; the queue then goes on in order, across blocks and reused slots.
+TEST(SchedulerState, AFailedPushLeavesTheQueueAsItWas) {
+  if (!swarmsync::test::allocation_counting())
+    GTEST_SKIP() << "allocation failures are injected through the program's own operator new, which sanitizers replace";
+  SchedulerState state;
+  const auto t0 = std::chrono::steady_clock::now();
+  for (JobId id = 1; id <= 256; ++id) ASSERT_TRUE(state.push(job(id, 0, t0 + std::chrono::milliseconds(id))));
+  // The 257th job needs the heap to grow (512 ranks, 20 KB) and a second block of 256 slots (62 KB).
+  for (const std::size_t failing_from : {std::size_t{20000}, std::size_t{60000}}) {
+    swarmsync::test::fail_allocations_of_at_least(failing_from);
+    EXPECT_THROW(state.push(job(999, 9, t0)), std::bad_alloc) << failing_from;
+    swarmsync::test::fail_allocations_of_at_least(0);
+    EXPECT_EQ(state.queued(), 256u);
+    for (const Job& j : state.jobs()) ASSERT_NE(j.id, 999u);
+  }
+  ASSERT_TRUE(state.push(job(999, 9, t0)));  // first by priority
+  state.add_credits(100);
+  std::vector<JobId> sent;
+  EXPECT_EQ(state.dispatch([&](const Job& j) { sent.push_back(j.id); }), 100u);
+  for (JobId id = 1000; id < 1100; ++id) ASSERT_TRUE(state.push(job(id, 0, t0 + 1h)));  // into the freed slots
+  state.add_credits(1000);
+  EXPECT_EQ(state.dispatch([&](const Job& j) { sent.push_back(j.id); }), 257u);
+  ASSERT_EQ(sent.size(), 357u);
+  EXPECT_EQ(sent[0], 999u);
+  for (std::size_t i = 1; i <= 256; ++i) ASSERT_EQ(sent[i], i) << i;  // then by age
+  for (std::size_t i = 257; i < 357; ++i) ASSERT_EQ(sent[i], 1000 + (i - 257)) << i;
+  EXPECT_EQ(state.queued(), 0u);
 }
 
 TEST(SchedulerState, ASendThatThrowsLeavesItsJobQueuedAndItsCreditUnspent) {

@@ -1,6 +1,9 @@
 #include "services/scheduler.hpp"
 
 #include <algorithm>
+#include <limits>
+#include <stdexcept>
+#include <type_traits>
 #include <tuple>
 
 namespace core {
@@ -10,18 +13,24 @@ bool SchedulerState::RunsLater::operator()(const Rank& a, const Rank& b) const {
 }
 
 void SchedulerState::enqueue(Job job) {
+  static_assert(std::is_nothrow_move_assignable_v<Job>);
   const bool fresh = free_.empty();
-  const auto slot = fresh ? static_cast<std::uint32_t>(slots_.size()) : free_.back();
+  const auto slot = fresh ? slots_ : free_.back();
   order_.push_back(Rank{job.spec.priority, job.ready_at, job.id, job.run, slot});  // may throw: nothing changed
-  if (fresh) {
+  if (fresh && slots_ == blocks_.size() * kSlotBlock) {
     try {
-      slots_.push_back(std::move(job));
+      if (slots_ > std::numeric_limits<std::uint32_t>::max() - kSlotBlock) throw std::length_error("Scheduler: queue full");
+      blocks_.reserve(blocks_.size() + 1);
+      blocks_.push_back(std::make_unique<Job[]>(kSlotBlock));
     } catch (...) {
       order_.pop_back();
       throw;
     }
+  }
+  slot_at(slot) = std::move(job);
+  if (fresh) {
+    ++slots_;
   } else {
-    slots_[slot] = std::move(job);
     free_.pop_back();
   }
   std::push_heap(order_.begin(), order_.end(), RunsLater{});
@@ -30,7 +39,7 @@ void SchedulerState::enqueue(Job job) {
 std::vector<Job> SchedulerState::jobs() const {
   std::vector<Job> out;
   out.reserve(order_.size());
-  for (const Rank& r : order_) out.push_back(slots_[r.slot]);
+  for (const Rank& r : order_) out.push_back(slot_at(r.slot));
   return out;
 }
 
@@ -51,7 +60,7 @@ std::size_t SchedulerState::keep_in(std::shared_ptr<SchedulerJournal> journal) {
 
 void SchedulerState::drop_copies() {
   if (drop_copies_) return;
-  for (const Rank& r : order_) keys_.insert(key_of(slots_[r.slot]));
+  for (const Rank& r : order_) keys_.insert(key_of(slot_at(r.slot)));
   drop_copies_ = true;
 }
 

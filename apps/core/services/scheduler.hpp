@@ -70,12 +70,12 @@ class SchedulerState {
     std::size_t n = 0;
     while (credits_ > 0 && !order_.empty()) {
       const std::uint32_t slot = order_.front().slot;
-      send(static_cast<const Job&>(slots_[slot]));
+      send(static_cast<const Job&>(slot_at(slot)));
       std::pop_heap(order_.begin(), order_.end(), RunsLater{});
       order_.pop_back();
-      if (journal_) journal_->dispatched(slots_[slot]);  // after the send: the journal fences it
-      if (drop_copies_) keys_.erase(key_of(slots_[slot]));
-      slots_[slot] = Job{};  // what it held goes now, not when the slot is next taken
+      if (journal_) journal_->dispatched(slot_at(slot));  // after the send: the journal fences it
+      if (drop_copies_) keys_.erase(key_of(slot_at(slot)));
+      slot_at(slot) = Job{};  // what it held goes now, not when the slot is next taken
       free_.push_back(slot);
       --credits_;
       ++n;
@@ -104,9 +104,15 @@ class SchedulerState {
   using Key = std::tuple<JobId, std::uint64_t, unsigned, std::uint64_t>;  // id, run, attempt, placement
   static Key key_of(const Job& job) { return {job.id, job.run, job.attempt, job.placement}; }
   void enqueue(Job job);
-  std::vector<Rank> order_;            // a heap
-  std::vector<Job> slots_;             // the queued jobs where their ranks say, and free slots
-  std::vector<std::uint32_t> free_;    // slots of jobs sent (overwritten by the next jobs queued)
+  // The slots, in blocks of kSlotBlock that never move: the queue grows by a block without
+  // copying (or touching again) the jobs it holds, where a vector would move every job at each
+  // doubling into memory never touched before.
+  static constexpr std::uint32_t kSlotBlock = 256;
+  Job& slot_at(std::uint32_t slot) const noexcept { return blocks_[slot / kSlotBlock][slot % kSlotBlock]; }
+  std::vector<Rank> order_;                     // a heap
+  std::vector<std::unique_ptr<Job[]>> blocks_;  // the queued jobs where their ranks say, and free slots
+  std::uint32_t slots_ = 0;                     // slots ever taken (the others of the last block unused)
+  std::vector<std::uint32_t> free_;             // slots of jobs sent (overwritten by the next jobs queued)
   std::set<Key> keys_;                 // of the queued jobs, with drop_copies_
   bool drop_copies_ = false;
   unsigned credits_ = 0;
