@@ -86,7 +86,7 @@ asio::awaitable<void> race_mpsc(mpsc::Receiver<std::uint64_t>& rx, InOrder& t) {
   const auto ex = co_await asio::this_coro::executor;
   for (;;) {
     asio::steady_timer timer(ex, short_wait(rng));
-    auto r = co_await (rx.recv() || timer.async_wait(asio::use_awaitable));
+    auto r = co_await (rx.recv(asio::use_awaitable) || timer.async_wait(asio::use_awaitable));
     if (r.index() == 1) {
       ++t.timeouts;
       continue;
@@ -150,7 +150,7 @@ asio::awaitable<void> race_broadcast(broadcast::Receiver<std::uint64_t>& rx, InO
   const auto ex = co_await asio::this_coro::executor;
   for (;;) {
     asio::steady_timer timer(ex, short_wait(rng));
-    auto r = co_await (rx.recv() || timer.async_wait(asio::use_awaitable));
+    auto r = co_await (rx.recv(asio::use_awaitable) || timer.async_wait(asio::use_awaitable));
     if (r.index() == 1) {
       ++t.timeouts;
       continue;
@@ -399,7 +399,7 @@ TEST(Cancellation, SelectBetweenTwoChannelsOnAStrandLosesNothing) {
     bool a_open = true, b_open = true;
     while (a_open || b_open) {
       if (a_open && b_open) {
-        auto r = co_await (arx.recv() || brx.recv());
+        auto r = co_await (arx.recv(asio::use_awaitable) || brx.recv(asio::use_awaitable));
         if (r.index() == 0) {
           if (auto& v = std::get<0>(r)) ta.see(*v);
           else a_open = false;

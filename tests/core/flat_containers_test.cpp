@@ -1,7 +1,9 @@
-// The Core's flat containers (model/flat_hash_map.hpp, model/ring_queue.hpp): each against a
+// The Core's flat containers (model/flat_hash_map.hpp, model/ring_queue.hpp,
+// model/block_vector.hpp): each against a
 // standard container doing the same random operations, what an erase or a pop frees, what a
 // failed allocation leaves, and that using them allocates nothing once grown.
 
+#include "model/block_vector.hpp"
 #include "model/flat_hash_map.hpp"
 #include "model/job.hpp"
 #include "model/ring_queue.hpp"
@@ -18,10 +20,12 @@
 #include <stdexcept>
 #include <unordered_map>
 #include <utility>
+#include <vector>
 
 namespace flat_containers_test {
 namespace {
 
+using core::BlockVector;
 using core::FlatHashMap;
 using core::RingQueue;
 
@@ -230,6 +234,60 @@ TEST(RingQueue, JobsQueuedAndTakenAllocateNothingOnceGrown) {
   }
   EXPECT_EQ(swarmsync::test::allocation_count() - before, 0u);
   EXPECT_EQ(queue.front().id, 9995u);
+}
+
+
+TEST(BlockVector, KeepsOrderAndNeverMovesAnElement) {
+  BlockVector<std::uint64_t, 4> values;
+  std::vector<const std::uint64_t*> where;
+  for (std::uint64_t i = 0; i < 1000; ++i) {
+    values.make_room();
+    where.push_back(&values.append(i * 3));
+  }
+  ASSERT_EQ(values.size(), 1000u);
+  for (std::size_t i = 0; i < 1000; ++i) {
+    ASSERT_EQ(values[i], i * 3);
+    ASSERT_EQ(&values[i], where[i]) << "element " << i << " moved";
+  }
+  values[7] = 1;  // overwritten in place, as the Scheduler reuses a slot
+  EXPECT_EQ(values[7], 1u);
+}
+
+TEST(BlockVector, RoomIsMadeOneBlockAtATime) {
+  if (!swarmsync::test::allocation_counting())
+    GTEST_SKIP() << "allocation counting needs the program's own operator new, which sanitizers replace";
+  BlockVector<core::Job, 8> jobs;
+  jobs.make_room();
+  jobs.append(core::Job{});
+  const std::size_t before = swarmsync::test::allocation_count();
+  for (int i = 1; i < 8; ++i) {
+    jobs.make_room();  // room left in the first block: nothing allocated
+    jobs.append(core::Job{});
+  }
+  EXPECT_EQ(swarmsync::test::allocation_count() - before, 0u);
+  jobs.make_room();  // the ninth: one new block (and the list of blocks grows)
+  EXPECT_GE(swarmsync::test::allocation_count() - before, 1u);
+  EXPECT_LE(swarmsync::test::allocation_count() - before, 2u);
+  jobs.make_room();  // idempotent until the next append
+  EXPECT_LE(swarmsync::test::allocation_count() - before, 2u);
+}
+
+TEST(BlockVector, AFailedMakeRoomLeavesItAsItWas) {
+  if (!swarmsync::test::allocation_counting())
+    GTEST_SKIP() << "allocation failures are injected through the program's own operator new, which sanitizers replace";
+  BlockVector<std::uint64_t, 4> values;
+  for (std::uint64_t i = 0; i < 4; ++i) {
+    values.make_room();
+    values.append(std::uint64_t(i));
+  }
+  swarmsync::test::fail_allocations_of_at_least(1);
+  EXPECT_THROW(values.make_room(), std::bad_alloc);
+  swarmsync::test::fail_allocations_of_at_least(0);
+  ASSERT_EQ(values.size(), 4u);
+  for (std::uint64_t i = 0; i < 4; ++i) EXPECT_EQ(values[i], i);
+  values.make_room();
+  values.append(std::uint64_t(4));
+  EXPECT_EQ(values[4], 4u);
 }
 
 }  // namespace

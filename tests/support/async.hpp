@@ -3,6 +3,7 @@
 
 #include <swarmsync/detail/asio_fwd.hpp>
 
+#include <boost/asio/async_result.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/thread_pool.hpp>
@@ -46,6 +47,16 @@ auto run_sync(Awaitable a) {
   auto fut = asio::co_spawn(ioc, std::move(a), asio::use_future);
   ioc.run();
   return fut.get();
+}
+
+/// The same for an operation (a receiver's `recv()`), awaited by a coroutine as a service's is.
+template <class Op>
+  requires asio::is_async_operation<Op>::value
+auto run_sync(Op op) {
+  return run_sync([](Op o) -> asio::awaitable<typename Op::value_type> {
+    auto v = co_await std::move(o);
+    co_return v;
+  }(std::move(op)));
 }
 
 }  // namespace swarmsync::test

@@ -5,6 +5,7 @@
 
 #include <swarmsync/detail/asio_fwd.hpp>
 
+#include <boost/asio/async_result.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
@@ -30,6 +31,11 @@ class Task {
                      if (!e) s->value.emplace(std::move(v));
                    }));
   }
+  /// A task of an Asio operation (a receiver's `recv()`): a coroutine that awaits it, as a
+  /// service's does.
+  template <class Op>
+    requires asio::is_async_operation<Op>::value
+  explicit Task(Op op) : Task(awaiting(std::move(op))) {}
   Task(const Task&) = delete;
   Task& operator=(const Task&) = delete;
 
@@ -62,6 +68,12 @@ class Task {
   }
 
  private:
+  template <class Op>
+  static asio::awaitable<T> awaiting(Op op) {
+    T v = co_await std::move(op);
+    co_return v;
+  }
+
   struct State {
     bool done = false;
     std::exception_ptr error;

@@ -15,22 +15,20 @@ bool SchedulerState::RunsLater::operator()(const Rank& a, const Rank& b) const {
 void SchedulerState::enqueue(Job job) {
   static_assert(std::is_nothrow_move_assignable_v<Job>);
   const bool fresh = free_.empty();
-  const auto slot = fresh ? slots_ : free_.back();
+  if (fresh && slots_.size() >= std::numeric_limits<std::uint32_t>::max())
+    throw std::length_error("Scheduler: queue full");
+  const auto slot = fresh ? static_cast<std::uint32_t>(slots_.size()) : free_.back();
   order_.push_back(Rank{job.spec.priority, job.ready_at, job.id, job.run, slot});  // may throw: nothing changed
-  if (fresh && slots_ == blocks_.size() * kSlotBlock) {
+  if (fresh) {
     try {
-      if (slots_ > std::numeric_limits<std::uint32_t>::max() - kSlotBlock) throw std::length_error("Scheduler: queue full");
-      blocks_.reserve(blocks_.size() + 1);
-      blocks_.push_back(std::make_unique<Job[]>(kSlotBlock));
+      slots_.make_room();
     } catch (...) {
       order_.pop_back();
       throw;
     }
-  }
-  slot_at(slot) = std::move(job);
-  if (fresh) {
-    ++slots_;
+    slots_.append(std::move(job));
   } else {
+    slots_[slot] = std::move(job);
     free_.pop_back();
   }
   std::push_heap(order_.begin(), order_.end(), RunsLater{});
@@ -39,7 +37,7 @@ void SchedulerState::enqueue(Job job) {
 std::vector<Job> SchedulerState::jobs() const {
   std::vector<Job> out;
   out.reserve(order_.size());
-  for (const Rank& r : order_) out.push_back(slot_at(r.slot));
+  for (const Rank& r : order_) out.push_back(slots_[r.slot]);
   return out;
 }
 
@@ -60,7 +58,7 @@ std::size_t SchedulerState::keep_in(std::shared_ptr<SchedulerJournal> journal) {
 
 void SchedulerState::drop_copies() {
   if (drop_copies_) return;
-  for (const Rank& r : order_) keys_.insert(key_of(slot_at(r.slot)));
+  for (const Rank& r : order_) keys_.insert(key_of(slots_[r.slot]));
   drop_copies_ = true;
 }
 

@@ -17,6 +17,7 @@
 #include <tuple>
 #include <vector>
 
+#include "model/block_vector.hpp"
 #include "wiring.hpp"
 
 namespace core {
@@ -70,12 +71,12 @@ class SchedulerState {
     std::size_t n = 0;
     while (credits_ > 0 && !order_.empty()) {
       const std::uint32_t slot = order_.front().slot;
-      send(static_cast<const Job&>(slot_at(slot)));
+      send(static_cast<const Job&>(slots_[slot]));
       std::pop_heap(order_.begin(), order_.end(), RunsLater{});
       order_.pop_back();
-      if (journal_) journal_->dispatched(slot_at(slot));  // after the send: the journal fences it
-      if (drop_copies_) keys_.erase(key_of(slot_at(slot)));
-      slot_at(slot) = Job{};  // what it held goes now, not when the slot is next taken
+      if (journal_) journal_->dispatched(slots_[slot]);  // after the send: the journal fences it
+      if (drop_copies_) keys_.erase(key_of(slots_[slot]));
+      slots_[slot] = Job{};  // what it held goes now, not when the slot is next taken
       free_.push_back(slot);
       --credits_;
       ++n;
@@ -104,16 +105,11 @@ class SchedulerState {
   using Key = std::tuple<JobId, std::uint64_t, unsigned, std::uint64_t>;  // id, run, attempt, placement
   static Key key_of(const Job& job) { return {job.id, job.run, job.attempt, job.placement}; }
   void enqueue(Job job);
-  // The slots, in blocks of kSlotBlock that never move: the queue grows by a block without
-  // copying (or touching again) the jobs it holds, where a vector would move every job at each
-  // doubling into memory never touched before.
-  static constexpr std::uint32_t kSlotBlock = 256;
-  Job& slot_at(std::uint32_t slot) const noexcept { return blocks_[slot / kSlotBlock][slot % kSlotBlock]; }
-  std::vector<Rank> order_;                     // a heap
-  std::vector<std::unique_ptr<Job[]>> blocks_;  // the queued jobs where their ranks say, and free slots
-  std::uint32_t slots_ = 0;                     // slots ever taken (the others of the last block unused)
-  std::vector<std::uint32_t> free_;             // slots of jobs sent (overwritten by the next jobs queued)
-  std::set<Key> keys_;                 // of the queued jobs, with drop_copies_
+  std::vector<Rank> order_;              // a heap
+  BlockVector<Job, 256> slots_;          // the queued jobs where their ranks say, and free slots: blocks
+                                         // that never move, so growth touches no queued job again
+  std::vector<std::uint32_t> free_;      // slots of jobs sent (overwritten by the next jobs queued)
+  std::set<Key> keys_;                   // of the queued jobs, with drop_copies_
   bool drop_copies_ = false;
   unsigned credits_ = 0;
   std::shared_ptr<SchedulerJournal> journal_;

@@ -24,11 +24,8 @@ bool TaskArchiveStore::add(ArchiveRecord record) {
   // What may throw comes first, so that a failure leaves the store as it was (a new empty block
   // or an empty entry of `partial_` changes no count).
   std::pair<unsigned, unsigned>* runs = spec.finite() && spec.run_count() > 1 ? &partial_[record.job.id] : nullptr;
-  if (records_ == blocks_.size() * kBlock) {
-    blocks_.reserve(blocks_.size() + 1);
-    blocks_.push_back(std::make_unique<ArchiveRecord[]>(kBlock));
-  }
-  index_.insert(key, records_);
+  records_.make_room();
+  index_.insert(key, records_.size());
   if (record.ok) ++done_;
   if (!spec.cron) {  // as the summary's latencies
     histograms_.to_ready.observe(record.job.ready_at - record.submitted);
@@ -48,7 +45,7 @@ bool TaskArchiveStore::add(ArchiveRecord record) {
       partial_.erase(record.job.id);
     }
   }
-  record_at(records_++) = std::move(record);
+  records_.append(std::move(record));
   return true;
 }
 
@@ -88,7 +85,7 @@ TaskArchiveStore::Counts TaskArchiveStore::counts() const {
 
 std::size_t TaskArchiveStore::size() const {
   std::lock_guard lock(mutex_);
-  return records_;
+  return records_.size();
 }
 
 std::size_t TaskArchiveStore::done() const {
@@ -98,7 +95,7 @@ std::size_t TaskArchiveStore::done() const {
 
 std::size_t TaskArchiveStore::failed() const {
   std::lock_guard lock(mutex_);
-  return records_ - done_;
+  return records_.size() - done_;
 }
 
 std::size_t TaskArchiveStore::duplicates() const {
@@ -110,14 +107,14 @@ std::optional<ArchiveRecord> TaskArchiveStore::find(JobId job, std::uint64_t run
   std::lock_guard lock(mutex_);
   const std::size_t* at = index_.find({job, run});
   if (!at) return std::nullopt;
-  return record_at(*at);
+  return records_[*at];
 }
 
 std::vector<ArchiveRecord> TaskArchiveStore::records() const {
   std::lock_guard lock(mutex_);
   std::vector<ArchiveRecord> out;
-  out.reserve(records_);
-  for (std::size_t i = 0; i < records_; ++i) out.push_back(record_at(i));
+  out.reserve(records_.size());
+  for (std::size_t i = 0; i < records_.size(); ++i) out.push_back(records_[i]);
   return out;
 }
 
@@ -125,9 +122,9 @@ std::chrono::nanoseconds TaskArchiveStore::latency_percentile(double p) const {
   std::vector<std::chrono::nanoseconds> latencies;
   {
     std::lock_guard lock(mutex_);
-    latencies.reserve(records_);
-    for (std::size_t i = 0; i < records_; ++i) {
-      const ArchiveRecord& r = record_at(i);
+    latencies.reserve(records_.size());
+    for (std::size_t i = 0; i < records_.size(); ++i) {
+      const ArchiveRecord& r = records_[i];
       latencies.push_back(std::max(std::chrono::nanoseconds(0),
                                    std::chrono::duration_cast<std::chrono::nanoseconds>(r.finished - r.submitted)));
     }

@@ -17,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include "model/block_vector.hpp"
 #include "model/flat_hash_map.hpp"
 #include "wiring.hpp"
 
@@ -88,13 +89,10 @@ class TaskArchiveStore {
 
  private:
   mutable std::mutex mutex_;
-  // The records in blocks of kBlock, in the order kept: one allocation per kBlock records and
-  // 320 bytes each (a std::deque gives a record of more than 256 bytes a block of 512 to itself);
-  // a block never moves, so growing copies no record (no pause under the lock).
-  static constexpr std::size_t kBlock = 64;
-  ArchiveRecord& record_at(std::size_t i) const noexcept { return blocks_[i / kBlock][i % kBlock]; }
-  std::vector<std::unique_ptr<ArchiveRecord[]>> blocks_;
-  std::size_t records_ = 0;
+  // The records in the order kept, in blocks of 64: one allocation per 64 records and 320 bytes
+  // each (a std::deque gives a record of more than 256 bytes a block of 512 to itself); a block
+  // never moves, so growing copies no record (no pause under the lock).
+  BlockVector<ArchiveRecord, 64> records_;
   FlatHashMap<std::pair<JobId, std::uint64_t>, std::size_t, JobKeyHash> index_;  // (job, run) -> position in records_
   std::size_t done_ = 0;
   std::size_t duplicates_ = 0;

@@ -41,7 +41,10 @@
 // one of the receiver's io_context.
 //
 // Async. `recv()` is awaited from an `asio::awaitable` coroutine, on any executor, strand or
-// thread. It is cancel-safe: a cancelled `recv()` (for example the losing branch of an awaitable
+// thread; `co_await rx.recv()` takes a value that is already there without suspending and costs no
+// coroutine frame (detail/recv_operation.hpp), and `recv(token)` takes any Asio completion token,
+// `void(error_code, Result<T, RecvError>)`: `rx.recv(asio::use_awaitable)` is the awaitable to race
+// with `||` or to `co_spawn`. It is cancel-safe: a cancelled `recv()` (for example the losing branch of an awaitable
 // `||` on a strand or a one-thread context) consumes nothing, and the next `recv()` returns the
 // value; a receive whose coroutine can be cancelled yields to its executor once before taking a
 // value that is already there, so that a sibling branch that won first has cancelled it.
@@ -58,6 +61,7 @@
 #include "swarmsync/channels/error.hpp"
 #include "swarmsync/detail/block_on.hpp"
 #include "swarmsync/detail/broadcast_ring.hpp"
+#include "swarmsync/detail/recv_operation.hpp"
 #include "swarmsync/detail/wait_list.hpp"
 
 #include <atomic>
@@ -209,30 +213,21 @@ class Receiver {
   /// Waits for the next value. Completes with the value, `RecvError{lagged, n}` (and then resumes
   /// at the oldest value held), or `RecvError{closed}` once every sender is gone and everything
   /// left was received. Cancel-safe: a cancelled call consumes nothing and throws
-  /// `system_error(operation_aborted)`.
-  asio::awaitable<Result<T, RecvError>> recv() { return recv_impl(true); }
+  /// `system_error(operation_aborted)`. `co_await rx.recv()` takes a value that is already there
+  /// without suspending and costs no coroutine frame (detail/recv_operation.hpp); `recv(token)`
+  /// takes any completion token, `void(error_code, Result<T, RecvError>)`, e.g.
+  /// `rx.recv(asio::use_awaitable)` for an awaitable to race with `||` or to `co_spawn`.
+  swarmsync::detail::RecvOperation<Receiver> recv() { return {*this, true}; }
+  template <class CompletionToken>
+  auto recv(CompletionToken&& token) {
+    return recv()(std::forward<CompletionToken>(token));
+  }
 
   /// As `recv()`, but takes a value that is already there without first yielding when the
   /// coroutine can be cancelled. Only for callers that never race this receive against another
   /// branch that could win first (the supervisor's `ServiceContext::recv`).
-  asio::awaitable<Result<T, RecvError>> recv_unraced() { return recv_impl(false); }
+  swarmsync::detail::RecvOperation<Receiver> recv_unraced() { return {*this, false}; }
 
- private:
-  asio::awaitable<Result<T, RecvError>> recv_impl(bool guarded) {
-    if (guarded) {
-      const asio::cancellation_state state = co_await asio::this_coro::cancellation_state;
-      if (swarmsync::detail::cancellable(state)) co_await swarmsync::detail::yield_before_take();
-    }
-    for (;;) {
-      auto r = try_recv();
-      if (r || r.error().kind != RecvError::empty) co_return r;
-      co_await swarmsync::detail::park(shared_->waiters, node(), [this] { return ready(); });
-      swarmsync::detail::throw_if_cancelled(co_await asio::this_coro::cancellation_state);
-    }
-  }
-
-
- public:
   /// As `recv()`, but gives up at `deadline` with `RecvError{timed_out}`. Loss-free on any
   /// executor: a value is consumed only when this call returns it.
   template <class Clock, class Duration>
@@ -278,7 +273,7 @@ class Receiver {
     swarmsync::detail::refuse_in_asio_context("swarmsync::broadcast::Receiver::blocking_recv");
     auto r = try_recv();
     if (r || r.error().kind != RecvError::empty) return r;
-    return swarmsync::detail::block_on(recv_unraced(), "swarmsync::broadcast::Receiver::blocking_recv");
+    return swarmsync::detail::block_on(recv_unraced()(asio::use_awaitable), "swarmsync::broadcast::Receiver::blocking_recv");
   }
 
   /// Takes the next value if there is one now, without waiting. Errors: `empty`, `lagged` (then
@@ -353,6 +348,19 @@ class Receiver {
   bool ready() const noexcept {
     return shared_->ring.readable(cursor()) || shared_->closed.load(std::memory_order_seq_cst);
   }
+
+  // What `RecvOperation` uses (detail/recv_operation.hpp).
+  friend class swarmsync::detail::RecvOperation<Receiver>;
+  using recv_value = Result<T, RecvError>;
+  // The next value, a lag or the end; nothing while the receive must wait.
+  std::optional<recv_value> poll() {
+    auto r = try_recv();
+    if (r || r.error().kind != RecvError::empty) return std::optional<recv_value>(std::in_place, std::move(r));
+    return std::nullopt;
+  }
+  // What a failed (cancelled) receive's handler gets beside its error.
+  static recv_value no_outcome() { return recv_value(in_place_error, RecvError{RecvError::closed}); }
+  swarmsync::detail::WaitList& waiters() { return shared_->waiters; }
 
   swarmsync::detail::WaitNode& node() {
     if (!node_) node_ = swarmsync::detail::WaitNode::make();

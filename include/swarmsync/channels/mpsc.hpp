@@ -38,7 +38,11 @@
 // waiting for a receiver it woke: that receiver runs after it, on the same thread.
 //
 // Async. `recv()` and the bounded `send()` are awaited from an `asio::awaitable` coroutine on any
-// executor, strand or thread. `recv()` is cancel-safe: a cancelled receive (the losing branch of an
+// executor, strand or thread. `co_await rx.recv()` takes a value that is already there without
+// suspending, and parks the coroutine itself otherwise: a receive costs no coroutine frame
+// (detail/recv_operation.hpp). `recv(token)` takes any Asio completion token, with the signature
+// `void(error_code, std::optional<T>)`: `rx.recv(asio::use_awaitable)` is the awaitable to race
+// with `||` or to `co_spawn`, a callback bound to an executor works too. `recv()` is cancel-safe: a cancelled receive (the losing branch of an
 // awaitable `||` on a strand or a one-thread context, raced against a timer or another channel)
 // consumes nothing. To get there, a receive whose coroutine can be cancelled yields to its
 // executor once before taking a value that is already there (see `yield_before_take`); one
@@ -78,6 +82,7 @@
 #include "swarmsync/channels/error.hpp"
 #include "swarmsync/detail/block_list.hpp"
 #include "swarmsync/detail/block_on.hpp"
+#include "swarmsync/detail/recv_operation.hpp"
 #include "swarmsync/detail/semaphore.hpp"
 #include "swarmsync/detail/wait_list.hpp"
 
@@ -776,30 +781,21 @@ class Receiver {
 
   /// Waits for the next value; `std::nullopt` once every sender is gone (or the receiver was
   /// closed) and everything accepted was received. Cancel-safe: a cancelled call consumes nothing
-  /// and throws `system_error(operation_aborted)`.
-  asio::awaitable<std::optional<T>> recv() { return recv_impl(true); }
+  /// and throws `system_error(operation_aborted)`. `co_await rx.recv()` takes a value that is
+  /// already there without suspending and costs no coroutine frame (detail/recv_operation.hpp);
+  /// `recv(token)` takes any completion token, `void(error_code, std::optional<T>)`, e.g.
+  /// `rx.recv(asio::use_awaitable)` for an awaitable to race with `||` or to `co_spawn`.
+  swarmsync::detail::RecvOperation<Receiver> recv() { return {*this, true}; }
+  template <class CompletionToken>
+  auto recv(CompletionToken&& token) {
+    return recv()(std::forward<CompletionToken>(token));
+  }
 
   /// As `recv()`, but takes a value that is already there without first yielding when the
   /// coroutine can be cancelled. Only for callers that never race this receive against another
   /// branch that could win first (the supervisor's `ServiceContext::recv`).
-  asio::awaitable<std::optional<T>> recv_unraced() { return recv_impl(false); }
+  swarmsync::detail::RecvOperation<Receiver> recv_unraced() { return {*this, false}; }
 
- private:
-  asio::awaitable<std::optional<T>> recv_impl(bool guarded) {
-    if (guarded) {
-      const asio::cancellation_state state = co_await asio::this_coro::cancellation_state;
-      if (swarmsync::detail::cancellable(state)) co_await swarmsync::detail::yield_before_take();
-    }
-    for (;;) {
-      if (auto v = take()) co_return v;
-      if (finished()) co_return std::nullopt;
-      co_await swarmsync::detail::park(shared_->rx_waiters, node(), [this] { return ready(); });
-      swarmsync::detail::throw_if_cancelled(co_await asio::this_coro::cancellation_state);
-    }
-  }
-
-  
- public:
   /// As `recv()`, but gives up at `deadline` with `RecvTimeoutError::timed_out`; `disconnected`
   /// when the channel ended. Loss-free on any executor: a value is consumed only when returned.
   template <class Clock, class Duration>
@@ -875,7 +871,7 @@ class Receiver {
     swarmsync::detail::refuse_in_asio_context("swarmsync::mpsc::Receiver::blocking_recv");
     if (auto v = take()) return v;
     if (finished()) return std::nullopt;
-    return swarmsync::detail::block_on(recv_unraced(), "swarmsync::mpsc::Receiver::blocking_recv");
+    return swarmsync::detail::block_on(recv_unraced()(asio::use_awaitable), "swarmsync::mpsc::Receiver::blocking_recv");
   }
 
   /// Refuses every later send (their values come back to the senders) and wakes senders waiting
@@ -925,6 +921,19 @@ class Receiver {
   friend std::pair<Sender<T>, Receiver<T>> channel<T>(std::size_t);
 
   explicit Receiver(std::shared_ptr<detail::Shared<T>> shared) : shared_(std::move(shared)) {}
+
+  // What `RecvOperation` uses (detail/recv_operation.hpp).
+  friend class swarmsync::detail::RecvOperation<Receiver>;
+  using recv_value = std::optional<T>;
+  // The next value, or an empty `recv_value` once the channel ended; nothing while it must wait.
+  std::optional<recv_value> poll() {
+    if (auto v = take()) return std::optional<recv_value>(std::in_place, std::move(v));
+    if (finished()) return std::optional<recv_value>(std::in_place);
+    return std::nullopt;
+  }
+  // What a failed (cancelled) receive's handler gets beside its error.
+  static recv_value no_outcome() { return std::nullopt; }
+  swarmsync::detail::SingleWaiter& waiters() { return shared_->rx_waiters; }
 
   std::optional<T> take() {
     auto v = shared_->queue.pop();

@@ -560,6 +560,20 @@ inline void connect_cancellation(WaitNode& node) {
   });
 }
 
+/// The initiation of a wait: installs `handler` in `node` (its associated executor is where it
+/// will run, its cancellation slot completes the wait with `operation_aborted`), parks the node on
+/// `list`, then completes it at once if `ready()` (re-read after parking: no lost wake-up). The
+/// handler is never invoked inside this call: a completion that lands during it is run when it ends,
+/// on the handler's executor.
+template <class List, class Ready, class Handler>
+void park_now(List& list, WaitNode& node, const Ready& ready, Handler&& handler) {
+  node.install(std::forward<Handler>(handler));
+  connect_cancellation(node);
+  list.arm(node);
+  if (ready() && node.try_disarm()) node.complete({});
+  node.end_initiation();
+}
+
 /// Suspends the calling coroutine on `list` until a waker completes it or it is cancelled, unless
 /// `ready()` (checked after parking) says there is no need. Returns when woken or ready; throws
 /// `system_error(operation_aborted)` when cancelled. Never consumes anything itself. Awaited
@@ -568,14 +582,7 @@ inline void connect_cancellation(WaitNode& node) {
 template <class List, class Ready>
 auto park(List& list, WaitNode& node, Ready ready) {
   return asio::async_initiate<const asio::deferred_t&, void(boost::system::error_code)>(
-      [&list, &node, ready](auto handler) {
-        node.install(std::move(handler));
-        connect_cancellation(node);
-        list.arm(node);
-        if (ready() && node.try_disarm()) node.complete({});
-        node.end_initiation();
-      },
-      asio::deferred);
+      [&list, &node, ready](auto handler) { park_now(list, node, ready, std::move(handler)); }, asio::deferred);
 }
 
 /// As `park`, and also completes with `asio::error::timed_out` at `deadline`. The timer and the
@@ -699,11 +706,20 @@ class ReadyWait {
   using executor_type = asio::associated_executor_t<Handler>;
   executor_type get_executor() const noexcept { return asio::get_associated_executor(handler_); }
 
-  static void start(List& list, WaitNode& node, Ready ready, Handler handler) {
+  /// With `yield_first`, the wait starts with a turn through the handler's executor (a post) and
+  /// only then reads `ready()` and the cancellation request: a receive's guard against taking a
+  /// value in a branch of `||` that a sibling has already won (see `yield_before_take`).
+  static void start(List& list, WaitNode& node, Ready ready, Handler handler, bool yield_first = false) {
     ReadyCancel* cancel = nullptr;
     auto slot = asio::get_associated_cancellation_slot(handler);
     if (slot.is_connected()) cancel = &slot.template emplace<ReadyCancel>(node);
-    ReadyWait(list, node, std::move(ready), cancel, std::move(handler)).park();
+    ReadyWait wait(list, node, std::move(ready), cancel, std::move(handler));
+    if (!yield_first) {
+      std::move(wait).park();
+      return;
+    }
+    const executor_type ex = wait.get_executor();
+    asio::post(ex, [w = std::move(wait)]() mutable { w(boost::system::error_code()); });
   }
 
   ReadyWait(ReadyWait&&) = default;
