@@ -44,12 +44,12 @@
 // thread; `co_await rx.recv()` takes a value that is already there without suspending and costs no
 // coroutine frame (detail/recv_operation.hpp), and `recv(token)` takes any Asio completion token,
 // `void(error_code, Result<T, RecvError>)`: `rx.recv(asio::use_awaitable)` is the awaitable to race
-// with `||` or to `co_spawn`. It is cancel-safe: a cancelled `recv()` (for example the losing branch of an awaitable
-// `||` on a strand or a one-thread context) consumes nothing, and the next `recv()` returns the
-// value; a receive whose coroutine can be cancelled yields to its executor once before taking a
-// value that is already there, so that a sibling branch that won first has cancelled it.
-// `recv_until()` takes a deadline and is loss-free on any executor. A cancelled receive throws
-// `boost::system::system_error(asio::error::operation_aborted)`.
+// with `||` or to `co_spawn`. It is cancel-safe: a cancelled `recv()` (for example the losing
+// branch of an awaitable `||` on a strand or a one-thread context) consumes nothing, and the next
+// `recv()` returns the value; a receive whose coroutine can be cancelled yields to its executor
+// once before taking a value that is already there, so that a sibling branch that won first has
+// cancelled it. `recv_until()` takes a deadline and is loss-free on any executor. A cancelled
+// receive throws `boost::system::system_error(asio::error::operation_aborted)`.
 // `co_await swarmsync::select(rx, other_rx, timer)` (select.hpp) races receives and timers
 // loss-free on any executor, a multi-threaded io_context without a strand included: a branch
 // that loses consumes nothing.
@@ -273,7 +273,8 @@ class Receiver {
     swarmsync::detail::refuse_in_asio_context("swarmsync::broadcast::Receiver::blocking_recv");
     auto r = try_recv();
     if (r || r.error().kind != RecvError::empty) return r;
-    return swarmsync::detail::block_on(recv_unraced()(asio::use_awaitable), "swarmsync::broadcast::Receiver::blocking_recv");
+    return swarmsync::detail::block_on(recv_unraced()(asio::use_awaitable),
+                                       "swarmsync::broadcast::Receiver::blocking_recv");
   }
 
   /// Takes the next value if there is one now, without waiting. Errors: `empty`, `lagged` (then

@@ -42,14 +42,14 @@
 // suspending, and parks the coroutine itself otherwise: a receive costs no coroutine frame
 // (detail/recv_operation.hpp). `recv(token)` takes any Asio completion token, with the signature
 // `void(error_code, std::optional<T>)`: `rx.recv(asio::use_awaitable)` is the awaitable to race
-// with `||` or to `co_spawn`, a callback bound to an executor works too. `recv()` is cancel-safe: a cancelled receive (the losing branch of an
-// awaitable `||` on a strand or a one-thread context, raced against a timer or another channel)
-// consumes nothing. To get there, a receive whose coroutine can be cancelled yields to its
-// executor once before taking a value that is already there (see `yield_before_take`); one
-// without a cancellation slot takes at once. `recv_until()` takes a deadline and is loss-free on
-// any executor. A cancelled operation throws
-// `boost::system::system_error(asio::error::operation_aborted)`. A cancelled bounded `send()`
-// sends nothing and its value is destroyed with the coroutine (as in tokio); to keep the value,
+// with `||` or to `co_spawn`, a callback bound to an executor works too. `recv()` is cancel-safe: a
+// cancelled receive (the losing branch of an awaitable `||` on a strand or a one-thread context,
+// raced against a timer or another channel) consumes nothing. To get there, a receive whose
+// coroutine can be cancelled yields to its executor once before taking a value that is already
+// there (see `yield_before_take`); one without a cancellation slot takes at once. `recv_until()`
+// takes a deadline and is loss-free on any executor. A cancelled operation throws
+// `boost::system::system_error(asio::error::operation_aborted)`. A cancelled bounded `send()` sends
+// nothing and its value is destroyed with the coroutine (as in tokio); to keep the value,
 // `co_await reserve()` first (cancel-safe) and then `permit.send(value)`.
 // `co_await swarmsync::select(rx, other_rx, timer)` (select.hpp) races receives and timers
 // loss-free on any executor, a multi-threaded io_context without a strand included: a branch
@@ -871,7 +871,8 @@ class Receiver {
     swarmsync::detail::refuse_in_asio_context("swarmsync::mpsc::Receiver::blocking_recv");
     if (auto v = take()) return v;
     if (finished()) return std::nullopt;
-    return swarmsync::detail::block_on(recv_unraced()(asio::use_awaitable), "swarmsync::mpsc::Receiver::blocking_recv");
+    return swarmsync::detail::block_on(recv_unraced()(asio::use_awaitable),
+                                       "swarmsync::mpsc::Receiver::blocking_recv");
   }
 
   /// Refuses every later send (their values come back to the senders) and wakes senders waiting
