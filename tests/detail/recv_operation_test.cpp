@@ -92,33 +92,38 @@ TEST(RecvOperation, AWaitingReceiveGetsEveryValueInOrder) {
   EXPECT_TRUE(ended);
 }
 
-// Cancelling a parked receive throws operation_aborted in the coroutine; a value sent in the same
-// turn as the cancellation stays queued for the next receive.
-TEST(RecvOperation, ACancelledReceiveTakesNothing) {
+// Parks `receive()` (an operation on `rx`) in a coroutine that can be cancelled, then in one turn
+// sends `value` and cancels it: the receive throws operation_aborted, and the value stays queued.
+template <class Tx, class Rx, class Receive>
+void expect_a_cancelled_receive_to_take_nothing(Tx& tx, Rx& rx, Receive receive, int value) {
   asio::io_context ioc;
-  auto [tx, rx] = mpsc::unbounded_channel<int>();
   asio::cancellation_signal cancel;
   bool aborted = false;
   asio::co_spawn(
       ioc,
-      [&, &rx = rx]() -> asio::awaitable<void> {
+      [&]() -> asio::awaitable<void> {
         try {
-          (void)co_await rx.recv_unraced();
+          (void)co_await receive();
         } catch (const boost::system::system_error& e) {
           aborted = e.code() == asio::error::operation_aborted;
         }
       },
       asio::bind_cancellation_slot(cancel.slot(), asio::detached));
   ioc.poll();  // the receive is parked
-  asio::post(ioc, [&, &tx = tx] {
-    ASSERT_TRUE(tx.send(7));
+  asio::post(ioc, [&] {
+    ASSERT_TRUE(tx.send(value));
     cancel.emit(asio::cancellation_type::terminal);
   });
   ioc.run();
   EXPECT_TRUE(aborted);
   auto left = rx.try_recv();
   ASSERT_TRUE(left);
-  EXPECT_EQ(*left, 7);
+  EXPECT_EQ(*left, value);
+}
+
+TEST(RecvOperation, ACancelledReceiveTakesNothing) {
+  auto [tx, rx] = mpsc::unbounded_channel<int>();
+  expect_a_cancelled_receive_to_take_nothing(tx, rx, [&rx = rx] { return rx.recv_unraced(); }, 7);
 }
 
 // A guarded receive in a coroutine that can be cancelled takes a turn first: a sibling branch of
@@ -280,30 +285,8 @@ TEST(RecvOperation, ABroadcastCopyThatThrowsAfterAWaitReachesTheCoroutine) {
 
 // A cancelled broadcast receive consumes nothing: the value is there for the next one.
 TEST(RecvOperation, ACancelledBroadcastReceiveTakesNothing) {
-  asio::io_context ioc;
   auto [tx, rx] = broadcast::channel<int>(4);
-  asio::cancellation_signal cancel;
-  bool aborted = false;
-  asio::co_spawn(
-      ioc,
-      [&, &rx = rx]() -> asio::awaitable<void> {
-        try {
-          (void)co_await rx.recv();
-        } catch (const boost::system::system_error& e) {
-          aborted = e.code() == asio::error::operation_aborted;
-        }
-      },
-      asio::bind_cancellation_slot(cancel.slot(), asio::detached));
-  ioc.poll();
-  asio::post(ioc, [&, &tx = tx] {
-    ASSERT_TRUE(tx.send(11));
-    cancel.emit(asio::cancellation_type::terminal);
-  });
-  ioc.run();
-  EXPECT_TRUE(aborted);
-  auto left = rx.try_recv();
-  ASSERT_TRUE(left);
-  EXPECT_EQ(*left, 11);
+  expect_a_cancelled_receive_to_take_nothing(tx, rx, [&rx = rx] { return rx.recv(); }, 11);
 }
 
 }  // namespace
