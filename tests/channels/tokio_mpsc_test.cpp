@@ -111,19 +111,13 @@ T block_on(asio::awaitable<T> a) {
 // The same for an operation (`rx.recv()`): awaited by a coroutine, as a service awaits it.
 template <class Op>
   requires asio::is_async_operation<Op>::value
-asio::awaitable<typename Op::value_type> awaiting(Op op) {
-  auto v = co_await std::move(op);
-  co_return v;
-}
-template <class Op>
-  requires asio::is_async_operation<Op>::value
 auto block_on(asio::io_context& ioc, Op op) {
-  return block_on(ioc, awaiting(std::move(op)));
+  return block_on(ioc, std::move(op)(asio::use_awaitable));
 }
 template <class Op>
   requires asio::is_async_operation<Op>::value
 auto block_on(Op op) {
-  return block_on(awaiting(std::move(op)));
+  return block_on(std::move(op)(asio::use_awaitable));
 }
 
 // Rethrows what a coroutine spawned with `tokio::spawn` threw, out of the io_context's run.

@@ -7,6 +7,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/thread_pool.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/use_future.hpp>
 
 #include <chrono>
@@ -53,10 +54,7 @@ auto run_sync(Awaitable a) {
 template <class Op>
   requires asio::is_async_operation<Op>::value
 auto run_sync(Op op) {
-  return run_sync([](Op o) -> asio::awaitable<typename Op::value_type> {
-    auto v = co_await std::move(o);
-    co_return v;
-  }(std::move(op)));
+  return run_sync(std::move(op)(asio::use_awaitable));
 }
 
 }  // namespace swarmsync::test

@@ -7,6 +7,7 @@
 
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -35,7 +36,7 @@ class Task {
   /// service's does.
   template <class Op>
     requires asio::is_async_operation<Op>::value
-  explicit Task(Op op) : Task(awaiting(std::move(op))) {}
+  explicit Task(Op op) : Task(std::move(op)(asio::use_awaitable)) {}
   Task(const Task&) = delete;
   Task& operator=(const Task&) = delete;
 
@@ -68,12 +69,6 @@ class Task {
   }
 
  private:
-  template <class Op>
-  static asio::awaitable<T> awaiting(Op op) {
-    T v = co_await std::move(op);
-    co_return v;
-  }
-
   struct State {
     bool done = false;
     std::exception_ptr error;

@@ -44,6 +44,11 @@
 // few blocks deep; beyond that it is freed, so memory after a burst returns to a few blocks.
 // Overhead per queued value: the block header (~48 bytes) shared by 32 slots.
 //
+// Layout. The `ready` word is the block's most written field: every send sets a bit in it, and the
+// consumer reads it at every value. It sits after the slots, away from `start` and `next`, which
+// every send reads to find its block: beside them, each send's read-modify-write would take the
+// line away from the other producers, and their next read of `start` would wait for it to come back.
+//
 // Values must be nothrow move-constructible: a claimed slot is always filled.
 
 #include "swarmsync/detail/wait_list.hpp"
@@ -210,15 +215,17 @@ class BlockList {
   struct Block {
     explicit Block(std::uint64_t s) : start(s) {}
     std::uint64_t start;  // index of slot 0; written before the block is published
-    std::atomic<std::uint64_t> ready{0};
     std::atomic<Block*> next{nullptr};
     std::atomic<std::uint64_t> observed_tail{0};
     std::atomic<bool> released{false};
     struct Storage {
       alignas(T) unsigned char bytes[sizeof(T)];
     } storage[block_capacity];
+    std::atomic<std::uint64_t> ready{0};  // after the slots, on another line than `start` (see Layout)
     T* slot(std::uint64_t i) noexcept { return std::launder(reinterpret_cast<T*>(storage[i].bytes)); }
   };
+
+  static_assert(offsetof(Block, ready) - offsetof(Block, start) >= 64, "see Layout in the header comment");
 
   Block* find_block(std::uint64_t index) noexcept {
     const std::uint64_t start = index & ~slot_mask;
