@@ -95,6 +95,16 @@ TEST(MpscUnbounded, CloseRefusesNewSendsAndKeepsWhatWasAccepted) {
   }());
 }
 
+// A send refused by a closed channel claims no slot: what the queue holds does not grow (a sender
+// that goes on sending after the close must not fill memory with refusals).
+TEST(MpscUnbounded, SendsRefusedByAClosedChannelTakeNoRoom) {
+  auto [tx, rx] = mpsc::unbounded_channel<int>();
+  tx.send(1).value();
+  rx.close();
+  for (int i = 0; i < 1000; ++i) ASSERT_FALSE(tx.send(i));
+  EXPECT_EQ(rx.len(), 1u);
+}
+
 TEST(MpscUnbounded, ConcurrentSendsAroundCloseAreEitherReceivedOrGivenBack) {
   for (int round = 0; round < 50; ++round) {
     auto [tx_end, rx_end] = mpsc::unbounded_channel<int>();

@@ -829,6 +829,32 @@ TEST(ServiceContextReceive, AQueuedValueIsTakenWithoutATurnOfTheExecutor) {
                                              "other handler"}));
 }
 
+// A channel that ends while the instance waits on it returns "nothing more", and nothing is in
+// hand then: an instance that fails after it has lost no message.
+TEST(ServiceContextReceive, AChannelThatEndsWhileWaitedOnLeavesNoMessageInHand) {
+  auto shared = std::make_shared<Shared>();
+  auto [tx_end, rx_end] = mpsc::unbounded_channel<int>();
+  std::optional<mpsc::UnboundedSender<int>> tx(std::move(tx_end));
+  auto& rx = rx_end;
+  asio::io_context ioc;
+  Context ctx("waiter", 0, shared);
+  std::optional<bool> got_value, in_hand;
+  ctx.spawn(
+      ioc.get_executor(),
+      [&](Context& c) -> asio::awaitable<void> {
+        const auto v = co_await c.recv(rx);  // waits: nothing is queued
+        got_value = v.has_value();
+        in_hand = c.message_in_hand();
+      },
+      [](std::exception_ptr e) {
+        if (e) std::rethrow_exception(e);
+      });
+  asio::post(ioc, [&] { tx.reset(); });  // runs once the receive waits: the last sender leaves
+  ioc.run();
+  EXPECT_EQ(got_value, std::optional<bool>(false));
+  EXPECT_EQ(in_hand, std::optional<bool>(false));
+}
+
 TEST(Supervisor, EveryFirstInstanceSeesStartupAndEveryInstanceSeesShutdown) {
   auto shared = std::make_shared<Shared>();
   asio::io_context ioc;

@@ -159,7 +159,19 @@ class ServiceContext {
         co_return R(in_place_error, broadcast::RecvError{broadcast::RecvError::closed});
       }
       if (auto v = rx.try_recv(); v || v.error().kind != broadcast::RecvError::empty) co_return v;
-      if (auto v = co_await wait([&rx] { return rx.recv_unraced(); })) co_return std::move(*v);
+      // Idle: the receive is awaited here, without a coroutine of its own (see `wait`).
+      std::optional<R> v;
+      idle_ = true;
+      try {
+        auto got = co_await rx.recv_unraced();
+        v = std::move(got);
+      } catch (const boost::system::system_error& e) {
+        idle_ = false;
+        if (!interrupted(e)) throw;
+      }
+      idle_ = false;
+      if (v) co_return std::move(*v);
+      co_await asio::this_coro::reset_cancellation_state();
     }
   }
 
@@ -208,11 +220,24 @@ class ServiceContext {
         taken();
         co_return std::move(*v);
       }
-      if (auto v = co_await wait([&rx] { return rx.recv_unraced(); })) {
+      // Idle: the receive is awaited here, without a coroutine of its own (see `wait`).
+      std::optional<std::optional<T>> v;
+      idle_ = true;
+      try {
+        auto got = co_await rx.recv_unraced();
+        v = std::move(got);
+      } catch (const boost::system::system_error& e) {
+        idle_ = false;
+        if (!interrupted(e)) throw;
+      }
+      idle_ = false;
+      if (v) {
+        if (!*v) co_return std::nullopt;  // the channel ended: nothing in hand
         in_hand_ = true;
         taken();
         co_return std::move(*v);
       }
+      co_await asio::this_coro::reset_cancellation_state();
     }
   }
 
@@ -258,7 +283,8 @@ class ServiceContext {
 
   // Runs one receive while marked idle, so that a stop request may interrupt it. Returns
   // nothing if it was interrupted by a stop request (the cancellation state is then reset, so
-  // that a draining instance can go on awaiting).
+  // that a draining instance can go on awaiting). For `recv_until`, itself a coroutine; the plain
+  // receives do the same inline, awaiting the channel's operation without a frame of their own.
   template <class Start>
   auto wait(Start start) -> asio::awaitable<std::optional<typename decltype(start())::value_type>> {
     idle_ = true;
@@ -268,10 +294,15 @@ class ServiceContext {
       co_return std::move(v);
     } catch (const boost::system::system_error& e) {
       idle_ = false;
-      if (e.code() != asio::error::operation_aborted || !stop_requested()) throw;
+      if (!interrupted(e)) throw;
     }
     co_await asio::this_coro::reset_cancellation_state();
     co_return std::nullopt;
+  }
+
+  // Whether `e`, thrown by a wait, is the interruption of a stop request (and not a failure).
+  bool interrupted(const boost::system::system_error& e) const {
+    return e.code() == asio::error::operation_aborted && stop_requested();
   }
 
   // Lets the handlers queued on the executor run before this instance goes on (see Fairness).
