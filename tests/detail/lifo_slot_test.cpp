@@ -53,6 +53,22 @@ TEST(LifoSlot, AnOfferForAnotherContextIsRefused) {
   EXPECT_TRUE(refused);
 }
 
+TEST(LifoSlot, RunningSaysWhetherThisThreadIsInsideARunnerForTheContext) {
+  asio::io_context ioc, other;
+  EXPECT_FALSE(Slot::running(ioc));
+  bool in_runner = false, for_other = true, in_plain_handler = true;
+  post_runner(ioc, [&] {
+    in_runner = Slot::running(ioc);
+    for_other = Slot::running(other);
+  });
+  asio::post(ioc, [&] { in_plain_handler = Slot::running(ioc); });  // not a runner
+  ioc.run();
+  EXPECT_TRUE(in_runner);
+  EXPECT_FALSE(for_other);
+  EXPECT_FALSE(in_plain_handler);
+  EXPECT_FALSE(Slot::running(ioc));
+}
+
 TEST(LifoSlot, AnOfferedTaskRunsWhenTheCurrentOneReturnsOnItsThreadBeforeTheQueue) {
   asio::io_context ioc;
   std::vector<std::string> order;

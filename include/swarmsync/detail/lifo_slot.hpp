@@ -140,6 +140,11 @@ class LifoSlot {
     }
   }
 
+  /// True when this thread is inside `run` for `context`: an `offer` for it would succeed.
+  static bool running(const boost::asio::io_context& context) noexcept {
+    return current_ && current_->context == &context;
+  }
+
   /// Puts `task` in the slot when this thread is inside `run` for `context`; a task already there
   /// goes to the io_context's queue. False, and `task` untouched, otherwise.
   template <class F>

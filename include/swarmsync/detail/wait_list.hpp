@@ -13,18 +13,21 @@
 //   linked     - the node is (or is about to be) on a list, or in a list that a waker took;
 //   initiating - the parking side is still inside the wait's initiation;
 //   deferred   - a completion arrived during the initiation and waits for it to end;
-//   completing - the winner of `armed` is handing the continuation to the executor.
-// The waker, a cancellation and a timeout each clear `armed` with a read-modify-write that sets
-// `completing` in the same step; exactly one of them wins and completes the handler, and clears
-// `completing` once it no longer touches the executor. Every completer holds a reference to the
-// node for that time. A node stays `linked` until a waker unlinks it, so a
+//   completing - the winner of `armed` is handing the continuation to an executor from a thread
+//                that may not be running it (see Shutdown).
+// The waker, a cancellation and a timeout each clear `armed` with a read-modify-write; exactly one
+// of them wins and completes the handler. A waker that finds the initiation over and hands the
+// continuation to its own thread's LIFO slot (the waker and the woken coroutine on one io_context
+// thread) clears `armed` alone and touches the node no more; any other winner sets `completing`
+// in the same step and clears it once it no longer touches the executor. Every completer holds a
+// reference to the node for that time. A node stays `linked` until a waker unlinks it, so a
 // cancelled node that parks again is re-armed in place rather than pushed twice.
 //
 // After arming, the parking side re-reads the channel from inside the initiation, and that read
 // touches the consumer's own state. A completion that lands meanwhile (from another thread) must
 // not resume the coroutine yet, or the coroutine would run on another thread while the initiation
 // still reads its state and frame: such a completion only sets `deferred`, and the initiation
-// resumes the coroutine itself when it ends.
+// resumes the coroutine itself when it ends, from its own thread.
 //
 // No lost wake-up: the parking side links its node (a seq_cst RMW) and then re-reads the channel
 // (seq_cst); the making-progress side publishes (seq_cst) and then reads the list head (seq_cst).
@@ -52,8 +55,8 @@
 #include "swarmsync/detail/asio_fwd.hpp"
 #include "swarmsync/detail/lifo_executor.hpp"
 #include "swarmsync/detail/lifo_slot.hpp"
+#include "swarmsync/detail/parked_handler.hpp"
 
-#include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/associated_cancellation_slot.hpp>
@@ -61,7 +64,6 @@
 #include <boost/asio/cancellation_type.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/awaitable.hpp>
-#include <boost/asio/bind_allocator.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/recycling_allocator.hpp>
 #include <boost/asio/defer.hpp>
@@ -120,7 +122,7 @@ class ParkingRegistry;
 /// A parked waiter: the completion handler of one wait at a time.
 class WaitNode {
  public:
-  using Handler = asio::any_completion_handler<void(boost::system::error_code)>;
+  using Handler = ParkedHandler;
 
   using State = std::uint64_t;
   static constexpr State armed = 1;
@@ -182,15 +184,22 @@ class WaitNode {
     return next & ~(generation_one - 1);
   }
 
-  /// Installs the completion handler of the next wait, and the executor it resumes on.
+  /// Installs the completion handler of the next wait, and notes the executor it resumes on.
   template <class H>
   void install(H&& handler) {
-    executor_ = asio::get_associated_executor(handler);
-    // Swap, not assign: Boost 1.81's any_completion_handler move-assignment recurses forever.
-    // The recycling allocator keeps the type-erased handler in the thread's small block cache
-    // instead of the heap (a coroutine's handler asks for std::allocator otherwise).
-    Handler(asio::bind_allocator(asio::recycling_allocator<void>(), std::forward<H>(handler))).swap(handler_);
-    register_with(asio::query(executor_, asio::execution::context));
+    auto executor = asio::get_associated_executor(handler);
+    asio::execution_context* context = nullptr;
+    if (asio::io_context* io = plain_io_context(executor)) {
+      // Relaxed: the arming RMW publishes it, as the handler (see `resumes_here`).
+      io_.store(io, std::memory_order_relaxed);
+      context = io;
+    } else {
+      io_.store(nullptr, std::memory_order_relaxed);
+      executor_ = std::move(executor);
+      context = &asio::query(executor_, asio::execution::context);
+    }
+    handler_.emplace(std::forward<H>(handler));
+    register_with(*context);
   }
 
   /// The owner is done with the node: it leaves the parking registry and drops the owner's
@@ -200,9 +209,10 @@ class WaitNode {
     release();
   }
 
-  /// Completes the handler: defers the continuation to the handler's executor, never inline, or,
-  /// while the initiation is still running, leaves that to `end_initiation`. Only the winner of
-  /// `try_disarm` (or of the waker's RMW) may call this.
+  /// Completes the handler: hands the continuation to the handler's executor, never runs it
+  /// inline, or, while the initiation is still running, leaves that to `end_initiation`; then
+  /// clears `completing`. Only the winner of `try_disarm` (or of a waker's RMW that set
+  /// `completing`) may call this.
   void complete(boost::system::error_code ec) {
     completion_ec_ = ec;
     State s = state_.load(std::memory_order_acquire);
@@ -218,6 +228,22 @@ class WaitNode {
     state_.fetch_and(~completing, std::memory_order_release);
   }
 
+  /// True when a waker that reads `s` (armed) may complete the wait through this thread's LIFO
+  /// slot: the initiation is over, the handler runs on a plain io_context executor and this
+  /// thread is inside that io_context's slot runner. Such a waker disarms without `completing`
+  /// and calls `complete_here`: the context cannot shut down while this thread runs it, and the
+  /// continuation, in this thread's slot, cannot run before the waker returns. `s` must have been
+  /// read with acquire (or stronger): it shows this wait's executor.
+  bool resumes_here(State s) const noexcept {
+    if (s & initiating) return false;
+    asio::io_context* io = io_.load(std::memory_order_relaxed);
+    return io && LifoSlot::running(*io);
+  }
+
+  /// Completes the handler through this thread's LIFO slot; for a waker that disarmed without
+  /// setting `completing` after `resumes_here`. The node is not touched after the hand-over.
+  void complete_here(boost::system::error_code ec) { resume(ec); }
+
   /// Ends the initiation; resumes the coroutine if a completion arrived during it.
   void end_initiation() {
     const State s = state_.fetch_and(~initiating, std::memory_order_acq_rel);
@@ -228,7 +254,7 @@ class WaitNode {
   }
 
   /// The handler's cancellation slot (not connected when the wait cannot be cancelled).
-  asio::cancellation_slot cancellation_slot() const { return handler_.get_cancellation_slot(); }
+  asio::cancellation_slot cancellation_slot() const { return handler_.cancellation_slot(); }
 
  private:
   friend class WaitList;
@@ -245,8 +271,8 @@ class WaitNode {
   WaitNode() = default;
   ~WaitNode() = default;
 
-  // A waker running on a thread of the waiting coroutine's own io_context puts the continuation in
-  // that thread's `LifoSlot`, where it runs as soon as the waker's current handler returns, on the
+  // A waker running on a thread of the waiting coroutine's own io_context (its handler's executor
+  // a plain io_context executor) puts the continuation in that thread's `LifoSlot`, where it runs as soon as the waker's current handler returns, on the
   // same thread, before the io_context's queue and without waking another thread (tokio's LIFO
   // slot: a ping-pong between two coroutines stays on one thread, its data hot in that core's
   // cache, and never takes the io_context's mutex). Outside a slot's runner it is deferred to the
@@ -261,24 +287,21 @@ class WaitNode {
   // destroy it as soon as `run()` returns, while this thread would otherwise still be inside the
   // post's wake-up signal.
   void resume(boost::system::error_code ec) {
-    const asio::any_io_executor executor = std::move(executor_);
-    executor_ = asio::any_io_executor();
-    resume_on(executor, ec);
-  }
-
-  void resume_on(const asio::any_io_executor& executor, boost::system::error_code ec) {
     Resume next{std::move(handler_), ec};
-    if (const auto* own = executor.target<asio::io_context::executor_type>()) {
-      asio::io_context& context = asio::query(*own, asio::execution::context);
+    if (asio::io_context* io = io_.load(std::memory_order_relaxed)) {
+      if (LifoSlot::offer(next, *io)) return;
+      const asio::io_context::executor_type own = io->get_executor();
       // A waker inside its own io_context's run() needs no tracked work: the context outlives it.
-      if (own->running_in_this_thread()) {
-        if (!LifoSlot::offer(next, context)) asio::defer(*own, LifoSlot::Runner<Resume>{std::move(next), &context});
+      if (own.running_in_this_thread()) {
+        asio::defer(own, LifoSlot::Runner<Resume>{std::move(next), io});
         return;
       }
-      asio::defer(asio::prefer(*own, asio::execution::outstanding_work.tracked),
-                  LifoSlot::Runner<Resume>{std::move(next), &context});
+      asio::defer(asio::prefer(own, asio::execution::outstanding_work.tracked),
+                  LifoSlot::Runner<Resume>{std::move(next), io});
       return;
     }
+    const asio::any_io_executor executor = std::move(executor_);
+    executor_ = asio::any_io_executor();
     if (const auto* strand = executor.target<IoStrand>()) {
       // The concrete strand: no type-erased executor is made to hand the continuation over.
       if (strand->get_inner_executor().running_in_this_thread()) {
@@ -295,14 +318,28 @@ class WaitNode {
     asio::defer(asio::prefer(executor, asio::execution::outstanding_work.tracked), std::move(next));
   }
 
+  // The io_context whose plain executor `executor` is (or holds, type-erased), else null.
+  template <class Executor>
+  static asio::io_context* plain_io_context(const Executor& executor) noexcept {
+    if constexpr (std::is_same_v<Executor, asio::io_context::executor_type>) {
+      return &asio::query(executor, asio::execution::context);
+    } else if constexpr (std::is_same_v<Executor, asio::any_io_executor>) {
+      const auto* own = executor.template target<asio::io_context::executor_type>();
+      return own ? &asio::query(*own, asio::execution::context) : nullptr;
+    } else {
+      return nullptr;
+    }
+  }
+
   void register_with(asio::execution_context& context);
   void detach();
 
   std::atomic<std::uint32_t> refs_{1};
   std::atomic<State> state_{0};
   WaitNode* next_ = nullptr;  // written by the pusher before publication, read by the waker after
-  Handler handler_;           // both written by the parking side before it arms the node
-  asio::any_io_executor executor_;
+  Handler handler_;           // all three written by the parking side before it arms the node
+  std::atomic<asio::io_context*> io_{nullptr};  // the handler's io_context, when its executor is plain
+  asio::any_io_executor executor_;              // the handler's executor otherwise
   boost::system::error_code completion_ec_;  // written by the completer before it sets `deferred`
   asio::execution_context* context_ = nullptr;  // the parking side's own: where it is registered
   std::shared_ptr<ParkingRegistry> registry_;
@@ -345,6 +382,7 @@ class ParkingRegistry {
       if (n->try_disarm()) {
         WaitNode::Handler doomed(std::move(n->handler_));
         n->executor_ = asio::any_io_executor();
+        n->io_.store(nullptr, std::memory_order_relaxed);
         n->state_.fetch_and(~WaitNode::completing, std::memory_order_relaxed);
       } else {
         // Another thread won the node and is handing its continuation to this context: wait
@@ -473,14 +511,20 @@ class WaitList {
     WaitNode* n = head_.exchange(nullptr, std::memory_order_seq_cst);
     while (n) {
       WaitNode* next = n->next_;
-      // Unlinks and, if armed, disarms in one RMW that also sets `completing` (see WaitNode).
-      // The list's reference keeps the node alive until `release`.
-      WaitNode::State s = n->state_.load(std::memory_order_relaxed);
-      while (!n->state_.compare_exchange_weak(
-          s, (s & ~(WaitNode::armed | WaitNode::linked)) | ((s & WaitNode::armed) ? WaitNode::completing : 0),
-          std::memory_order_acq_rel, std::memory_order_relaxed)) {
-      }
-      if (s & WaitNode::armed) n->complete({});
+      // Unlinks and, if armed, disarms in one RMW that also sets `completing` unless the
+      // continuation goes to this thread's LIFO slot (see WaitNode). The list's reference keeps
+      // the node alive until `release`.
+      // acquire (also on a failed exchange): a state read as armed shows that wait's executor.
+      WaitNode::State s = n->state_.load(std::memory_order_acquire);
+      bool here = false;
+      WaitNode::State next_state;
+      do {
+        here = (s & WaitNode::armed) && n->resumes_here(s);
+        next_state = (s & ~(WaitNode::armed | WaitNode::linked)) |
+                     ((s & WaitNode::armed) && !here ? WaitNode::completing : 0);
+      } while (!n->state_.compare_exchange_weak(s, next_state, std::memory_order_acq_rel, std::memory_order_acquire));
+      if (here) n->complete_here({});
+      else if (s & WaitNode::armed) n->complete({});
       n->release();
       n = next;
     }
@@ -525,23 +569,32 @@ class SingleWaiter {
     return node.arm_state();
   }
 
-  /// Wakes the receiver if it is parked. Cheap (two loads) when it is not.
+  /// Wakes the receiver if it is parked. Cheap (two loads, inline in the caller) when it is not.
   void wake_all() {
     WaitNode* n = node_.load(std::memory_order_seq_cst);
     if (!n) return;
     // seq_cst: the waker's "read the waiter" step, ordered after its publish (see the class
     // comment). The channel's reference keeps the node alive while it is completed.
-    WaitNode::State s = n->state_.load(std::memory_order_seq_cst);
+    const WaitNode::State s = n->state_.load(std::memory_order_seq_cst);
+    if (s & WaitNode::armed) wake(*n, s);
+  }
+
+ private:
+  // Out of line: a send's path stays short while the receiver is busy.
+  [[gnu::noinline]] static void wake(WaitNode& n, WaitNode::State s) {
     while (s & WaitNode::armed) {
-      if (n->state_.compare_exchange_weak(s, (s & ~WaitNode::armed) | WaitNode::completing,
-                                          std::memory_order_acq_rel, std::memory_order_acquire)) {
-        n->complete({});
+      // Without `completing` when the continuation goes to this thread's LIFO slot (see WaitNode);
+      // the loads above acquire the arming, so the executor read is this wait's.
+      const bool here = n.resumes_here(s);
+      if (n.state_.compare_exchange_weak(s, (s & ~WaitNode::armed) | (here ? 0 : WaitNode::completing),
+                                         std::memory_order_acq_rel, std::memory_order_acquire)) {
+        if (here) n.complete_here({});
+        else n.complete({});
         return;
       }
     }
   }
 
- private:
   std::atomic<WaitNode*> node_{nullptr};
 };
 
@@ -563,8 +616,8 @@ inline void connect_cancellation(WaitNode& node) {
 /// The initiation of a wait: installs `handler` in `node` (its associated executor is where it
 /// will run, its cancellation slot completes the wait with `operation_aborted`), parks the node on
 /// `list`, then completes it at once if `ready()` (re-read after parking: no lost wake-up). The
-/// handler is never invoked inside this call: a completion that lands during it is run when it ends,
-/// on the handler's executor.
+/// handler is never invoked inside this call: a completion that lands during it goes to the
+/// handler's executor, and runs once this call has ended.
 template <class List, class Ready, class Handler>
 void park_now(List& list, WaitNode& node, const Ready& ready, Handler&& handler) {
   node.install(std::forward<Handler>(handler));
