@@ -234,6 +234,34 @@ TEST(ParkedHandler, AMoveThatThrowsAtTheCallGivesTheBlockBackAndDestroysTheHandl
   EXPECT_EQ(alive_in_call, -1);
 }
 
+// Destroyed after the thread's spare-block cache (constructed before it): gives a block back
+// then, and counts what operator delete freed meanwhile.
+struct LateGiver {
+  static inline std::atomic<std::size_t> freed{0};
+  void* block = nullptr;
+  std::size_t size = 0;
+  ~LateGiver() {
+    const std::size_t before = swarmsync::test::deallocation_count();
+    if (block) swarmsync::detail::SpareBlocks::give(block, size);
+    freed = swarmsync::test::deallocation_count() - before;
+  }
+};
+
+TEST(SpareBlocks, ABlockGivenBackAfterTheThreadsCacheIsGoneIsFreed) {
+  using swarmsync::detail::SpareBlocks;
+  if (!swarmsync::test::allocation_counting())
+    GTEST_SKIP() << "allocation counting needs the program's own operator new, which sanitizers replace";
+  LateGiver::freed = 0;
+  std::thread([] {
+    static thread_local LateGiver late;  // constructed first: destroyed after the cache
+    std::size_t size = 0;
+    void* block = SpareBlocks::take(100, &size);  // the cache is constructed here
+    late.block = block;
+    late.size = size;
+  }).join();
+  EXPECT_EQ(LateGiver::freed.load(), 1u) << "a block given back to a destroyed cache is lost";
+}
+
 TEST(ParkedHandler, AMoveThatThrowsAtTheParkLeavesItEmptyAndGivesTheBlockBack) {
   if (!swarmsync::test::allocation_counting())
     GTEST_SKIP() << "allocation counting needs the program's own operator new, which sanitizers replace";

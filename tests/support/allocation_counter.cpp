@@ -8,6 +8,7 @@
 
 namespace {
 std::atomic<std::size_t> allocations{0};
+std::atomic<std::size_t> deallocations{0};
 std::atomic<std::size_t> asio_blocks{0};
 std::atomic<std::size_t> failing_from{0};
 }
@@ -21,6 +22,7 @@ bool allocation_counting() { return true; }
 #endif
 
 std::size_t allocation_count() { return allocations.load(std::memory_order_relaxed); }
+std::size_t deallocation_count() { return deallocations.load(std::memory_order_relaxed); }
 std::size_t asio_block_count() { return asio_blocks.load(std::memory_order_relaxed); }
 
 void fail_allocations_of_at_least(std::size_t bytes) { failing_from.store(bytes, std::memory_order_relaxed); }
@@ -35,8 +37,11 @@ void* operator new(std::size_t n) {
   if (void* p = std::malloc(n ? n : 1)) return p;
   throw std::bad_alloc();
 }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+void operator delete(void* p) noexcept {
+  if (p) deallocations.fetch_add(1, std::memory_order_relaxed);
+  std::free(p);
+}
+void operator delete(void* p, std::size_t) noexcept { operator delete(p); }
 
 // Asio's recycling allocator (handlers, coroutine frames) takes a block from the thread's small
 // cache and, when none fits, from std::aligned_alloc: counted apart, and failed on demand too.

@@ -11,6 +11,8 @@ namespace swarmsync::test {
 
 bool allocation_counting();
 std::size_t allocation_count();
+/// Blocks given back through operator delete so far (null pointers not counted).
+std::size_t deallocation_count();
 /// Blocks Asio's recycling allocator (coroutine frames, handlers, operations) took from the heap:
 /// outside an io_context's threads, every one; inside, those its thread's cache (two blocks per
 /// purpose) could not give.

@@ -37,7 +37,8 @@ namespace swarmsync::detail {
 /// A thread's spare memory blocks for parked handlers that do not fit in place: up to `kSlots`
 /// blocks given back, each reused for a request it is large enough for. Sizes are rounded up to
 /// `kGrain` bytes so that handlers of close sizes share blocks. A block may be given back on
-/// another thread than the one that took it (a wait completed elsewhere).
+/// another thread than the one that took it (a wait completed elsewhere), and after the thread's
+/// cache is gone (a handler destroyed late in the thread's exit): it is then freed at once.
 class SpareBlocks {
  public:
   static constexpr std::size_t kSlots = 4;
@@ -49,6 +50,8 @@ class SpareBlocks {
   /// A block of at least `rounded(bytes)` bytes, aligned as `operator new` aligns; its size is
   /// stored in `*size`. Throws `std::bad_alloc`.
   static void* take(std::size_t bytes, std::size_t* size) {
+    *size = rounded(bytes);
+    if (gone) return ::operator new(*size);
     Cache& cache = local();
     for (Slot& slot : cache.slots) {
       if (slot.block && slot.size >= bytes) {
@@ -56,12 +59,15 @@ class SpareBlocks {
         return std::exchange(slot.block, nullptr);
       }
     }
-    *size = rounded(bytes);
     return ::operator new(*size);
   }
 
   /// Gives a block back: kept for the next `take` while there is room, freed otherwise.
   static void give(void* block, std::size_t size) noexcept {
+    if (gone) {
+      ::operator delete(block);
+      return;
+    }
     Cache& cache = local();
     for (Slot& slot : cache.slots) {
       if (!slot.block) {
@@ -85,8 +91,13 @@ class SpareBlocks {
     ~Cache() {
       for (Slot& slot : slots)
         if (slot.block) ::operator delete(std::exchange(slot.block, nullptr));
+      gone = true;
     }
   };
+
+  // Set when this thread's cache is destroyed. A plain flag with nothing to destroy: it stays
+  // readable until the thread ends, after every thread_local object's destructor.
+  static inline thread_local bool gone = false;
   static Cache& local() noexcept {
     thread_local Cache cache;
     return cache;
