@@ -60,22 +60,30 @@ static_assert(ParkedHandler::fits_inline<Small>);
 static_assert(!ParkedHandler::fits_inline<Large>);
 static_assert(!ParkedHandler::fits_inline<Throwing>);
 
+// What the probes of one check saw: the error of the last call and the live copies during it.
+// Made first, it starts the probes' live count from zero.
 template <class H>
-void expect_invoked_after_its_storage_is_gone() {
-  H::alive = 0;
+struct Witness {
   error_code seen;
   int alive_in_call = -1;
+  Witness() { H::alive = 0; }
+  H probe() { return H(&seen, &alive_in_call); }
+};
+
+template <class H>
+void expect_invoked_after_its_storage_is_gone() {
+  Witness<H> w;
   {
     ParkedHandler parked;
     EXPECT_FALSE(parked);
-    parked.emplace(H(&seen, &alive_in_call));
+    parked.emplace(w.probe());
     EXPECT_TRUE(parked);
     EXPECT_EQ(H::alive, 1);
     std::move(parked)(asio::error::operation_aborted);
     EXPECT_FALSE(parked);
   }
-  EXPECT_EQ(seen, asio::error::operation_aborted);
-  EXPECT_EQ(alive_in_call, 1) << "the stored handler is destroyed before the call";
+  EXPECT_EQ(w.seen, asio::error::operation_aborted);
+  EXPECT_EQ(w.alive_in_call, 1) << "the stored handler is destroyed before the call";
   EXPECT_EQ(H::alive, 0);
 }
 
@@ -86,12 +94,11 @@ TEST(ParkedHandler, ALargeHandlerIsInvokedOnceItsBlockIsGivenBack) { expect_invo
 TEST(ParkedHandler, AHandlerThatFitsIsKeptWithoutAnAllocation) {
   if (!swarmsync::test::allocation_counting())
     GTEST_SKIP() << "allocation counting needs the program's own operator new, which sanitizers replace";
-  error_code seen;
-  int alive_in_call = -1;
+  Witness<Small> w;
   const std::size_t before = swarmsync::test::allocation_count();
   const std::size_t blocks_before = swarmsync::test::asio_block_count();
   ParkedHandler parked;
-  parked.emplace(Small(&seen, &alive_in_call));
+  parked.emplace(w.probe());
   std::move(parked)(error_code());
   EXPECT_EQ(swarmsync::test::allocation_count(), before);
   EXPECT_EQ(swarmsync::test::asio_block_count(), blocks_before);
@@ -100,16 +107,15 @@ TEST(ParkedHandler, AHandlerThatFitsIsKeptWithoutAnAllocation) {
 TEST(ParkedHandler, ALargeHandlerReusesTheThreadsSpareBlock) {
   if (!swarmsync::test::allocation_counting())
     GTEST_SKIP() << "allocation counting needs the program's own operator new, which sanitizers replace";
-  error_code seen;
-  int alive_in_call = -1;
+  Witness<Large> w;
   ParkedHandler parked;
-  parked.emplace(Large(&seen, &alive_in_call));
+  parked.emplace(w.probe());
   std::move(parked)(error_code());
   const std::size_t before = swarmsync::test::allocation_count();
   for (int i = 0; i < 1000; ++i) {
-    parked.emplace(Large(&seen, &alive_in_call));
+    parked.emplace(w.probe());
     std::move(parked)(error_code());
-    parked.emplace(Large(&seen, &alive_in_call));
+    parked.emplace(w.probe());
     parked.reset();
   }
   EXPECT_EQ(swarmsync::test::allocation_count(), before) << "a block given back is taken again";
@@ -190,23 +196,21 @@ TEST(ParkedHandler, AHandlerMayParkAnotherInTheSameObjectFromItsCall) {
 
 template <class H>
 void expect_destroyed_uninvoked() {
-  H::alive = 0;
-  error_code seen;
-  int alive_in_call = -1;
+  Witness<H> w;
   {
     ParkedHandler parked;
-    parked.emplace(H(&seen, &alive_in_call));
+    parked.emplace(w.probe());
     ParkedHandler moved(std::move(parked));
     EXPECT_FALSE(parked);
     EXPECT_TRUE(moved);
     EXPECT_EQ(H::alive, 1);
   }
   EXPECT_EQ(H::alive, 0);
-  EXPECT_EQ(alive_in_call, -1) << "never invoked";
+  EXPECT_EQ(w.alive_in_call, -1) << "never invoked";
   {
     ParkedHandler parked;
-    parked.emplace(H(&seen, &alive_in_call));
-    parked.emplace(H(&seen, &alive_in_call));  // replaces: the first is destroyed
+    parked.emplace(w.probe());
+    parked.emplace(w.probe());  // replaces: the first is destroyed
     EXPECT_EQ(H::alive, 1);
     parked.reset();
     EXPECT_FALSE(parked);
@@ -219,19 +223,17 @@ TEST(ParkedHandler, AHandlerThatFitsIsDestroyedUninvokedWithItsOwnerOrReset) { e
 TEST(ParkedHandler, ALargeHandlerIsDestroyedUninvokedWithItsOwnerOrReset) { expect_destroyed_uninvoked<Large>(); }
 
 TEST(ParkedHandler, AMoveThatThrowsAtTheCallGivesTheBlockBackAndDestroysTheHandler) {
-  Throwing::alive = 0;
   Throwing::throw_on_move = false;
-  error_code seen;
-  int alive_in_call = -1;
+  Witness<Throwing> w;
   ParkedHandler parked;
-  parked.emplace(Throwing(&seen, &alive_in_call));
+  parked.emplace(w.probe());
   ASSERT_EQ(Throwing::alive, 1);
   Throwing::throw_on_move = true;
   EXPECT_THROW(std::move(parked)(error_code()), std::runtime_error);
   Throwing::throw_on_move = false;
   EXPECT_FALSE(parked);
   EXPECT_EQ(Throwing::alive, 0);
-  EXPECT_EQ(alive_in_call, -1);
+  EXPECT_EQ(w.alive_in_call, -1);
 }
 
 // Destroyed after the thread's spare-block cache (constructed before it): gives a block back
@@ -265,14 +267,12 @@ TEST(SpareBlocks, ABlockGivenBackAfterTheThreadsCacheIsGoneIsFreed) {
 TEST(ParkedHandler, AMoveThatThrowsAtTheParkLeavesItEmptyAndGivesTheBlockBack) {
   if (!swarmsync::test::allocation_counting())
     GTEST_SKIP() << "allocation counting needs the program's own operator new, which sanitizers replace";
-  Throwing::alive = 0;
-  error_code seen;
-  int alive_in_call = -1;
+  Witness<Throwing> w;
   {
     ParkedHandler parked;
-    parked.emplace(Throwing(&seen, &alive_in_call));  // a block for the thread's spares
+    parked.emplace(w.probe());  // a block for the thread's spares
     parked.reset();
-    Throwing handler(&seen, &alive_in_call);
+    Throwing handler = w.probe();
     Throwing::throw_on_move = true;
     EXPECT_THROW(parked.emplace(std::move(handler)), std::runtime_error);
     Throwing::throw_on_move = false;

@@ -2,7 +2,7 @@
 // The completion handler of a parked wait, type-erased for a `void(error_code)` call.
 //
 //     ParkedHandler h;
-//     h.emplace(std::move(handler));          // in place when it fits, else a recycled block
+//     h.emplace(std::move(handler));          // in place when it fits, else a spare block
 //     auto slot = h.cancellation_slot();      // the handler's own
 //     std::move(h)(ec);                       // empty from here on; the handler is invoked
 //
