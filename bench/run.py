@@ -55,7 +55,7 @@ UNITS = {
 
 def targets(cases):
     """DESIGN.md section 5, and for the scaling cases and protocol variations their base case's
-    (mpsc_1_1_p64 that of mpsc_1_1, the others 2x): (case, metric, peer, factor). swarmsync must be `factor` times
+    (those of 1 -> 1 that of mpsc_1_1, the others 2x): (case, metric, peer, factor). swarmsync must be `factor` times
     better than the peer (a factor of 0.5: no worse than half as good)."""
     t = [
         ("mpsc_1_1", "mmsg_per_s", "tokio", 1.5),
@@ -71,6 +71,8 @@ def targets(cases):
         ("bounded_16_1", "mmsg_per_s", "tokio", 2.0),
         ("mpsc_4_1_y1024", "mmsg_per_s", "tokio", 2.0),
         ("mpsc_1_1_p64", "mmsg_per_s", "tokio", 1.5),
+        ("mpsc_1_1_y1024", "mmsg_per_s", "tokio", 1.5),
+        ("mpsc_1_1_p64_y1024", "mmsg_per_s", "tokio", 1.5),
     ]
     t += [(c, "mdeliveries_per_s", "tokio", 2.0) for c in cases if c.startswith("broadcast_")]
     return t

@@ -38,7 +38,7 @@ constexpr std::uint64_t kMessages = 4'000'000;  // mpsc, all producers together
 constexpr std::size_t kCapacity = 1024;         // bounded mpsc
 constexpr std::size_t kBatch = 256;             // recv_many limit
 constexpr std::uint64_t kYieldEvery = 64;       // a broadcast sender yields this often
-constexpr std::uint64_t kProducerYield = 1024;  // mpsc_4_1_y1024: a producer yields this often
+constexpr std::uint64_t kProducerYield = 1024;  // the _y1024 cases: a producer yields this often
 
 // --- mpsc -------------------------------------------------------------------------------------
 
@@ -413,6 +413,8 @@ int main(int argc, char** argv) {
       {"mpsc_4_1_batch", [](double s) { return mpsc(s, 4, false, kBatch); }},
       {"mpsc_4_1_y1024", [](double s) { return mpsc<Value, kProducerYield>(s, 4, false, 0); }},
       {"mpsc_1_1_p64", [](double s) { return mpsc<bench::Payload64>(s, 1, false, 0); }},
+      {"mpsc_1_1_y1024", [](double s) { return mpsc<Value, kProducerYield>(s, 1, false, 0); }},
+      {"mpsc_1_1_p64_y1024", [](double s) { return mpsc<bench::Payload64, kProducerYield>(s, 1, false, 0); }},
       {"bounded_4_1", [](double s) { return mpsc(s, 4, true, 0); }},
       {"bounded_16_1", [](double s) { return mpsc(s, 16, true, 0); }},
   };

@@ -29,7 +29,7 @@ constexpr std::uint64_t kMessages = 4'000'000;
 constexpr std::size_t kCapacity = 1024;
 constexpr std::size_t kUnbounded = std::numeric_limits<std::size_t>::max();
 constexpr Value kEnd = std::numeric_limits<Value>::max();  // a producer's last value
-constexpr std::uint64_t kProducerYield = 1024;             // mpsc_4_1_y1024: a producer yields this often
+constexpr std::uint64_t kProducerYield = 1024;             // the _y1024 cases: a producer yields this often
 
 // Sends `count` values and kEnd, yielding to the executor once every kYield sends (never when 0;
 // a template parameter, so that the cases without pay no test per send).
@@ -125,6 +125,7 @@ int main(int argc, char** argv) {
                         {"mpsc_8_1", [](double s) { return mpsc(s, 8, false); }},
                         {"mpsc_16_1", [](double s) { return mpsc(s, 16, false); }},
                         {"mpsc_4_1_y1024", [](double s) { return mpsc<kProducerYield>(s, 4, false); }},
+                        {"mpsc_1_1_y1024", [](double s) { return mpsc<kProducerYield>(s, 1, false); }},
                         {"bounded_4_1", [](double s) { return mpsc(s, 4, true); }},
                         {"bounded_16_1", [](double s) { return mpsc(s, 16, true); }},
                         {"pingpong", pingpong},

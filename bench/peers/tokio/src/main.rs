@@ -57,7 +57,7 @@ const BROADCAST_SUBSCRIBERS: [usize; 3] = [4, 64, 256];
 const BROADCAST_CAPACITIES: [usize; 2] = [16, 1024];
 const YIELD_EVERY: u64 = 64; // a broadcast sender yields to the runtime this often
 const MESSAGES: u64 = 4_000_000; // mpsc, all producers together
-const PRODUCER_YIELD: u64 = 1024; // mpsc_4_1_y1024: a producer yields to the runtime this often
+const PRODUCER_YIELD: u64 = 1024; // the _y1024 cases: a producer yields to the runtime this often
 
 type Metrics = Vec<(&'static str, f64)>;
 
@@ -81,6 +81,8 @@ fn case_names() -> Vec<String> {
         "mpsc_16_1",
         "mpsc_4_1_y1024",
         "mpsc_1_1_p64",
+        "mpsc_1_1_y1024",
+        "mpsc_1_1_p64_y1024",
         "bounded_4_1",
         "bounded_16_1",
     ]
@@ -409,6 +411,8 @@ fn run_case(case: &str, scale: f64) -> Metrics {
             "mpsc_16_1" => mpsc_throughput::<u64, 0>(16, per_producer(16), false).await,
             "mpsc_4_1_y1024" => mpsc_throughput::<u64, PRODUCER_YIELD>(4, per_producer(4), false).await,
             "mpsc_1_1_p64" => mpsc_throughput::<Payload64, 0>(1, per_producer(1), false).await,
+            "mpsc_1_1_y1024" => mpsc_throughput::<u64, PRODUCER_YIELD>(1, per_producer(1), false).await,
+            "mpsc_1_1_p64_y1024" => mpsc_throughput::<Payload64, PRODUCER_YIELD>(1, per_producer(1), false).await,
             "bounded_4_1" => mpsc_throughput::<u64, 0>(4, per_producer(4), true).await,
             "bounded_16_1" => mpsc_throughput::<u64, 0>(16, per_producer(16), true).await,
             "pingpong" => pingpong(scaled(200_000, scale, 100)).await,
